@@ -1,0 +1,195 @@
+"""The virtual radio: bumble controllers on one :class:`bumble.link.LocalLink`.
+
+An :class:`Air` is what an OS Bluetooth adapter is to bleak: the place where the central
+(the recorder's side) lives.  Peripherals (emulated sensors) join the same air with
+:meth:`Air.add_peripheral`.
+
+* :class:`LocalAir` -- one process: central and peripherals share a ``LocalLink`` and the
+  running asyncio loop.
+* :class:`RemoteAir` -- two processes: the central's host talks HCI over TCP to a
+  controller that the sensor process serves on 127.0.0.1 (see :func:`serve_controller`).
+
+The virtual link has no radio timing (no connection interval, no PHY rate): whoever needs
+a realistic rate must pace itself (the emulated sensor does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import socket
+from typing import Any
+
+from bumble import hci
+from bumble.controller import Controller
+from bumble.device import Device, DeviceConfiguration
+from bumble.hci import Address
+from bumble.host import Host
+from bumble.link import LocalLink
+from bumble.transport import open_transport
+from bumble.transport.common import AsyncPipeSink, Transport
+from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
+
+_serial = itertools.count(1)
+
+
+class VirtualController(Controller):
+    """bumble's virtual controller, plus a working *LE Create Connection Cancel*.
+
+    bumble 0.0.236 acknowledges the cancel but keeps the connection pending and never
+    sends the completion, so a connect that timed out hangs the host.  Per the Core spec
+    (Vol 4 Part E 7.8.13) the controller ends a cancelled attempt with an LE Connection
+    Complete event of status 0x02 (Unknown Connection Identifier).
+    """
+
+    def on_hci_le_create_connection_cancel_command(self, _command: Any) -> Any:
+        pending = self.pending_le_connection
+        self.pending_le_connection = None
+        if pending is not None:
+            event = hci.HCI_LE_Connection_Complete_Event(
+                status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+                connection_handle=0,
+                role=hci.Role.CENTRAL,
+                peer_address_type=pending.peer_address.address_type,
+                peer_address=pending.peer_address,
+                connection_interval=0,
+                peripheral_latency=0,
+                supervision_timeout=0,
+                central_clock_accuracy=0,
+            )
+            asyncio.get_running_loop().call_soon(self.send_hci_packet, event)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+
+#: Loopback only: the virtual controller is a test harness, never exposed to a network.
+LOOPBACK = "127.0.0.1"
+
+
+def random_static_address(n: int) -> str:
+    """A random static address (two top bits set, Bluetooth Core Vol 6 Part B 1.3.2.1)."""
+    b = (n & 0xFF_FFFF_FFFF).to_bytes(5, "big")
+    return ":".join(f"{x:02X}" for x in (0xC0 | (n >> 40 & 0x3F), *b))
+
+
+def address_str(address: Address) -> str:
+    return address.to_string(with_type_qualifier=False).upper()
+
+
+class Air:
+    """Base class: owns the central device (created lazily inside the running loop)."""
+
+    def __init__(self) -> None:
+        self._central: Device | None = None
+        self._central_lock: asyncio.Lock | None = None
+        self._scanners = 0
+        self.connect_lock: asyncio.Lock | None = None
+
+    async def _make_central_host(self) -> Host:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def central(self) -> Device:
+        """The central (host-side) device, powered on."""
+        if self._central_lock is None:
+            self._central_lock = asyncio.Lock()
+            self.connect_lock = asyncio.Lock()
+        async with self._central_lock:
+            if self._central is None:
+                host = await self._make_central_host()
+                addr = Address(random_static_address(0xC0FFEE000000 + next(_serial)))
+                dev = Device(name="nightcramp-host", address=addr, host=host)
+                await dev.power_on()
+                self._central = dev
+        return self._central
+
+    async def start_scanning(self) -> None:
+        dev = await self.central()
+        self._scanners += 1
+        if not dev.scanning:
+            await dev.start_scanning(filter_duplicates=False)
+
+    async def stop_scanning(self) -> None:
+        self._scanners = max(0, self._scanners - 1)
+        dev = self._central
+        if dev is not None and self._scanners == 0 and dev.scanning:
+            await dev.stop_scanning()
+
+    def scanner_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments that make ``bleak.BleakScanner`` use this air."""
+        from firmware_protocol.virtual.backend import BumbleScanner
+
+        return {"backend": BumbleScanner, "air": self}
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments that make ``bleak.BleakClient`` use this air."""
+        from firmware_protocol.virtual.backend import BumbleClient
+
+        return {"backend": BumbleClient, "air": self}
+
+    async def close(self) -> None:
+        if self._central is not None:
+            with contextlib.suppress(Exception):
+                await self._central.host.reset()
+            self._central = None
+
+
+class LocalAir(Air):
+    """Central and peripherals in this process, on one ``LocalLink``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.link = LocalLink()
+
+    async def _make_central_host(self) -> Host:
+        ctrl = VirtualController(f"central-{next(_serial)}", link=self.link)
+        return Host(ctrl, AsyncPipeSink(ctrl))
+
+    def add_peripheral(self, name: str, address: str) -> Device:
+        """A bumble device attached to this air (the caller adds services, powers on)."""
+        return peripheral_device(self.link, name, address)
+
+
+def peripheral_device(link: LocalLink, name: str, address: str) -> Device:
+    ctrl = VirtualController(f"periph-{next(_serial)}", link=link)
+    cfg = DeviceConfiguration(name=name, address=Address(address))
+    return Device(config=cfg, host=Host(ctrl, AsyncPipeSink(ctrl)))
+
+
+class RemoteAir(Air):
+    """The central's host in this process, its controller in another (HCI over TCP)."""
+
+    def __init__(self, port: int, host: str = LOOPBACK) -> None:
+        super().__init__()
+        if host not in (LOOPBACK, "localhost"):
+            raise ValueError("the virtual controller is served on loopback only")
+        self.spec = f"tcp-client:{LOOPBACK}:{int(port)}"
+        self._transport: Transport | None = None
+
+    async def _make_central_host(self) -> Host:
+        self._transport = await open_transport(self.spec)
+        return Host(self._transport.source, self._transport.sink)
+
+    async def close(self) -> None:
+        await super().close()
+        if self._transport is not None:
+            await self._transport.close()
+            self._transport = None
+
+
+async def serve_controller(link: LocalLink, port: int = 0) -> tuple[Transport, int]:
+    """Serve one controller on ``link`` over HCI/TCP on 127.0.0.1; return (transport, port).
+
+    A :class:`RemoteAir` in another process connects to it and becomes the central.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((LOOPBACK, port))
+    real_port = sock.getsockname()[1]
+    transport = await open_tcp_server_transport_with_socket(sock)
+    VirtualController(
+        f"tcp-{real_port}",
+        host_source=transport.source,
+        host_sink=transport.sink,
+        link=link,
+    )
+    return transport, real_port
