@@ -42,12 +42,15 @@ async def _trivial_server(air: LocalAir, name: str, address: str):
     adv = AD(
         [
             (AD.Type.FLAGS, bytes([0x06])),
-            (AD.Type.COMPLETE_LOCAL_NAME, name.encode()),
             (AD.Type.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS, UUID(SVC).to_bytes()),
         ]
     )
+    rsp = AD([(AD.Type.COMPLETE_LOCAL_NAME, name.encode())])
     await dev.start_advertising(
-        advertising_data=bytes(adv), advertising_interval_min=20, advertising_interval_max=20
+        advertising_data=bytes(adv),
+        scan_response_data=bytes(rsp),
+        advertising_interval_min=20,
+        advertising_interval_max=20,
     )
     return dev, data, writes
 

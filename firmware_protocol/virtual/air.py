@@ -61,6 +61,70 @@ class VirtualController(Controller):
             asyncio.get_running_loop().call_soon(self.send_hci_packet, event)
         return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
 
+    def _scan_response_of(self, address: Address) -> bytes:
+        other = self.link.find_le_controller(address) if self.link else None
+        if other is None:
+            return b""
+        adv = other.le_legacy_advertiser
+        if adv.enabled and adv.address == address:
+            return bytes(adv.scan_response_data)
+        for aset in other.advertising_sets.values():
+            if aset.enabled and aset.address == address:
+                return bytes(aset.scan_response_data)
+        return b""
+
+    def on_advertising_pdu(self, pdu: Any) -> None:
+        """Report the advertiser's real scan response (bumble echoes the advertising data).
+
+        A sensor puts its name in the scan response (``firmware_protocol.gatt``), so an
+        active scan must see both halves, as over the air.
+        """
+        scanning = self.le_scan_enable
+        self.le_scan_enable = False  # super() then only handles connections and syncs
+        try:
+            super().on_advertising_pdu(pdu)
+        finally:
+            self.le_scan_enable = scanning
+        if not scanning:
+            return
+        addr = pdu.advertiser_address
+        rsp = self._scan_response_of(addr)
+        if self.le_features & hci.LeFeatureMask.LE_EXTENDED_ADVERTISING:
+            ext = hci.HCI_LE_Extended_Advertising_Report_Event
+            for event_type, data in (
+                (ext.EventType.CONNECTABLE_ADVERTISING, pdu.data),
+                (ext.EventType.SCAN_RESPONSE, rsp),
+            ):
+                report = ext.Report(
+                    event_type=event_type,
+                    address_type=addr.address_type,
+                    address=addr,
+                    primary_phy=hci.Phy.LE_1M,
+                    secondary_phy=hci.Phy.LE_1M,
+                    advertising_sid=0,
+                    tx_power=0,
+                    rssi=-50,
+                    periodic_advertising_interval=0,
+                    direct_address_type=0,
+                    direct_address=hci.Address.ANY,
+                    data=data,
+                )
+                self.send_hci_packet(ext([report]))
+        else:
+            leg = hci.HCI_LE_Advertising_Report_Event
+            for leg_type, data in (
+                (leg.EventType.ADV_IND, pdu.data),
+                (leg.EventType.SCAN_RSP, rsp),
+            ):
+                report = leg.Report(
+                    event_type=leg_type,
+                    address_type=addr.address_type,
+                    address=addr,
+                    data=data,
+                    rssi=-50,
+                )
+                self.send_hci_packet(leg([report]))
+
 
 #: Loopback only: the virtual controller is a test harness, never exposed to a network.
 LOOPBACK = "127.0.0.1"
