@@ -116,14 +116,14 @@ class VirtualController(Controller):
                 (leg.EventType.ADV_IND, pdu.data),
                 (leg.EventType.SCAN_RSP, rsp),
             ):
-                report = leg.Report(
+                lrep = leg.Report(
                     event_type=leg_type,
                     address_type=addr.address_type,
                     address=addr,
                     data=data,
                     rssi=-50,
                 )
-                self.send_hci_packet(leg([report]))
+                self.send_hci_packet(leg([lrep]))
 
 
 #: Loopback only: the virtual controller is a test harness, never exposed to a network.
