@@ -201,3 +201,44 @@ class TimelineClock:
         if ns is None:
             return None
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
+
+
+class ClockFit:
+    """Timeline seconds <-> host UTC ns: the interface :mod:`detector.assemble` looks up.
+
+    ``FrameAssembler`` feeds ``add(t_s, rx_ns)`` with the timeline second of the last
+    sample of each emitted frame and its receive time; this adapter runs
+    :class:`ClockSync` (lower envelope, Moon et al. 1999) over those pairs, so live
+    recording and replay share one robust fit.
+    """
+
+    def __init__(self, window_s: float = WINDOW_S) -> None:
+        self._sync = ClockSync(window_s)
+
+    def add(self, t_s: float, rx_ns: int) -> None:
+        self._sync.add(int(round(t_s * 1e6)), int(rx_ns))
+
+    @property
+    def n(self) -> int:
+        return self._sync.windows
+
+    @property
+    def drift_ppm(self) -> float:
+        return self._sync.drift_ppm if self._sync.ready else 0.0
+
+    def params(self) -> tuple[float, float] | None:
+        """(offset_ns, slope ns/s): rx_ns ~= offset_ns + slope * t_s."""
+        if not self._sync.ready:
+            return None
+        h0 = self._sync.host_ns(0)
+        return float(h0), float(self._sync.host_ns(1_000_000) - h0)
+
+    def to_rx_ns(self, t_s: float) -> float | None:
+        if not self._sync.ready:
+            return None
+        return float(self._sync.host_ns(t_s * 1e6))
+
+    def to_timeline(self, rx_ns: int) -> float | None:
+        if not self._sync.ready:
+            return None
+        return self._sync.sensor_us(int(rx_ns)) * 1e-6

@@ -87,3 +87,18 @@ def test_timeline_clock_across_a_reboot() -> None:
     assert abs(tc.host_ns(65.0) - (H0 + 65 * 10**9 + 10_000_000)) < 1_000_000
     wt = tc.wall_time(65.0)
     assert wt is not None and wt.tzinfo is not None
+
+
+def test_clockfit_adapter_used_by_the_assembler() -> None:
+    from detector.assemble import fit_clock
+
+    f = fit_clock()
+    assert type(f).__module__ == "detector.clock"
+    su, rx, true_h = _pairs(-100.0, 2.0, seed=11)
+    for a, b in zip(su.tolist(), rx.tolist(), strict=True):
+        f.add(a / 1e6, b)
+    t = su[-1] / 1e6
+    assert abs(f.to_rx_ns(t) - true_h[-1]) / 1e6 < 50.0
+    assert f.to_timeline(int(f.to_rx_ns(t))) == pytest.approx(t, abs=1e-4)
+    off, slope = f.params()
+    assert slope == pytest.approx(1e9 * (1 - 100e-6), rel=2e-6)
