@@ -1,0 +1,943 @@
+"""EDF / EDF+ / BDF in and EDF+ out, streaming by data-record blocks.
+
+Reading (:class:`EdfSource`)
+----------------------------
+The header is parsed here and the data records are read through a NumPy memory map,
+block by block (``block_s`` seconds of records at a time), so an 8-hour or 24-hour file
+never sits in memory.  (edfio 0.4 reads whole signals; its header model is what we
+mirror.)  EDF (int16), EDF+C/EDF+D and BDF/BDF+ (int24) are understood.
+
+* EMG channels are picked by ``emg=[labels]`` or by the default recogniser
+  (:func:`pick_emg`): leg EMG labels used by sleep labs (AASM anterior tibialis leads
+  ``LAT``/``RAT``, ``Leg L``, ``Leg/R``, ``EMG Tib``, ``PLM``, ``Gastroc``, ``Calf``,
+  ``Soleus``, ...); chin/submental EMG, EEG, EOG, ECG, respiration etc. are ignored.
+* Accelerometer: ``acc=[x, y, z]`` or the three channels whose labels look like
+  ``Acc X``/``Accel Y``/``AccZ``.
+* Units: µV/uV/mV/V (-> µV) and g/mg/m/s² (-> g); anything else is a ``UserError`` naming
+  the channel and the fix.
+* Per-channel rates: EMG channels with different rates are resampled to the highest of
+  them (acc likewise) with :func:`scipy.signal.resample_poly` on blocks carrying
+  ``RESAMPLE_CONTEXT_S`` of neighbouring samples on both sides, so the output does not
+  depend on the block size (the FIR is far shorter than the context).
+* EDF+D: the data-record onsets (first TAL of each record) are honoured; a jump between
+  records is a :class:`~detector.stream.Gap` with reason ``edf-discontinuity``.
+* EDF+ annotations are read into :attr:`EdfSource.annotations`.
+
+Timeline: t = 0 is the onset of the first data record.  ``start_utc`` is the header's
+start date/time taken as UTC (EDF stores local clock time without a zone).
+
+Writing (:func:`write_edf`)
+---------------------------
+EDF+ (``EDF+C``, or ``EDF+D`` when the source has gaps), 16-bit, data records of
+``record_s`` (default 1 s).  The last partial data record of each continuous segment is
+never padded with samples that were not measured: those < ``record_s`` seconds are left
+out and an annotation says so.  Gaps are kept as record-onset jumps (EDF+D) *and* an
+explicit ``gap: <reason>`` annotation.  Events become annotations
+``<kind>[/<subtype>] conf=<c>``.  Fixed physical ranges (streaming: the range must be in
+the header before the first sample): EMG +-10 000 µV (resolution 0.31 µV; surface EMG
+rarely exceeds 5 mV), acceleration +-16 g (the sensor's widest range).  Clipped samples
+are counted and annotated.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from detector.errors import UserError
+from detector.events import Event
+from detector.stream import Chunk, Gap, Source, StreamLayout, simple_wall_time
+
+#: Context (s) read on each side of a block before resampling; resample_poly's default
+#: Kaiser FIR spans 10*max(up, down) input samples on each side of the output, which is
+#: well under 1 s at the rates we see (128 Hz .. 4 kHz, ratios up to ~ 16).
+RESAMPLE_CONTEXT_S = 1.0
+
+UV_UNITS = {
+    "uv": 1.0, "µv": 1.0, "μv": 1.0, "microv": 1.0, "microvolt": 1.0, "microvolts": 1.0,
+    "mv": 1e3, "millivolt": 1e3, "v": 1e6, "volt": 1e6, "volts": 1e6, "nv": 1e-3,
+}  # fmt: skip
+G_UNITS = {
+    "g": 1.0, "mg": 1e-3,
+    "m/s2": 1 / 9.80665, "m/s^2": 1 / 9.80665, "m/s²": 1 / 9.80665, "ms-2": 1 / 9.80665,
+    "m.s-2": 1 / 9.80665, "m*s^-2": 1 / 9.80665, "ms^-2": 1 / 9.80665,
+}  # fmt: skip
+
+_EXCLUDE = re.compile(
+    r"chin|ment|submental|\beeg|\beog|\becg|\bekg|resp|spo2|sao2|flow|thor|abd|snor|"
+    r"pleth|pulse|\bhr\b|position|\bpos\b|\bloc\b|\broc\b|\be[12]\b|^(c|f|o|p|t|a|m)[z0-9]|"
+    r"light|audio|mic|temp|press|cpap|annot",
+    re.IGNORECASE,
+)
+_LEG = re.compile(
+    r"\b[lr]?at\b|\bleg|leg\b|tib|gastro|calf|sole|\bplm|\bl?r?\s*-?\s*leg|lleg|rleg|"
+    r"emg\s*[lr]\b|\b[lr]\s*emg",
+    re.IGNORECASE,
+)
+_ACC = re.compile(r"acc|accel|\bax\b|\bay\b|\baz\b", re.IGNORECASE)
+
+
+def _unit_key(u: str) -> str:
+    return u.strip().replace(" ", "").lower()
+
+
+def _site_for(label: str) -> str:
+    s = label.lower()
+    if "gastro" in s:
+        return "gastrocnemius"
+    if "sole" in s:
+        return "soleus"
+    if "calf" in s:
+        return "calf"
+    # Sleep-lab leg EMG is the anterior tibialis (AASM scoring manual, PLM recording).
+    return "tibialis"
+
+
+def _side_for(label: str) -> str | None:
+    s = label.strip()
+    if re.search(r"(^|[^a-z])(l|left|lat)([^a-z]|$)", s, re.IGNORECASE) or re.match(
+        r"^l[-_ ]", s, re.IGNORECASE
+    ):
+        return "left"
+    if re.search(r"(^|[^a-z])(r|right|rat)([^a-z]|$)", s, re.IGNORECASE):
+        return "right"
+    return None
+
+
+def is_leg_emg_label(label: str) -> bool:
+    return bool(_LEG.search(label)) and not _EXCLUDE.search(label) and not _ACC.search(label)
+
+
+def _acc_axis(label: str) -> str | None:
+    if not _ACC.search(label):
+        return None
+    m = re.search(r"([xyz])\s*$|[\s_-]([xyz])\b|acc([xyz])", label, re.IGNORECASE)
+    if not m:
+        return None
+    return next(g for g in m.groups() if g).lower()
+
+
+# ====================================================================== header
+
+
+@dataclass
+class EdfSignal:
+    index: int
+    label: str
+    transducer: str
+    unit: str
+    pmin: float
+    pmax: float
+    dmin: int
+    dmax: int
+    prefilter: str
+    n_per_record: int
+    byte_offset: int = 0  # within a data record
+
+    @property
+    def is_annotation(self) -> bool:
+        return self.label.strip() in ("EDF Annotations", "BDF Annotations")
+
+    @property
+    def gain(self) -> float:
+        return (self.pmax - self.pmin) / (self.dmax - self.dmin)
+
+
+@dataclass
+class EdfHeader:
+    path: Path
+    bdf: bool
+    plus: bool
+    discontinuous: bool
+    start: datetime
+    header_bytes: int
+    n_records: int
+    record_s: float
+    signals: list[EdfSignal]
+    record_bytes: int
+    sample_bytes: int
+    patient: str = ""
+    recording: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def _field(raw: bytes, pos: int, width: int, path: Path, what: str) -> str:
+    try:
+        return raw[pos : pos + width].decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise UserError(
+            f"{path}: header byte {pos}: {what} is not ASCII -- the file is corrupt or not "
+            "EDF/BDF; re-export it from the recording software"
+        ) from None
+
+
+def _num(txt: str, pos: int, path: Path, what: str, kind: type = float) -> Any:
+    try:
+        v = float(txt)
+        if not math.isfinite(v):
+            raise ValueError
+        return int(v) if kind is int else v
+    except ValueError:
+        raise UserError(
+            f"{path}: header byte {pos}: {what} {txt!r} is not a number -- the file is "
+            "truncated or not EDF/BDF; re-export it from the recording software"
+        ) from None
+
+
+def read_header(path: str | os.PathLike[str]) -> EdfHeader:
+    """Parse and validate an EDF/EDF+/BDF header (``UserError`` on anything wrong)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as f:
+            head = f.read(256)
+            if len(head) == 0:
+                raise UserError(f"{p}: the file is empty -- pass an EDF/BDF recording")
+            if len(head) < 256:
+                raise UserError(
+                    f"{p}: only {len(head)} bytes, an EDF header needs 256 -- the file is "
+                    "truncated; re-export it"
+                )
+            ver = head[:8]
+            bdf = ver == b"\xffBIOSEMI"
+            if not bdf and ver.strip() != b"0":
+                raise UserError(
+                    f"{p}: header byte 0: version {ver!r} is neither EDF ('0') nor BDF -- "
+                    "not an EDF/BDF file"
+                )
+            ns = _num(_field(head, 252, 4, p, "signal count"), 252, p, "signal count", int)
+            if not 1 <= ns <= 4096:
+                raise UserError(f"{p}: header byte 252: impossible signal count {ns}")
+            rest = f.read(256 * ns)
+    except OSError as e:
+        raise UserError(f"{p}: cannot read ({e.strerror}) -- check the path") from None
+    if len(rest) < 256 * ns:
+        raise UserError(
+            f"{p}: header truncated at byte {256 + len(rest)} (needs {256 * (ns + 1)}) -- "
+            "re-export the file"
+        )
+    patient = _field(head, 8, 80, p, "patient")
+    recording = _field(head, 88, 80, p, "recording")
+    d = _field(head, 168, 8, p, "start date")
+    t = _field(head, 176, 8, p, "start time")
+    hb = _num(_field(head, 184, 8, p, "header size"), 184, p, "header size", int)
+    reserved = _field(head, 192, 44, p, "reserved")
+    nrec = _num(_field(head, 236, 8, p, "data-record count"), 236, p, "data-record count", int)
+    dur = _num(_field(head, 244, 8, p, "data-record duration"), 244, p, "data-record duration")
+    if hb != 256 * (ns + 1):
+        raise UserError(
+            f"{p}: header byte 184: header size {hb} != 256*(1+{ns}) -- the file is corrupt"
+        )
+    try:
+        dd, mm, yy = (int(x) for x in d.split("."))
+        hh, mi, ss = (int(x) for x in t.split("."))
+        year = 1900 + yy if yy >= 85 else 2000 + yy
+        m = re.match(r"Startdate (\d\d)-([A-Z]{3})-(\d{4})", recording)
+        if m:
+            year = int(m.group(3))
+        start = datetime(year, mm, dd, hh, mi, ss, tzinfo=UTC)
+    except ValueError:
+        raise UserError(
+            f"{p}: header byte 168: start date/time {d!r} {t!r} is not dd.mm.yy hh.mm.ss -- "
+            "the file is corrupt"
+        ) from None
+
+    def col(off: int, width: int, i: int) -> str:
+        pos = off * ns + width * i
+        return _field(rest, pos, width, p, f"signal {i + 1} field")
+
+    sigs: list[EdfSignal] = []
+    base = 0
+    for i in range(ns):
+        pos = 256 + 16 * ns + 80 * ns + 8 * ns
+        s = EdfSignal(
+            index=i,
+            label=col(0, 16, i),
+            transducer=rest[16 * ns + 80 * i : 16 * ns + 80 * (i + 1)].decode("latin-1").strip(),
+            unit=rest[96 * ns + 8 * i : 96 * ns + 8 * (i + 1)].decode("latin-1").strip(),
+            pmin=_num(col(104, 8, i), pos, p, f"signal {i + 1} physical minimum"),
+            pmax=_num(col(112, 8, i), pos, p, f"signal {i + 1} physical maximum"),
+            dmin=_num(col(120, 8, i), pos, p, f"signal {i + 1} digital minimum", int),
+            dmax=_num(col(128, 8, i), pos, p, f"signal {i + 1} digital maximum", int),
+            prefilter=rest[136 * ns + 80 * i : 136 * ns + 80 * (i + 1)].decode("latin-1").strip(),
+            n_per_record=_num(col(216, 8, i), pos, p, f"signal {i + 1} samples per record", int),
+        )
+        if s.n_per_record <= 0:
+            raise UserError(
+                f"{p}: signal {i + 1} ({s.label!r}): {s.n_per_record} samples per record -- "
+                "the file is corrupt"
+            )
+        if s.dmax <= s.dmin and not s.is_annotation:
+            raise UserError(
+                f"{p}: signal {i + 1} ({s.label!r}): digital max {s.dmax} <= min {s.dmin} -- "
+                "the file is corrupt"
+            )
+        s.byte_offset = base
+        base += s.n_per_record * (3 if bdf else 2)
+        sigs.append(s)
+    record_bytes = base
+    avail = (size - hb) // record_bytes if record_bytes else 0
+    warnings: list[str] = []
+    if nrec == -1:
+        nrec = avail
+        warnings.append("data-record count -1 (recording not closed): counted from file size")
+    if nrec > avail:
+        raise UserError(
+            f"{p}: truncated: the header says {nrec} data records, the file holds "
+            f"{avail} (+{(size - hb) - avail * record_bytes} bytes) -- re-export or re-copy the file"
+        )
+    if nrec <= 0:
+        raise UserError(f"{p}: no data records -- the file holds a header only")
+    if dur <= 0 and not (dur == 0 and all(s.is_annotation for s in sigs)):
+        raise UserError(f"{p}: header byte 244: data-record duration {dur} s is not positive")
+    plus = reserved.startswith("EDF+") or reserved.startswith("BDF+")
+    return EdfHeader(
+        path=p,
+        bdf=bdf,
+        plus=plus,
+        discontinuous=plus and reserved[4:5] == "D",
+        start=start,
+        header_bytes=hb,
+        n_records=nrec,
+        record_s=dur,
+        signals=sigs,
+        record_bytes=record_bytes,
+        sample_bytes=3 if bdf else 2,
+        patient=patient,
+        recording=recording,
+        warnings=warnings,
+    )
+
+
+# ====================================================================== TALs
+
+_TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14(.*?)\x00", re.DOTALL)
+
+
+def parse_tals(data: bytes) -> list[tuple[float, float | None, list[str]]]:
+    """Time-stamped annotation lists of one annotation-signal record."""
+    out = []
+    for m in _TAL.finditer(data):
+        texts = [t.decode("utf-8", "replace") for t in m.group(3).split(b"\x14") if t]
+        dur = float(m.group(2)) if m.group(2) else None
+        out.append((float(m.group(1)), dur, texts))
+    return out
+
+
+@dataclass(frozen=True)
+class Annotation:
+    onset_s: float
+    """Seconds from the file's start (= timeline seconds when the first record is at 0)."""
+    duration_s: float | None
+    text: str
+
+
+# ====================================================================== reading
+
+
+class EdfSource:
+    """A :class:`~detector.stream.Source` over an EDF/EDF+/BDF file."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        emg: Sequence[str] | None = None,
+        acc: Sequence[str] | None = None,
+        *,
+        block_s: float = 60.0,
+    ) -> None:
+        self.path = Path(path)
+        self.header = h = read_header(self.path)
+        self.block_s = float(block_s)
+        by_label = {s.label.strip().lower(): s for s in h.signals}
+        data_sigs = [s for s in h.signals if not s.is_annotation]
+        ann = [s for s in h.signals if s.is_annotation]
+        self._ann_sig = ann[0] if ann else None
+        labels = ", ".join(s.label for s in data_sigs)
+
+        def lookup(lbl: str, opt: str) -> EdfSignal:
+            s = by_label.get(lbl.strip().lower())
+            if s is None or s.is_annotation:
+                raise UserError(
+                    f"{self.path}: no channel labelled {lbl!r} -- pick one of: {labels} "
+                    f"(with {opt})"
+                )
+            return s
+
+        if emg:
+            self.emg_sigs = [lookup(x, "--emg LABEL") for x in emg]
+        else:
+            self.emg_sigs = [s for s in data_sigs if is_leg_emg_label(s.label)]
+            if not self.emg_sigs:
+                raise UserError(
+                    f"{self.path}: no leg EMG channel recognised among: {labels} -- name it "
+                    "with --emg LABEL (repeat for more channels)"
+                )
+        if acc:
+            if len(acc) != 3:
+                raise UserError(
+                    f"{self.path}: --acc needs three labels X,Y,Z, got {len(acc)} -- "
+                    "e.g. --acc 'Acc X,Acc Y,Acc Z'"
+                )
+            self.acc_sigs = [lookup(x, "--acc X,Y,Z") for x in acc]
+        else:
+            axes: dict[str, EdfSignal] = {}
+            for s in data_sigs:
+                ax = _acc_axis(s.label)
+                if ax and ax not in axes and s not in self.emg_sigs:
+                    axes[ax] = s
+            self.acc_sigs = [axes[a] for a in "xyz"] if len(axes) == 3 else []
+        self.emg_scale = [
+            self._scale(s, UV_UNITS, "µV/uV, mV or V", "--emg") for s in self.emg_sigs
+        ]
+        self.acc_scale = [self._scale(s, G_UNITS, "g, mg or m/s²", "--acc") for s in self.acc_sigs]
+        for s in self.emg_sigs + self.acc_sigs:
+            if s in self.acc_sigs and s in self.emg_sigs:
+                raise UserError(f"{self.path}: channel {s.label!r} chosen as both EMG and acc")
+        rec = h.record_s
+        self.emg_fs = max(s.n_per_record for s in self.emg_sigs) / rec
+        self.acc_fs = (max(s.n_per_record for s in self.acc_sigs) / rec) if self.acc_sigs else None
+        sides = {_side_for(s.label) for s in self.emg_sigs} - {None}
+        side = str(sides.pop()) if len(sides) == 1 else "unknown"
+        self.layout = StreamLayout(
+            emg_fs=self.emg_fs,
+            emg_labels=tuple(s.label for s in self.emg_sigs),
+            emg_sites=tuple(_site_for(s.label) for s in self.emg_sigs),
+            acc_fs=self.acc_fs,
+            start_utc=h.start,
+            side=side,
+            extra={"file": self.path.name, "format": "BDF" if h.bdf else "EDF"},
+        )
+        self._mm: np.memmap | None = None
+        self._onsets: np.ndarray | None = None
+        self._annotations: list[Annotation] | None = None
+
+    def _scale(self, s: EdfSignal, table: dict[str, float], want: str, opt: str) -> float:
+        f = table.get(_unit_key(s.unit))
+        if f is None:
+            kind = "EMG" if opt == "--emg" else "accelerometer"
+            shown = s.unit or "(empty)"
+            raise UserError(
+                f"{self.path}: channel {s.label!r}: unit {shown!r} is not an {kind} unit "
+                f"({want}) -- pick the right channel with {opt}, or fix the unit in the file"
+            )
+        return f
+
+    # ------------------------------------------------------------------ raw access
+    def _memmap(self) -> np.memmap:
+        if self._mm is None:
+            h = self.header
+            self._mm = np.memmap(
+                h.path, dtype=np.uint8, mode="r", offset=h.header_bytes,
+                shape=(h.n_records, h.record_bytes),
+            )  # fmt: skip
+        return self._mm
+
+    def _digital(self, s: EdfSignal, r0: int, r1: int) -> np.ndarray:
+        mm = self._memmap()
+        nb = self.header.sample_bytes
+        raw = np.ascontiguousarray(mm[r0:r1, s.byte_offset : s.byte_offset + nb * s.n_per_record])
+        if nb == 2:
+            return raw.view("<i2").reshape(-1).astype(np.float64)
+        b = raw.reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        v = np.where(v >= 1 << 23, v - (1 << 24), v)
+        return v.astype(np.float64)
+
+    def _physical(self, s: EdfSignal, r0: int, r1: int, scale: float) -> np.ndarray:
+        d = self._digital(s, r0, r1)
+        return ((d - s.dmin) * s.gain + s.pmin) * scale
+
+    def _read_annotations(self) -> None:
+        h = self.header
+        n = h.n_records
+        onsets = np.arange(n, dtype=np.float64) * h.record_s
+        anns: list[Annotation] = []
+        if self._ann_sig is not None:
+            mm = self._memmap()
+            s = self._ann_sig
+            nb = h.sample_bytes * s.n_per_record
+            step = max(1, 4096)
+            for r0 in range(0, n, step):
+                blk = np.asarray(mm[r0 : r0 + step, s.byte_offset : s.byte_offset + nb])
+                for k in range(blk.shape[0]):
+                    tals = parse_tals(blk[k].tobytes())
+                    first = True
+                    for onset, dur, texts in tals:
+                        if first and not texts:
+                            onsets[r0 + k] = onset
+                            first = False
+                            continue
+                        first = False
+                        for t in texts:
+                            anns.append(Annotation(onset, dur, t))
+        if not h.discontinuous:
+            onsets = onsets[0] + np.arange(n, dtype=np.float64) * h.record_s
+        self._onsets = onsets
+        self._annotations = anns
+
+    @property
+    def annotations(self) -> list[Annotation]:
+        if self._annotations is None:
+            self._read_annotations()
+        assert self._annotations is not None
+        return self._annotations
+
+    @property
+    def record_onsets(self) -> np.ndarray:
+        if self._onsets is None:
+            self._read_annotations()
+        assert self._onsets is not None
+        return self._onsets
+
+    def segments(self) -> list[tuple[int, int]]:
+        """Runs of contiguous data records ``[r0, r1)`` (one run unless EDF+D)."""
+        on = self.record_onsets
+        dur = self.header.record_s
+        tol = 0.5 / max(self.emg_fs, 1.0)
+        breaks = np.nonzero(np.abs(np.diff(on) - dur) > tol)[0] + 1
+        edges = [0, *breaks.tolist(), len(on)]
+        return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+
+    # ------------------------------------------------------------------ Source
+    def wall_time(self, t_s: float) -> datetime | None:
+        return simple_wall_time(self.layout, t_s)
+
+    def _group(
+        self,
+        sigs: list[EdfSignal],
+        scales: list[float],
+        fs: float,
+        r0: int,
+        r1: int,
+        s0: int,
+        s1: int,
+    ) -> np.ndarray:
+        """Samples of records [r0, r1) of segment [s0, s1), all resampled to ``fs``."""
+        rec = self.header.record_s
+        cols = []
+        for s, sc in zip(sigs, scales, strict=True):
+            if s.n_per_record / rec == fs:
+                cols.append(self._physical(s, r0, r1, sc))
+                continue
+            ratio = Fraction(fs * rec / s.n_per_record).limit_denominator(1000)
+            up, down = ratio.numerator, ratio.denominator
+            ctx = max(1, int(math.ceil(RESAMPLE_CONTEXT_S / rec)))
+            c0, c1 = max(s0, r0 - ctx), min(s1, r1 + ctx)
+            x = self._physical(s, c0, c1, sc)
+            y = resample_poly(x, up, down)
+            n_out = int(round(fs * rec))
+            a = (r0 - c0) * n_out
+            cols.append(y[a : a + (r1 - r0) * n_out])
+        return np.column_stack(cols)
+
+    def chunks(self) -> Iterator[Chunk | Gap]:
+        h = self.header
+        on = self.record_onsets
+        t0 = float(on[0])
+        step = max(1, int(round(self.block_s / h.record_s))) if h.record_s > 0 else 1
+        prev_end: float | None = None
+        for s0, s1 in self.segments():
+            seg_t = float(on[s0]) - t0
+            if prev_end is not None and seg_t > prev_end:
+                yield Gap(prev_end, seg_t, "edf-discontinuity")
+            e_base = int(round(seg_t * self.emg_fs))
+            a_base = int(round(seg_t * self.acc_fs)) if self.acc_fs else 0
+            ne = int(round(self.emg_fs * h.record_s))
+            na = int(round(self.acc_fs * h.record_s)) if self.acc_fs else 0
+            for r0 in range(s0, s1, step):
+                r1 = min(s1, r0 + step)
+                emg = self._group(self.emg_sigs, self.emg_scale, self.emg_fs, r0, r1, s0, s1)
+                if self.acc_sigs:
+                    assert self.acc_fs is not None
+                    acc = self._group(self.acc_sigs, self.acc_scale, self.acc_fs, r0, r1, s0, s1)
+                else:
+                    acc = np.zeros((0, 3))
+                yield Chunk(e_base + (r0 - s0) * ne, emg, a_base + (r0 - s0) * na, acc)
+            prev_end = seg_t + (s1 - s0) * h.record_s
+
+
+# ====================================================================== writing
+
+
+def _fmt(v: float | int, width: int) -> bytes:
+    if isinstance(v, int):
+        s = str(v)
+    else:
+        s = f"{v:.{width}g}"
+        for prec in range(width, 0, -1):
+            s = f"{v:.{prec}g}"
+            if len(s) <= width:
+                break
+    if len(s) > width:
+        raise ValueError(f"{v} does not fit {width} characters")
+    return s.encode("ascii").ljust(width)
+
+
+def _txt(s: str, width: int) -> bytes:
+    return s.encode("ascii", "replace")[:width].ljust(width)
+
+
+def _onset_txt(t: float) -> str:
+    s = f"{t:+.6f}".rstrip("0").rstrip(".")
+    return s
+
+
+def _export_label(label: str, site: str) -> str:
+    """``EMG calf`` for generic sensor labels (``EMG1``), else the source's own label."""
+    if re.fullmatch(r"(?i)emg\s*\d*", label.strip()) or not label.strip():
+        return f"EMG {site}"[:16]
+    return label.strip()[:16]
+
+
+#: Physical ranges of exported signals (see module docstring).
+EMG_RANGE_UV = 10_000.0
+ACC_RANGE_G = 16.0
+ANN_BYTES = 160  # annotation-channel bytes per data record (timekeeping TAL + 1-2 TALs)
+
+
+@dataclass
+class EdfExportStats:
+    records: int = 0
+    segments: int = 0
+    dropped_tail_samples: int = 0
+    dropped_head_samples: int = 0
+    clipped: int = 0
+    gaps: int = 0
+    annotations: int = 0
+    unplaced_annotations: int = 0
+
+
+def write_edf(
+    source: Source,
+    path: str | os.PathLike[str],
+    events: Iterable[Event] = (),
+    *,
+    record_s: float = 1.0,
+    extra_annotations: Iterable[tuple[float, float | None, str]] = (),
+    patient: str = "X X X X",
+) -> EdfExportStats:
+    """Stream ``source`` into an EDF+ file at ``path`` (written to a temp file, renamed).
+
+    Returns counters; see the module docstring for the rules (no padding, gaps kept).
+    """
+    out = Path(path)
+    lay = source.layout
+    ne_f = lay.emg_fs * record_s
+    na_f = (lay.acc_fs or 0) * record_s
+    if abs(ne_f - round(ne_f)) > 1e-9 or abs(na_f - round(na_f)) > 1e-9:
+        raise UserError(
+            f"{out}: {record_s} s data records do not hold whole samples at {lay.emg_fs} Hz / "
+            f"{lay.acc_fs} Hz -- choose another record duration"
+        )
+    ne, na = int(round(ne_f)), int(round(na_f))
+    has_acc = lay.acc_fs is not None and na > 0
+    if has_acc:
+        assert lay.acc_fs is not None
+        g = math.gcd(int(round(lay.emg_fs)), int(round(lay.acc_fs)))
+        align = int(round(lay.emg_fs)) // g if float(lay.emg_fs).is_integer() else 1
+    else:
+        align = 1
+    n_sig = lay.n_emg + (3 if has_acc else 0) + 1
+    ann_samples = ANN_BYTES // 2
+
+    # queue of (onset, duration, text) annotations, in time order
+    anns: list[tuple[float, float | None, str]] = []
+    for ev in events:
+        txt = ev.kind + (f"/{ev.subtype}" if ev.subtype else "") + f" conf={ev.confidence:.2f}"
+        anns.append((ev.start_s, ev.duration_s, txt))
+    anns.extend(extra_annotations)
+    st = EdfExportStats()
+
+    tmp = out.with_name(f".{out.name}.part-{os.getpid()}")
+    start = lay.start_utc or datetime(1985, 1, 1, tzinfo=UTC)
+    start = start.replace(microsecond=0)
+
+    def header(nrec: int, discontinuous: bool) -> bytes:
+        hdr = bytearray()
+        hdr += _txt("0", 8)
+        hdr += _txt(patient, 80)
+        hdr += _txt(f"Startdate {start.strftime('%d-%b-%Y').upper()} X nightcramp X", 80)
+        hdr += _txt(start.strftime("%d.%m.%y"), 8) + _txt(start.strftime("%H.%M.%S"), 8)
+        hdr += _fmt(256 * (n_sig + 1), 8)
+        hdr += _txt("EDF+D" if discontinuous else "EDF+C", 44)
+        hdr += _fmt(nrec, 8) + _fmt(
+            float(record_s) if not float(record_s).is_integer() else int(record_s), 8
+        )
+        hdr += _fmt(n_sig, 4)
+        labels = [
+            _export_label(lbl, site)
+            for lbl, site in zip(lay.emg_labels, lay.emg_sites, strict=True)
+        ]
+        if has_acc:
+            labels += ["Acc X", "Acc Y", "Acc Z"]
+        labels.append("EDF Annotations")
+        trans = (
+            ["surface EMG " + s for s in lay.emg_sites]
+            + (["accelerometer"] * 3 if has_acc else [])
+            + [""]
+        )
+        units = ["uV"] * lay.n_emg + (["g"] * 3 if has_acc else []) + [""]
+        pmin = [-EMG_RANGE_UV] * lay.n_emg + ([-ACC_RANGE_G] * 3 if has_acc else []) + [-1]
+        pmax = [EMG_RANGE_UV] * lay.n_emg + ([ACC_RANGE_G] * 3 if has_acc else []) + [1]
+        nsr = [ne] * lay.n_emg + ([na] * 3 if has_acc else []) + [ann_samples]
+        for x in labels:
+            hdr += _txt(x, 16)
+        for x in trans:
+            hdr += _txt(x, 80)
+        for x in units:
+            hdr += _txt(x, 8)
+        for v in pmin:
+            hdr += _fmt(int(v), 8)
+        for v in pmax:
+            hdr += _fmt(int(v), 8)
+        for _ in range(n_sig):
+            hdr += _fmt(-32768, 8)
+        for _ in range(n_sig):
+            hdr += _fmt(32767, 8)
+        for _ in range(n_sig):
+            hdr += _txt("", 80)
+        for k in nsr:
+            hdr += _fmt(k, 8)
+        for _ in range(n_sig):
+            hdr += _txt("", 32)
+        assert len(hdr) == 256 * (n_sig + 1)
+        return bytes(hdr)
+
+    def dig(x: np.ndarray, rng: float) -> np.ndarray:
+        d = np.round((x + rng) / (2 * rng) * 65535.0 - 32768.0)
+        clipped = int(np.count_nonzero((d < -32768) | (d > 32767)))
+        st.clipped += clipped
+        return np.clip(d, -32768, 32767).astype("<i2")
+
+    ann_i = 0
+    discontinuous = False
+    last_onset_end: float | None = None
+    notes: list[tuple[float, float | None, str]] = []
+
+    def ann_block(onset: float) -> bytes:
+        nonlocal ann_i
+        b = bytearray(f"{_onset_txt(onset)}\x14\x14\x00".encode())
+        # place pending notes first, then events whose onset is before the record's end
+        queue: list[tuple[float, float | None, str]] = []
+        while notes:
+            queue.append(notes.pop(0))
+        while ann_i < len(anns) and anns[ann_i][0] < onset + record_s:
+            queue.append(anns[ann_i])
+            ann_i += 1
+        left: list[tuple[float, float | None, str]] = []
+        for on, du, tx in queue:
+            tal = _onset_txt(on).encode()
+            if du is not None:
+                tal += b"\x15" + f"{du:.6f}".rstrip("0").rstrip(".").encode()
+            tal += b"\x14" + tx.encode("utf-8")[:100] + b"\x14\x00"
+            if len(b) + len(tal) <= ANN_BYTES:
+                b += tal
+                st.annotations += 1
+            else:
+                left.append((on, du, tx))
+        notes.extend(left)
+        return bytes(b.ljust(ANN_BYTES, b"\x00"))
+
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(header(-1, False))
+            emg_buf: list[np.ndarray] = []
+            acc_buf: list[np.ndarray] = []
+            e_start = a_start = 0  # timeline index of emg_buf[0][0] / acc_buf[0][0]
+            e_have = a_have = 0
+            rec_start: int | None = None  # next record's EMG timeline index
+            ratio = (lay.acc_fs / lay.emg_fs) if has_acc and lay.acc_fs else 0.0
+
+            def take(buf: list[np.ndarray], n: int) -> np.ndarray:
+                parts, got = [], 0
+                while got < n:
+                    a = buf[0]
+                    k = min(n - got, a.shape[0])
+                    parts.append(a[:k])
+                    if k == a.shape[0]:
+                        buf.pop(0)
+                    else:
+                        buf[0] = a[k:]
+                    got += k
+                return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+            def drop(buf: list[np.ndarray], n: int) -> None:
+                if n > 0:
+                    take(buf, n)
+
+            def end_segment() -> None:
+                nonlocal e_have, a_have, rec_start
+                if e_have or a_have:
+                    st.dropped_tail_samples += e_have
+                    if e_have and rec_start is not None:
+                        t = rec_start / lay.emg_fs
+                        notes.append(
+                            (t, e_have / lay.emg_fs,
+                             f"not exported: {e_have / lay.emg_fs:.3f} s at segment end "
+                             "(EDF records are whole; no padding)")
+                        )  # fmt: skip
+                emg_buf.clear()
+                acc_buf.clear()
+                e_have = a_have = 0
+                rec_start = None
+
+            def write_ready() -> None:
+                nonlocal e_have, a_have, rec_start, e_start, a_start, discontinuous
+                nonlocal last_onset_end
+                while True:
+                    if rec_start is None:
+                        if not e_have or (has_acc and not a_have):
+                            return
+                        i0 = max(e_start, int(math.ceil(a_start / ratio)) if has_acc else e_start)
+                        i0 = int(math.ceil(i0 / align) * align)
+                        if i0 > e_start:
+                            k = min(e_have, i0 - e_start)
+                            drop(emg_buf, k)
+                            e_have -= k
+                            e_start += k
+                            st.dropped_head_samples += k
+                            if e_start < i0:
+                                return
+                        if has_acc:
+                            j0 = int(round(i0 * ratio))
+                            k = min(a_have, max(0, j0 - a_start))
+                            drop(acc_buf, k)
+                            a_have -= k
+                            a_start += k
+                            if a_start < j0:
+                                return
+                        rec_start = i0
+                        st.segments += 1
+                    if e_have < ne or (has_acc and a_have < na):
+                        return
+                    onset = rec_start / lay.emg_fs
+                    if (
+                        last_onset_end is not None
+                        and abs(onset - last_onset_end) > 0.5 / lay.emg_fs
+                    ):
+                        discontinuous = True
+                    emg = take(emg_buf, ne)
+                    e_have -= ne
+                    e_start += ne
+                    parts = [dig(emg[:, c], EMG_RANGE_UV).tobytes() for c in range(lay.n_emg)]
+                    if has_acc:
+                        acc = take(acc_buf, na)
+                        a_have -= na
+                        a_start += na
+                        parts += [dig(acc[:, c], ACC_RANGE_G).tobytes() for c in range(3)]
+                    parts.append(ann_block(onset))
+                    f.write(b"".join(parts))
+                    st.records += 1
+                    rec_start += ne
+                    last_onset_end = onset + record_s
+
+            for item in source.chunks():
+                if isinstance(item, Gap):
+                    end_segment()
+                    st.gaps += 1
+                    notes.append((item.start_s, item.duration_s, f"gap: {item.reason}"))
+                    continue
+                if item.emg.shape[0]:
+                    if not e_have:
+                        e_start = item.emg_start
+                    elif item.emg_start != e_start + e_have:
+                        end_segment()
+                        e_start = item.emg_start
+                    emg_buf.append(item.emg)
+                    e_have += item.emg.shape[0]
+                if has_acc and item.acc.shape[0]:
+                    if not a_have:
+                        a_start = item.acc_start
+                    elif item.acc_start != a_start + a_have:
+                        acc_buf.clear()
+                        a_have = 0
+                        a_start = item.acc_start
+                    acc_buf.append(item.acc)
+                    a_have += item.acc.shape[0]
+                write_ready()
+            end_segment()
+            if st.records == 0:
+                raise UserError(
+                    f"{out}: nothing to export -- the source holds less than one "
+                    f"{record_s} s data record of samples"
+                )
+            if st.clipped:
+                notes.append((0.0, None, f"{st.clipped} samples clipped to the export range"))
+            # Annotations not yet placed go into records that still have room: rewrite
+            # annotation fields of the last records is not possible streaming, so append
+            # one annotation-only pass: EDF+ allows TALs in any record.
+            leftovers = notes + anns[ann_i:]
+            st.unplaced_annotations = 0
+            f.flush()
+            nrec = st.records
+            if leftovers:
+                st.unplaced_annotations = _place_leftovers(
+                    f, tmp, lay, n_sig, ne, na if has_acc else 0, nrec, leftovers, st
+                )
+            f.seek(0)
+            f.write(header(nrec, discontinuous))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return st
+
+
+def _place_leftovers(
+    f: Any, tmp: Path, lay: StreamLayout, n_sig: int, ne: int, na: int, nrec: int,
+    leftovers: list[tuple[float, float | None, str]], st: EdfExportStats,
+) -> int:  # fmt: skip
+    """Write annotations that did not fit their record into free room of earlier records."""
+    hb = 256 * (n_sig + 1)
+    rec_bytes = 2 * (lay.n_emg * ne + 3 * na) + ANN_BYTES
+    ann_off = 2 * (lay.n_emg * ne + 3 * na)
+    pending = list(leftovers)
+    r = nrec - 1
+    with open(tmp, "r+b") as g:
+        while pending and r >= 0:
+            g.seek(hb + r * rec_bytes + ann_off)
+            blk = bytearray(g.read(ANN_BYTES))
+            used = len(blk.rstrip(b"\x00")) + 1
+            changed = False
+            while pending:
+                on, du, tx = pending[0]
+                tal = _onset_txt(on).encode()
+                if du is not None:
+                    tal += b"\x15" + f"{du:.6f}".rstrip("0").rstrip(".").encode()
+                tal += b"\x14" + tx.encode("utf-8")[:100] + b"\x14\x00"
+                if used + len(tal) > ANN_BYTES:
+                    break
+                blk[used : used + len(tal)] = tal
+                used += len(tal)
+                pending.pop(0)
+                st.annotations += 1
+                changed = True
+            if changed:
+                g.seek(hb + r * rec_bytes + ann_off)
+                g.write(bytes(blk))
+            r -= 1
+    return len(pending)
+
+
+def edf_start_offset(layout: StreamLayout) -> timedelta:
+    """Sub-second part of the start time dropped by EDF's 1-s header resolution."""
+    if layout.start_utc is None:
+        return timedelta(0)
+    return timedelta(microseconds=layout.start_utc.microsecond)
