@@ -344,7 +344,7 @@ class CrampLog:
         parent = p.parent
         try:
             if not parent.exists():
-                paths.make_private_dir(parent)
+                _make_private_dirs(parent)
             elif parent.resolve() == paths.data_home().resolve():
                 os.chmod(parent, paths.DIR_MODE)
             if not p.exists():
@@ -1061,6 +1061,18 @@ class CrampLog:
             "felt_not_detected": missed,
             "precision": (conf / (conf + rej)) if conf + rej else None,
         }
+
+
+def _make_private_dirs(path: Path) -> None:
+    """Create ``path`` and every missing parent owner-only (0700), whatever the umask."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=paths.DIR_MODE, exist_ok=True)
+        os.chmod(d, paths.DIR_MODE)
 
 
 def _parse_day(day: str | date) -> str:

@@ -36,7 +36,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from detector import paths  # noqa: E402
-from detector.cramplog import CrampLog, parse_utc  # noqa: E402
+from detector.cramplog import CrampLog, _make_private_dirs, parse_utc  # noqa: E402
 from detector.errors import UserError  # noqa: E402
 from detector.summary import build_summary, fmt_duration  # noqa: E402
 
@@ -530,7 +530,7 @@ def write_html(log: CrampLog, path: str | Path, night_id: str | None = None) -> 
     text = render_html(log, night_id)
     try:
         if p.parent and not p.parent.exists():
-            paths.make_private_dir(p.parent)
+            _make_private_dirs(p.parent)
         with paths.open_private(p, "wb") as f:
             f.write(text.encode("utf-8"))
     except OSError as e:

@@ -1,0 +1,285 @@
+"""The cramp log: idempotent ingestion, restarts, supersession, migrations, permissions."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+import stat
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from test_summary import HAND_VERSION, START, hand_night, ingest
+
+from detector import cramplog
+from detector.cramplog import SCHEMA_V1, SCHEMA_VERSION, CrampLog
+from detector.errors import UserError
+from detector.events import Event
+
+
+def _count(path: Path, sql: str) -> int:
+    with sqlite3.connect(path) as c:
+        return int(c.execute(sql).fetchone()[0])
+
+
+def test_schema_wal_and_foreign_keys(isolated_home: Path) -> None:
+    with CrampLog.open() as log:
+        assert log.path == isolated_home / "home" / "cramplog.sqlite3"
+        assert log.schema_version == SCHEMA_VERSION
+        c = log._conn
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        with pytest.raises(sqlite3.IntegrityError):
+            c.execute(
+                "INSERT INTO events (night_id, detector_version, kind, start_s, end_s, start_ms,"
+                " created_utc) VALUES ('nope', 'v', 'cramp', 0, 1, 0, 'x')"
+            )
+
+
+def test_permissions_owner_only(tmp_path: Path) -> None:
+    db = tmp_path / "new" / "sub" / "log.sqlite3"
+    old = os.umask(0o022)
+    try:
+        log = CrampLog.open(db)
+        ingest(log, "n1", hand_night(with_trace=False))
+        # while open, WAL companions exist; all owner-only
+        for p in (db, Path(str(db) + "-wal"), Path(str(db) + "-shm")):
+            assert p.exists(), p
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+        assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(db.parent.parent.stat().st_mode) == 0o700
+        log.close()
+    finally:
+        os.umask(old)
+
+
+def test_default_location_is_tightened(isolated_home: Path) -> None:
+    home = isolated_home / "home"
+    home.mkdir(mode=0o755)
+    os.chmod(home, 0o755)
+    CrampLog.open().close()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_same_night_twice_never_duplicates(tmp_path: Path) -> None:
+    db = tmp_path / "log.sqlite3"
+    r = hand_night(with_trace=True)
+    with CrampLog.open(db) as log:
+        ingest(log, "n1", r)
+        first = log.events("n1")
+        ingest(log, "n1", r)  # replay the same night again
+        again = log.events("n1")
+    assert len(first) == len(r.events)
+    assert [e["event_id"] for e in again] == [e["event_id"] for e in first]
+    assert _count(db, "SELECT COUNT(*) FROM events") == len(r.events)
+    assert _count(db, "SELECT COUNT(*) FROM night_trace") == int(r.duration_s)
+    assert _count(db, "SELECT COUNT(*) FROM gaps") == 1
+
+
+def test_add_event_twice_returns_same_id_and_updates(tmp_path: Path) -> None:
+    r = hand_night(with_trace=False)
+    with CrampLog.open(tmp_path / "l.sqlite3") as log:
+        log.begin_night("n", source="live", layout=r.layout, start_utc=START,
+                        detector_version="v1")  # fmt: skip
+        ev = next(e for e in r.events if e.kind == "cramp")
+        a = log.add_event("n", ev)
+        b = log.add_event("n", dataclasses.replace(ev, end_s=ev.end_s + 5, peak_uv=200.0))
+        assert a == b
+        row = log.event(a)
+        assert row["end_s"] == ev.end_s + 5 and row["peak_uv"] == 200.0
+        assert row["start_utc"] == cramplog.utc_iso(START + timedelta(seconds=ev.start_s))
+
+
+def test_recorder_restart_mid_night(tmp_path: Path) -> None:
+    """A recorder that dies and restarts re-sends events it already logged."""
+    db = tmp_path / "l.sqlite3"
+    r = hand_night(with_trace=False)
+    half = len(r.events) // 2
+    log = CrampLog.open(db)
+    log.begin_night("n", source="live", layout=r.layout, start_utc=START,
+                    detector_version=HAND_VERSION)  # fmt: skip
+    sink = log.event_sink("n", lambda t: START + timedelta(seconds=t))
+    for ev in r.events[: half + 3]:
+        sink(ev)
+    log.close()  # the crash: night never ended
+    with CrampLog.open(db) as log2:
+        assert log2.night("n")["status"] == "recording"
+        log2.begin_night("n", source="live", layout=r.layout, start_utc=START,
+                         detector_version=HAND_VERSION)  # fmt: skip
+        sink2 = log2.event_sink("n", lambda t: START + timedelta(seconds=t))
+        for ev in r.events[half:]:  # overlaps what was already sent
+            sink2(ev)
+        log2.end_night("n", r)
+        assert log2.night("n")["status"] == "complete"
+        assert len(log2.events("n")) == len(r.events)
+
+
+def test_concurrent_writer_threads(tmp_path: Path) -> None:
+    r = hand_night(with_trace=False)
+    with CrampLog.open(tmp_path / "l.sqlite3") as log:
+        log.begin_night("n", source="live", layout=r.layout, start_utc=START,
+                        detector_version="v")  # fmt: skip
+        sink = log.event_sink("n", lambda t: None)
+        ts = [threading.Thread(target=lambda: [sink(e) for e in r.events]) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert len(log.events("n")) == len(r.events)
+
+
+def test_newer_detector_supersedes_and_keeps_annotations(tmp_path: Path) -> None:
+    db = tmp_path / "l.sqlite3"
+    old = hand_night(with_trace=False, version="1.0")
+    with CrampLog.open(db) as log:
+        ingest(log, "n", old)
+        cramps = log.events("n", "cramp")
+        log.annotate(cramps[0]["event_id"], verdict="confirmed", pain=7, eased_by="walking")
+        log.reject(cramps[1]["event_id"])
+        # an annotation on an event the new version will not find at all
+        arte = log.events("n", "artifact")[0]
+        log.annotate(arte["event_id"], notes="I took the sensor off here")
+
+        # version 2.0: onsets shift by 3 s, the artefact is gone, a new movement appears
+        new_events = [
+            dataclasses.replace(e, start_s=e.start_s + 3, end_s=e.end_s + 3)
+            for e in old.events
+            if e.kind != "artifact"
+        ] + [Event("movement", 100.0, 104.0, subtype="turning")]
+        new = dataclasses.replace(old, events=new_events, detector_version="2.0")
+        log.begin_night("n", source="replay", layout=new.layout, start_utc=START,
+                        detector_version="2.0")  # fmt: skip
+        # while 2.0 is re-detecting, listings still show the 1.0 events
+        sink = log.event_sink("n", lambda t: None)
+        for ev in new.events[:5]:
+            sink(ev)
+        assert {e["detector_version"] for e in log.events("n")} == {"1.0"}
+        log.end_night("n", new)
+
+        cur = log.events("n")
+        assert {e["detector_version"] for e in cur} == {"2.0"}
+        assert len(cur) == len(new_events)
+        c2 = log.events("n", "cramp")
+        assert c2[0]["verdict"] == "confirmed" and c2[0]["pain"] == 7
+        assert c2[0]["eased_by"] == "walking"
+        assert c2[1]["verdict"] == "rejected"
+        assert c2[0]["start_s"] == cramps[0]["start_s"] + 3
+        # the old events are kept, flagged
+        allv = log.events("n", include_superseded=True)
+        assert sum(e["superseded"] for e in allv) == len(old.events)
+        orphans = log.orphaned_annotations("n")
+        assert [o["notes"] for o in orphans] == ["I took the sensor off here"]
+        old_cramp = log.event(cramps[0]["event_id"])
+        assert old_cramp["superseded"] and old_cramp["replaced_by"] == c2[0]["event_id"]
+        assert log.night("n")["detector_version"] == "2.0"
+        p = log.precision("n")
+        assert (p["confirmed"], p["rejected"], p["precision"]) == (1, 1, 0.5)
+
+
+def test_migrates_a_v1_file(tmp_path: Path) -> None:
+    db = tmp_path / "v1.sqlite3"
+    with sqlite3.connect(db) as c:
+        c.executescript(SCHEMA_V1)
+        c.execute("PRAGMA user_version = 1")
+        c.execute(
+            "INSERT INTO nights (night_id, source, start_utc, detector_version, status,"
+            " created_utc, updated_utc) VALUES ('old', 'live', '2026-01-01T22:00:00.000Z',"
+            " '0.1', 'complete', 'x', 'x')"
+        )
+        c.execute(
+            "INSERT INTO events (night_id, detector_version, kind, start_s, end_s, start_ms,"
+            " created_utc) VALUES ('old', '0.1', 'cramp', 10, 70, 10000, 'x')"
+        )
+        c.execute(
+            "INSERT INTO annotations (event_id, verdict, pain, created_utc, updated_utc)"
+            " VALUES (1, 'confirmed', 6, 'x', 'x')"
+        )
+        c.execute("INSERT INTO evenings (date, water_l, updated_utc) VALUES ('2026-01-01', 2, 'x')")
+    os.chmod(db, 0o644)
+    with CrampLog.open(db) as log:
+        assert log.schema_version == 2
+        cols = [r[1] for r in log._conn.execute("PRAGMA table_info(evenings)")]
+        assert {"crossed_legs", "hard_floor", "tired"} <= set(cols)
+        ev = log.events("old")
+        assert len(ev) == 1 and ev[0]["verdict"] == "confirmed" and ev[0]["pain"] == 6
+        assert log.evening("2026-01-01")["water_l"] == 2
+        row = log.set_evening("2026-01-01", crossed_legs=True, tired=7)
+        assert row["crossed_legs"] == 1 and row["tired"] == 7
+        assert log._conn.execute("SELECT COUNT(*) FROM current_events").fetchone()[0] == 1
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def test_failed_migration_leaves_old_version(tmp_path: Path, monkeypatch) -> None:
+    db = tmp_path / "v1.sqlite3"
+    with sqlite3.connect(db) as c:
+        c.executescript(SCHEMA_V1)
+        c.execute("PRAGMA user_version = 1")
+    monkeypatch.setitem(cramplog.MIGRATIONS, 1, cramplog.MIGRATION_V2 + "\nNOT SQL;")
+    with pytest.raises(sqlite3.OperationalError):
+        CrampLog.open(db)
+    assert _count(db, "PRAGMA user_version") == 1
+    with sqlite3.connect(db) as c:
+        cols = [r[1] for r in c.execute("PRAGMA table_info(evenings)")]
+    assert "crossed_legs" not in cols
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "future.sqlite3"
+    with sqlite3.connect(db) as c:
+        c.execute("PRAGMA user_version = 99")
+    with pytest.raises(UserError, match="newer than this nightcramp"):
+        CrampLog.open(db)
+
+
+def test_not_a_database_is_a_user_error(tmp_path: Path) -> None:
+    db = tmp_path / "junk.sqlite3"
+    db.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(UserError, match="not a cramp log"):
+        CrampLog.open(db)
+
+
+def test_add_event_before_begin_is_a_clear_error(tmp_path: Path) -> None:
+    with CrampLog.open(tmp_path / "l.sqlite3") as log:
+        with pytest.raises(UserError, match="was not begun"):
+            log.add_event("ghost", Event("cramp", 0.0, 10.0))
+
+
+def test_bad_annotation_values(tmp_path: Path) -> None:
+    with CrampLog.open(tmp_path / "l.sqlite3") as log:
+        ingest(log, "n", hand_night(with_trace=False))
+        eid = log.events("n", "cramp")[0]["event_id"]
+        with pytest.raises(UserError, match="pain 11"):
+            log.annotate(eid, pain=11)
+        with pytest.raises(UserError, match="muscle 'neck'"):
+            log.annotate(eid, muscle="neck")
+        with pytest.raises(UserError, match="eased-by 'prayer'"):
+            log.annotate(eid, eased_by="stretch,prayer")
+        with pytest.raises(UserError, match="no event with id 424242"):
+            log.confirm(424242)
+        with pytest.raises(UserError, match="water 40"):
+            log.set_evening("2026-11-24", water_l=40)
+        with pytest.raises(UserError, match="YYYY-MM-DD"):
+            log.set_evening("yesterday", water_l=1)
+
+
+def test_manual_cramp_attaches_to_night_by_time(tmp_path: Path) -> None:
+    with CrampLog.open(tmp_path / "l.sqlite3") as log:
+        ingest(log, "n", hand_night(with_trace=False))
+        cid = log.add_manual_cramp(START + timedelta(hours=2), duration_s=60, pain=5)
+        other = log.add_manual_cramp(START + timedelta(days=3), pain=2)
+        rows = {m["cramp_id"]: m for m in log.manual_cramps()}
+        assert rows[cid]["night_id"] == "n"
+        assert rows[other]["night_id"] is None
+        assert log.precision("n")["felt_not_detected"] == 1
+
+
+def test_delete_night_cascades(tmp_path: Path) -> None:
+    db = tmp_path / "l.sqlite3"
+    with CrampLog.open(db) as log:
+        ingest(log, "n", hand_night(with_trace=False))
+        log.confirm(log.events("n", "cramp")[0]["event_id"])
+        log.delete_night("n")
+    for t in ("events", "annotations", "night_epochs", "gaps", "nights"):
+        assert _count(db, f"SELECT COUNT(*) FROM {t}") == 0
