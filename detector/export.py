@@ -1,0 +1,184 @@
+"""Opening any saved source, and exporting it: EDF+ (see :mod:`detector.edf`) or Parquet.
+
+Parquet layout (one tidy table, streamed with ``pyarrow.parquet.ParquetWriter``, one row
+group per ``ROW_GROUP_S`` of timeline): one row per sample per channel --
+
+=========  =======  ==========================================================
+column     type     meaning
+=========  =======  ==========================================================
+stream     string   ``emg`` or ``acc``
+channel    string   EMG channel label (e.g. ``EMG1``) or ``x``/``y``/``z``
+site       string   muscle site of an EMG channel (``calf``...), ``""`` for acc
+index      int64    sample index on the recording timeline (gaps consume indices)
+t_s        float64  seconds from the recording's start (``index / fs``)
+value      float64  µV (emg) or g (acc)
+=========  =======  ==========================================================
+
+The file's key-value metadata holds ``nightcramp.layout``, ``nightcramp.events`` and
+``nightcramp.gaps`` as JSON (events with the same fields as ``cramp detect --json``).
+Gaps are simply absent rows (and listed in ``nightcramp.gaps``); nothing is interpolated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from detector.errors import UserError
+from detector.events import Event
+from detector.stream import Chunk, Gap, Source, StreamLayout
+
+ROW_GROUP_S = 600.0
+
+SCHEMA = pa.schema(
+    [
+        pa.field("stream", pa.dictionary(pa.int8(), pa.string())),
+        pa.field("channel", pa.dictionary(pa.int8(), pa.string())),
+        pa.field("site", pa.dictionary(pa.int8(), pa.string())),
+        pa.field("index", pa.int64()),
+        pa.field("t_s", pa.float64()),
+        pa.field("value", pa.float64()),
+    ]
+)
+
+
+def json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    if isinstance(o, set | frozenset | tuple):
+        return list(o)
+    return str(o)
+
+
+def layout_dict(layout: StreamLayout) -> dict[str, Any]:
+    return {
+        "emg_fs": layout.emg_fs,
+        "emg_labels": list(layout.emg_labels),
+        "emg_sites": list(layout.emg_sites),
+        "acc_fs": layout.acc_fs,
+        "start_utc": layout.start_utc.isoformat() if layout.start_utc else None,
+        "side": layout.side,
+    }
+
+
+def event_dict(ev: Event) -> dict[str, Any]:
+    d = ev.to_dict()
+    return json.loads(json.dumps(d, default=json_default))
+
+
+def gap_dict(g: Gap) -> dict[str, Any]:
+    return {"start_s": g.start_s, "end_s": g.end_s, "reason": g.reason}
+
+
+def open_source(
+    path: str | os.PathLike[str],
+    emg: Sequence[str] | None = None,
+    acc: Sequence[str] | None = None,
+) -> Source:
+    """A native recording folder or an EDF/EDF+/BDF file, as a Source."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{p}: no such file or folder -- check the path")
+    if p.is_dir():
+        if emg or acc:
+            raise UserError(
+                f"{p}: --emg/--acc pick channels of EDF/BDF files; a native recording "
+                "always uses its sensor's channels -- drop those options"
+            )
+        from detector.store import RecordingSource
+
+        return RecordingSource(p)
+    from detector.edf import EdfSource
+
+    return EdfSource(p, emg=emg, acc=acc)
+
+
+def check_target(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UserError(f"{path}: already exists -- choose another name or add --force")
+    if path.exists() and path.is_dir():
+        raise UserError(f"{path}: is a folder -- give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"{path.parent}: no such folder -- create it first")
+
+
+def write_parquet(
+    source: Source,
+    path: str | os.PathLike[str],
+    events: Iterable[Event] = (),
+    gaps: Iterable[Gap] = (),
+) -> dict[str, int]:
+    """Stream ``source`` into a tidy Parquet table at ``path`` (temp file, then rename)."""
+    out = Path(path)
+    lay = source.layout
+    meta = {
+        b"nightcramp.layout": json.dumps(layout_dict(lay)).encode(),
+        b"nightcramp.events": json.dumps([event_dict(e) for e in events]).encode(),
+        b"nightcramp.gaps": json.dumps([gap_dict(g) for g in gaps]).encode(),
+    }
+    schema = SCHEMA.with_metadata(meta)
+    tmp = out.with_name(f".{out.name}.part-{os.getpid()}")
+    emg_ch = pa.array(list(lay.emg_labels) + ["x", "y", "z"], pa.string())
+    streams = pa.array(["emg", "acc"], pa.string())
+    sites = pa.array(list(lay.emg_sites) + [""], pa.string())
+    n_rows = 0
+    emg_fs = lay.emg_fs
+    acc_fs = lay.acc_fs or 1.0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    group_rows = int(ROW_GROUP_S * (emg_fs * lay.n_emg + (lay.acc_fs or 0) * 3))
+
+    def block(stream: int, idx0: int, data: np.ndarray, fs: float, ch_base: int, site: bool) -> pa.RecordBatch:  # fmt: skip
+        n, c = data.shape
+        idx = np.tile(np.arange(idx0, idx0 + n, dtype=np.int64), c)
+        ch = np.repeat(np.arange(ch_base, ch_base + c, dtype=np.int8), n)
+        site_i = ch if site else np.full(n * c, len(lay.emg_sites), np.int8)
+        return pa.record_batch(
+            [
+                pa.DictionaryArray.from_arrays(np.full(n * c, stream, np.int8), streams),
+                pa.DictionaryArray.from_arrays(ch, emg_ch),
+                pa.DictionaryArray.from_arrays(site_i, sites),
+                pa.array(idx),
+                pa.array(idx / fs),
+                pa.array(data.T.reshape(-1)),
+            ],
+            schema=SCHEMA,
+        )
+
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
+            for item in source.chunks():
+                if not isinstance(item, Chunk):
+                    continue
+                pending.append(block(0, item.emg_start, item.emg, emg_fs, 0, True))
+                pending_rows += item.emg.size
+                if item.acc.shape[0]:
+                    pending.append(block(1, item.acc_start, item.acc, acc_fs, lay.n_emg, False))
+                    pending_rows += item.acc.size
+                if pending_rows >= group_rows:
+                    w.write_table(pa.Table.from_batches(pending, schema=SCHEMA))
+                    n_rows += pending_rows
+                    pending, pending_rows = [], 0
+            if pending:
+                w.write_table(pa.Table.from_batches(pending, schema=SCHEMA))
+                n_rows += pending_rows
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return {"rows": n_rows}
