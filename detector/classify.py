@@ -1,0 +1,206 @@
+"""Burst -> kind rules: every burst of leg EMG becomes cramp, plm, movement or artifact.
+
+The rules work on :class:`BurstFeatures`, measured by the detector over one burst (a
+*segment*: activity ending at the start of >= 0.5 s of quiet, AASM/WASM) or over a group
+of segments close in time (an *episode*).  All thresholds live in
+:class:`detector.detect.DetectorConfig` with their unit and source; this module only
+combines them, in this order (first rule that fires wins):
+
+1. artifact  -- the burst is not EMG: low-frequency or mains dominated (electrode pop,
+   electrode off), flat/saturated, or a train of narrow spikes at the heart rate (ECG).
+2. walking   -- periodic stride-like bursts (~1 per second) or sustained acc activity while
+   upright.  Checked before cramp: walking smoothed too much looks like one contraction.
+3. cramp     -- sustained (>= cramp_min_s), intense (many x rest) calf activity that does
+   not drop to rest, EMG-like, not stride-periodic.
+4. stretch   -- sustained tibialis activity with a passive calf.
+5. turning   -- the shank's gravity vector turns by >= turn_angle_deg.
+6. leg movement (0.5-10 s, AASM) -> candidate for a PLM series (decided later);
+   twitch (< 0.5 s); anything else -> movement/fidget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from detector.detect import DetectorConfig
+
+
+@dataclass
+class BurstFeatures:
+    start_s: float
+    end_s: float
+    n_segments: int
+    seg_durations: list[float]
+    seg_onsets: list[float]
+    sustain: float
+    """Fraction of the burst's frames above the off threshold (0..1)."""
+    cramp_x_rest: float
+    """Median envelope over the burst on the cramp-site channel, as a multiple of rest."""
+    cramp_peak_x_rest: float
+    tib_x_rest: float
+    """Median envelope on the tibialis channel as a multiple of rest (0 if none)."""
+    has_tibialis: bool
+    lf_ratio: float
+    """Raw in-frame variance / band-passed power (1 for clean EMG; >> 1 for mains/pops)."""
+    f_eff_hz: float
+    """Effective frequency of the band-passed EMG from TKEO / mean square (Hz)."""
+    flat_frac: float
+    """Fraction of frames whose raw signal is flat (stuck or clipped)."""
+    stride_ac: float
+    """Peak autocorrelation of the envelope at stride lags (0..1)."""
+    stride_period_s: float
+    depth: float
+    """P10 / P90 of the envelope: ~0 when it returns to rest between bursts."""
+    acc_activity_g: float | None
+    """Median acc activity during the burst (g), None without accelerometer."""
+    acc_upright: bool | None
+    turn_deg: float | None
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass
+class Verdict:
+    kind: str
+    subtype: str
+    reason: str
+    confidence: float
+    lm_candidate: bool = False
+
+
+def _periodic_train(f: BurstFeatures, lo: float, hi: float, min_n: int) -> bool:
+    """>= min_n segments whose onset intervals are regular and within [lo, hi] s."""
+    if f.n_segments < min_n:
+        return False
+    iv = [b - a for a, b in zip(f.seg_onsets, f.seg_onsets[1:], strict=False)]
+    iv = sorted(iv)
+    med = iv[len(iv) // 2]
+    if not lo <= med <= hi:
+        return False
+    good = sum(1 for x in iv if 0.6 * med <= x <= 1.5 * med)
+    return good >= 0.6 * len(iv)
+
+
+def classify(f: BurstFeatures, cfg: DetectorConfig) -> Verdict:
+    d = f.duration_s
+    max_seg = max(f.seg_durations) if f.seg_durations else d
+
+    # 1. artifacts ------------------------------------------------------------------
+    if f.flat_frac >= 0.5:
+        return Verdict(
+            "artifact",
+            "saturation",
+            f"raw signal flat or clipped in {f.flat_frac:.0%} of the burst",
+            0.9,
+        )
+    if f.lf_ratio >= cfg.artifact_lf_ratio:
+        sub = "pop" if d < cfg.pop_max_s else "electrode-off"
+        return Verdict(
+            "artifact",
+            sub,
+            f"raw power {f.lf_ratio:.0f}x the EMG-band power: low-frequency/mains dominated",
+            0.85,
+        )
+    if f.f_eff_hz < cfg.artifact_min_f_hz:
+        return Verdict(
+            "artifact",
+            "low-frequency",
+            f"effective EMG frequency {f.f_eff_hz:.0f} Hz < {cfg.artifact_min_f_hz:.0f} Hz",
+            0.7,
+        )
+    spiky = max_seg <= cfg.spike_max_s and _periodic_train(
+        f, cfg.heart_period_s[0], cfg.heart_period_s[1], cfg.ecg_min_spikes
+    )
+    if spiky:
+        return Verdict(
+            "artifact",
+            "ecg",
+            f"{f.n_segments} narrow spikes (<= {cfg.spike_max_s} s) at a heart-rate period",
+            0.7,
+        )
+
+    # 2. walking --------------------------------------------------------------------
+    lo, hi = cfg.stride_period_s
+    stride_train = _periodic_train(f, lo, hi, cfg.walk_min_strides)
+    stride_env = (
+        f.stride_ac >= cfg.stride_ac_min
+        and f.depth <= cfg.stride_depth_max
+        and d >= cfg.walk_min_strides * lo
+    )
+    acc_walk = (
+        f.acc_activity_g is not None
+        and f.acc_activity_g >= cfg.walk_acc_g
+        and bool(f.acc_upright)
+        and d >= cfg.walk_min_strides * lo
+    )
+    if stride_train or stride_env or acc_walk:
+        why = []
+        if stride_train:
+            why.append(f"{f.n_segments} bursts at a stride period")
+        if stride_env:
+            why.append(f"envelope periodic at {f.stride_period_s:.1f} s (r={f.stride_ac:.2f})")
+        if acc_walk:
+            why.append(f"upright with acc activity {f.acc_activity_g:.2f} g")
+        return Verdict("movement", "walking", "; ".join(why), 0.8)
+
+    # 3. cramp ----------------------------------------------------------------------
+    if (
+        d >= cfg.cramp_min_s
+        and f.sustain >= cfg.cramp_min_sustain
+        and f.cramp_x_rest >= cfg.cramp_min_x_rest
+        and (not f.has_tibialis or f.cramp_x_rest >= cfg.cramp_calf_vs_tib * f.tib_x_rest)
+    ):
+        conf = 0.6
+        conf += 0.1 * min(1.0, (f.cramp_x_rest - cfg.cramp_min_x_rest) / cfg.cramp_min_x_rest)
+        conf += 0.1 * min(1.0, (d - cfg.cramp_min_s) / 30.0)
+        conf += 0.1 * (f.sustain - cfg.cramp_min_sustain) / max(1e-9, 1 - cfg.cramp_min_sustain)
+        return Verdict(
+            "cramp",
+            "calf",
+            f"sustained {d:.0f} s calf activity at {f.cramp_x_rest:.0f}x rest "
+            f"({f.sustain:.0%} of the time above rest), EMG-like, not periodic",
+            round(min(0.95, conf), 3),
+        )
+
+    # 4. stretch --------------------------------------------------------------------
+    if (
+        f.has_tibialis
+        and d >= cfg.stretch_min_s
+        and f.tib_x_rest >= cfg.stretch_min_x_rest
+        and f.tib_x_rest > f.cramp_x_rest
+    ):
+        return Verdict(
+            "movement",
+            "stretch",
+            f"tibialis held {d:.0f} s at {f.tib_x_rest:.0f}x rest, calf passive "
+            f"({f.cramp_x_rest:.1f}x)",
+            0.75,
+        )
+
+    # 5. turning --------------------------------------------------------------------
+    if f.turn_deg is not None and f.turn_deg >= cfg.turn_angle_deg:
+        return Verdict(
+            "movement", "turning", f"shank gravity vector turned {f.turn_deg:.0f} deg", 0.8
+        )
+
+    # 6. leg movements, twitches, fidgets ------------------------------------------
+    if d < cfg.lm_min_s:
+        return Verdict("movement", "twitch", f"{d:.2f} s burst, shorter than 0.5 s", 0.6)
+    if d <= cfg.lm_max_s:
+        return Verdict(
+            "movement",
+            "leg-movement",
+            f"{d:.1f} s leg movement (0.5-10 s, AASM) not in a periodic series",
+            0.7,
+            lm_candidate=True,
+        )
+    if d >= cfg.cramp_min_s and f.sustain >= cfg.cramp_min_sustain:
+        why = f"sustained {d:.0f} s but only {f.cramp_x_rest:.1f}x rest on the calf"
+    else:
+        why = f"{d:.0f} s of intermittent activity ({f.sustain:.0%} above rest)"
+    return Verdict("movement", "fidget", why, 0.6)

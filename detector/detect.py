@@ -1,0 +1,933 @@
+"""The streaming leg-cramp detector: chunks in, classified events out.
+
+Chain (see ``docs/DETECTOR.md``)::
+
+    raw EMG (µV, any block size)
+      -> band-pass fitted to the rate + self-detected mains notches   (sosfilt with zi)
+      -> fixed ~10 ms frames on the absolute timeline: mean square, mean TKEO, raw variance
+      -> centred 100 ms RMS envelope per channel
+      -> adaptive resting level (low percentile of 1-s RMS over the last minutes)
+      -> double threshold (on / off relative to rest, Bonato 1998) with the AASM/WASM end
+         rule (a burst ends at the start of >= 0.5 s within the off level), onset refined
+         on the TKEO frames (Solnik 2008)
+      -> segments -> episodes (segments < merge_gap_s apart) -> features -> rules
+         (:mod:`detector.classify`) -> PLM series logic (AASM / WASM 2016)
+    accelerometer (g) -> per-second gravity vector and activity -> posture, walking,
+      turning, sleep/wake epochs (Cole-Kripke-like weighted activity).
+
+Chunk invariance: every stage runs on a fixed grid of the absolute timeline (samples,
+frames, seconds, 10-s baseline blocks) with explicit carried state, so the events are the
+same whatever the chunk sizes.  Big chunks are split internally into pieces of at most
+``max_piece_s`` seconds (bounded memory); that split is itself invisible in the output.
+
+Gaps: a :class:`~detector.stream.Gap` closes any open burst at the last active frame
+before it, classifies it at once (no event spans a gap), and restarts the filters,
+envelope and frame grid after it.  The resting level carries over a gap.
+
+Latency: a burst closes 0.5 s after its activity ends (end rule) and its episode
+``merge_gap_s`` later (and once the accelerometer has caught up to 3 s after the end);
+so a cramp is emitted about 2.5 s after it ends.  Leg movements wait for their PLM
+series to be decided (up to ``plm_max_interval_s`` after the last one).
+Context after a cramp (woke, moved, walked) is filled in by :meth:`Detector.finish`
+(``Event.context`` does not take part in event equality).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detector.classify import BurstFeatures, Verdict, classify
+from detector.dsp import (
+    CenteredMean,
+    Frames,
+    FrontEnd,
+    Growable,
+    MainsTracker,
+    autocorr_peak,
+    emg_band,
+    frame_hop,
+)
+from detector.events import Event, NightResult
+from detector.stream import Chunk, Gap, StreamLayout
+
+DETECTOR_VERSION = "nightcramp-detect 1.0"
+
+CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Every threshold of the detector, with its unit and where it comes from."""
+
+    # --- band and mains -------------------------------------------------------------
+    hp_hz: float = 20.0
+    """High-pass corner, Hz.  Surface EMG lies in 20-450 Hz (DOMAIN.md, De Luca 2010)."""
+    lp_hz: float = 450.0
+    """Low-pass corner, Hz (same source); capped at ``lp_frac * fs``."""
+    lp_frac: float = 0.45
+    """Low-pass cap as a fraction of the sampling rate (below Nyquist), unitless."""
+    notch_q: float = 30.0
+    """Quality factor of each mains notch (-3 dB width ~1.7 Hz at 50 Hz), unitless."""
+    mains_ratio_min: float = 10.0
+    """Narrow-band power at 50/60 Hz over the EMG band median that counts as hum
+    (power ratio, 10 dB); our choice."""
+    mains_check_every_s: int = 10
+    """Mains re-check period after the first ``mains_first_checks_s`` seconds, s."""
+    mains_first_checks_s: int = 10
+    """Every second is checked at the start of a recording, s."""
+    mains_confirm: int = 3
+    """Consecutive checks needed to switch fundamental (50 <-> 60 Hz), count."""
+
+    # --- frames and envelope --------------------------------------------------------
+    frame_s: float = 0.01
+    """Frame length, s (10 ms: onsets to tens of ms, issue 5)."""
+    env_window_s: float = 0.1
+    """Centred RMS window of the detection envelope, s (short, so strides stay apart)."""
+    settle_s: float = 0.3
+    """Ignore this long after a start or gap while the filters settle, s."""
+    max_piece_s: float = 30.0
+    """Large chunks are processed in pieces of at most this, s (bounded memory)."""
+
+    # --- adaptive rest --------------------------------------------------------------
+    rest_window_s: int = 600
+    """Resting level = low percentile of 1-s RMS over this trailing window, s."""
+    rest_percentile: float = 10.0
+    """... this percentile, %; robust to bursts covering up to ~90 % of the window."""
+    rest_update_s: int = 10
+    """The resting level is recomputed every this many seconds, s."""
+    rest_warmup_s: int = 30
+    """... and every second during the first this many seconds, s."""
+
+    # --- double threshold (Bonato 1998) with AASM/WASM amplitudes -------------------
+    on_x_rest: float = 4.0
+    """Onset level as a multiple of rest (AASM: >= 8 µV above a ~2-3 µV rest ~ 4x)."""
+    on_abs_uv: float = 8.0
+    """... and at least rest + this, µV (AASM 2007 leg movement onset)."""
+    off_x_rest: float = 2.0
+    """End level as a multiple of rest (AASM: within 2 µV of a ~2 µV rest ~ 2x)."""
+    off_abs_uv: float = 2.0
+    """... and at least rest + this, µV (AASM 2007 / WASM 2016 end rule)."""
+    end_quiet_s: float = 0.5
+    """A burst ends at the start of >= this long below the off level, s (AASM, WASM)."""
+    onset_search_s: float = 0.3
+    """Onset refinement window on the TKEO frames around the envelope onset, s."""
+    tkeo_x_rest: float = 4.0
+    """TKEO onset level as a multiple of resting TKEO (energy: 2x in amplitude);
+    Solnik 2008 used a multiple of the baseline SD."""
+    max_segment_s: float = 720.0
+    """A burst longer than this is split, s (cramps last up to ~10 min, Hallegraeff
+    2017)."""
+
+    # --- episodes -------------------------------------------------------------------
+    merge_gap_s: float = 2.0
+    """Bursts closer than this belong to one episode, s (below the 5-10 s minimum PLM
+    interval of AASM/WASM, above a stride's swing phase)."""
+    acc_context_s: float = 3.0
+    """Accelerometer seconds needed after an episode before classifying it, s."""
+
+    # --- classification -------------------------------------------------------------
+    lm_min_s: float = 0.5
+    """Shortest leg movement, s (AASM 2007, WASM 2016); shorter -> twitch."""
+    lm_max_s: float = 10.0
+    """Longest leg movement, s (AASM 2007 / WASM 2016 monolateral)."""
+    plm_min_count: int = 4
+    """Movements in a PLM series, count (AASM, WASM)."""
+    plm_min_interval_s: float = 10.0
+    """Shortest onset-to-onset interval in a series, s (WASM 2016; AASM 2007 says 5)."""
+    plm_max_interval_s: float = 90.0
+    """Longest onset-to-onset interval in a series, s (AASM, WASM)."""
+    cramp_min_s: float = 8.0
+    """Shortest cramp, s: beyond the longest PLMs' median durations (0.5-5 s, DOMAIN) and
+    the plain floor's 8 s; cramps last seconds to ~10 min (Hallegraeff 2017)."""
+    cramp_min_x_rest: float = 5.0
+    """Median calf envelope over a cramp, multiple of rest ("many x rest"; the pre-cramp
+    rise alone is +217 % = ~3x, Chaney & Sherman)."""
+    cramp_min_sustain: float = 0.8
+    """Fraction of a cramp's frames above the off level (sustained, not strides)."""
+    cramp_calf_vs_tib: float = 0.5
+    """Calf median x rest must be at least this times the tibialis', unitless."""
+    stretch_min_s: float = 5.0
+    """A voluntary stretch holds the tibialis for tens of seconds (DOMAIN), s."""
+    stretch_min_x_rest: float = 3.0
+    """... at this multiple of rest at least."""
+    stride_period_s: tuple[float, float] = (0.6, 1.8)
+    """Stride (gait cycle) period range, s: about one calf burst per second (DOMAIN)."""
+    walk_min_strides: int = 5
+    """Bursts at a stride period that make walking, count."""
+    stride_ac_min: float = 0.35
+    """Envelope autocorrelation at the stride lag that counts as periodic, unitless."""
+    stride_depth_max: float = 0.35
+    """... with the envelope falling this close to rest between strides (P10/P90)."""
+    walk_acc_g: float = 0.08
+    """Acc activity (RMS of the 3 axes' variation in 1 s) of walking, g."""
+    upright_deg: float = 40.0
+    """Shank within this angle of vertical counts as upright, degrees."""
+    acc_shank_axis: int = 1
+    """Accelerometer axis along the shank (0=x, 1=y, 2=z)."""
+    turn_angle_deg: float = 30.0
+    """Gravity vector change across a burst that makes turning over, degrees."""
+    artifact_lf_ratio: float = 8.0
+    """Raw in-frame variance over band-passed power above which a burst is a pop /
+    electrode-off / mains spell (clean EMG ~1), unitless."""
+    pop_max_s: float = 3.0
+    """A low-frequency burst shorter than this is an electrode pop, s."""
+    artifact_min_f_hz: float = 0.0
+    """Effective frequency (TKEO) below which a burst is not EMG, Hz (0 = off)."""
+    flat_rv_uv2: float = 1e-6
+    """Raw in-frame variance below which a frame is flat (stuck/clipped), µV²."""
+    spike_max_s: float = 0.35
+    """ECG spikes are narrow: every burst of the train at most this long, s."""
+    heart_period_s: tuple[float, float] = (0.4, 1.5)
+    """Heart-beat period range (40-150 bpm), s."""
+    ecg_min_spikes: int = 5
+    """Spikes in a train to call ECG bleed, count."""
+    asleep_quiet_s: float = 300.0
+    """Quiet time before a cramp's onset that makes ``asleep_before``, s."""
+    active_acc_g: float = 0.02
+    """Acc activity above which a second counts as active, g (sleep/wake)."""
+
+
+@dataclass
+class _Segment:
+    k0: int
+    k1: int  # exclusive
+
+
+@dataclass
+class _Episode:
+    segs: list[_Segment] = field(default_factory=list)
+
+    @property
+    def k0(self) -> int:
+        return self.segs[0].k0
+
+    @property
+    def k1(self) -> int:
+        return self.segs[-1].k1
+
+
+class Detector:
+    """Streaming detector.  ``push`` chunks and gaps, then ``finish``."""
+
+    def __init__(self, layout: StreamLayout, config: DetectorConfig | None = None) -> None:
+        self.layout = layout
+        self.cfg = cfg = config or DetectorConfig()
+        self.fs = float(layout.emg_fs)
+        self.n_ch = layout.n_emg
+        self.hop = frame_hop(self.fs, cfg.frame_s)
+        self.fps = self.fs / self.hop
+        self._fs_int = int(round(self.fs)) if abs(self.fs - round(self.fs)) < 1e-9 else 0
+        hp, lp = emg_band(self.fs, cfg.hp_hz, cfg.lp_hz, cfg.lp_frac)
+        self.band = (hp, lp)
+        self.mains = MainsTracker(
+            self.fs,
+            self.n_ch,
+            cfg.mains_ratio_min,
+            cfg.mains_check_every_s,
+            cfg.mains_first_checks_s,
+            cfg.mains_confirm,
+        )
+        self.front = FrontEnd(self.fs, self.n_ch, hp, lp, cfg.notch_q, self.hop, self.mains)
+        half = max(1, int(round(cfg.env_window_s * self.fps / 2)))
+        self.smooth = CenteredMean(self.n_ch, half)
+        sites = layout.emg_sites
+        calf = [i for i, s in enumerate(sites) if s in CALF_SITES]
+        tib = [i for i, s in enumerate(sites) if s == "tibialis"]
+        self.calf_idx = calf or list(range(self.n_ch))
+        self.tib_idx = tib if calf else []
+        # per-second stores (whole night; 28 800 rows for 8 h)
+        c = self.n_ch
+        self.sec_e2 = Growable(c)
+        self.sec_tk = Growable(c)
+        self.sec_rv = Growable(c)
+        self.sec_flat = Growable(c)
+        self.sec_n = Growable(1)
+        self.sec_rest = Growable(c, np.nan)
+        self.sec_rest_tk = Growable(c, np.nan)
+        self._rest_next = 0
+        self.acc_fs = layout.acc_fs
+        self.sec_acc = Growable(7)  # sx sy sz sxx syy szz n
+        self._acc_next: int | None = None
+        self._acc_sec_done = 0
+        # frame ring (recent frames: smoothed mean square, e2, tk, rv)
+        self.ring_n = int(math.ceil((cfg.max_segment_s + 240.0) * self.fps))
+        self.ring = np.zeros((self.ring_n, 4 * c))
+        # burst state
+        self.G = max(1, int(round(cfg.end_quiet_s * self.fps)))
+        self.max_seg = int(round(cfg.max_segment_s * self.fps))
+        self.settle = int(round(cfg.settle_s * self.fps))
+        self.run_k0 = 0
+        self.seg_open = False
+        self.seg_k0 = 0
+        self.seg_last = 0
+        self.seg_high = False
+        self.k_done = 0  # frames up to here have been through the burst logic
+        self.episode: _Episode | None = None
+        self.merge = int(round(cfg.merge_gap_s * self.fps))
+        # PLM series
+        self._lm_pending: list[Event] = []
+        self._lm_in_series = False
+        # output
+        self.events: list[Event] = []
+        self.gaps: list[Gap] = []
+        self.n_samples = 0
+        self.n_acc = 0
+        self.n_twitches = 0
+        self._first_i: int | None = None
+        self._last_i = 0
+        self._finished: NightResult | None = None
+
+    # ------------------------------------------------------------------ public API
+    def push(self, item: Chunk | Gap) -> list[Event]:
+        """Feed one chunk or gap; return the events it closed, in order."""
+        out: list[Event] = []
+        if isinstance(item, Gap):
+            self.gaps.append(item)
+            self._gap(out)
+            return out
+        emg = np.asarray(item.emg, dtype=np.float64)
+        if emg.shape[1] != self.n_ch:
+            raise ValueError(f"chunk has {emg.shape[1]} EMG channels, layout has {self.n_ch}")
+        if item.acc.shape[0] and self.acc_fs:
+            self._push_acc(item.acc_start, np.asarray(item.acc, dtype=np.float64))
+        n = emg.shape[0]
+        if n == 0:
+            self._flush_episode(out, final=False)
+            return out
+        if self._first_i is None:
+            self._first_i = item.emg_start
+        if self.front.next_i is not None and self.front.next_i != item.emg_start:
+            self._gap(out)  # discontiguous without a Gap item: treat as one
+        self.n_samples += n
+        self._last_i = item.emg_start + n
+        piece = max(1, int(self.cfg.max_piece_s * self.fs))
+        x = emg.T
+        for p0 in range(0, n, piece):
+            fr = self.front.process(np.ascontiguousarray(x[:, p0 : p0 + piece]), item.emg_start + p0)
+            if fr is not None:
+                self._frames(fr, out)
+        self._flush_episode(out, final=False)
+        return out
+
+    def finish(self) -> NightResult:
+        """Close everything and return the night (all events, emission order)."""
+        if self._finished is not None:
+            return self._finished
+        out: list[Event] = []
+        self._gap(out, final=True)
+        self._flush_lm(out, final=True)
+        events = self._with_context(self.events)
+        trace, epochs = self._trace_epochs()
+        dur = 0.0
+        if self._first_i is not None:
+            dur = (self._last_i - self._first_i) / self.fs
+        stats: dict[str, Any] = {
+            "samples": self.n_samples,
+            "acc_samples": self.n_acc,
+            "gap_s": float(sum(g.duration_s for g in self.gaps)),
+            "gaps": len(self.gaps),
+            "electrode_off_s": float(
+                sum(
+                    e.duration_s
+                    for e in events
+                    if e.kind == "artifact" and e.subtype in ("electrode-off", "saturation")
+                )
+            ),
+            "artifact_s": float(sum(e.duration_s for e in events if e.kind == "artifact")),
+            "twitches": self.n_twitches,
+            "mains_hz": self.mains.fundamental,
+            "mains_harmonics": list(self.mains.harmonics),
+            "band_hz": [self.band[0], self.band[1]],
+            "frame_hop": self.hop,
+            "counts": {k: sum(1 for e in events if e.kind == k) for k in ("cramp", "plm", "movement", "artifact")},
+        }
+        self._finished = NightResult(
+            layout=self.layout,
+            events=events,
+            gaps=list(self.gaps),
+            trace=trace,
+            epochs=epochs,
+            duration_s=dur,
+            detector_version=DETECTOR_VERSION,
+            stats=stats,
+        )
+        return self._finished
+
+    # ------------------------------------------------------------------ helpers
+    def _sec_of(self, k: np.ndarray | int) -> Any:
+        if self._fs_int:
+            return (np.asarray(k) * self.hop) // self._fs_int
+        return np.floor(np.asarray(k) * self.hop / self.fs).astype(np.int64)
+
+    def _t(self, k: int) -> float:
+        return k * self.hop / self.fs
+
+    def _push_acc(self, j0: int, a: np.ndarray) -> None:
+        fs = float(self.acc_fs or 0)
+        m = a.shape[0]
+        self.n_acc += m
+        j = np.arange(j0, j0 + m)
+        if abs(fs - round(fs)) < 1e-9:
+            sec = j // int(round(fs))
+        else:
+            sec = np.floor(j / fs).astype(np.int64)
+        s0 = int(sec[0])
+        rel = sec - s0
+        nb = int(rel[-1]) + 1
+        self.sec_acc.ensure(s0 + nb)
+        cols = [a[:, 0], a[:, 1], a[:, 2], a[:, 0] ** 2, a[:, 1] ** 2, a[:, 2] ** 2]
+        blk = self.sec_acc.a[s0 : s0 + nb]
+        for ci, v in enumerate(cols):
+            blk[:, ci] += np.bincount(rel, weights=v, minlength=nb)
+        blk[:, 6] += np.bincount(rel, minlength=nb)
+        self._acc_next = j0 + m
+        self._acc_sec_done = max(self._acc_sec_done, int(math.floor((j0 + m) / fs)))
+
+    def _rest_upto(self, s_max: int) -> None:
+        """Compute the resting level for seconds up to ``s_max`` (inclusive)."""
+        cfg = self.cfg
+        fpsec = self.fps
+        self.sec_rest.ensure(s_max + 1)
+        self.sec_rest_tk.ensure(s_max + 1)
+        s = self._rest_next
+        while s <= s_max:
+            if s < cfg.rest_warmup_s or s % cfg.rest_update_s == 0 or s == self._rest_next == 0:
+                lo = max(0, s - cfg.rest_window_s)
+                n = self.sec_n.a[lo:s, 0]
+                ok = n >= 0.5 * fpsec
+                if ok.any():
+                    nn = n[ok][:, None]
+                    rms = np.sqrt(self.sec_e2.a[lo:s][ok] / nn)
+                    tk = self.sec_tk.a[lo:s][ok] / nn
+                    self.sec_rest.a[s] = np.percentile(rms, cfg.rest_percentile, axis=0)
+                    self.sec_rest_tk.a[s] = np.percentile(tk, cfg.rest_percentile, axis=0)
+                elif s > 0:
+                    self.sec_rest.a[s] = self.sec_rest.a[s - 1]
+                    self.sec_rest_tk.a[s] = self.sec_rest_tk.a[s - 1]
+            else:
+                self.sec_rest.a[s] = self.sec_rest.a[s - 1]
+                self.sec_rest_tk.a[s] = self.sec_rest_tk.a[s - 1]
+            s += 1
+        self._rest_next = max(self._rest_next, s_max + 1)
+
+    def _ring_put(self, k0: int, cols: slice, v: np.ndarray) -> None:
+        n = v.shape[1]
+        if n > self.ring_n:
+            k0, v, n = k0 + n - self.ring_n, v[:, n - self.ring_n :], self.ring_n
+        pos = (k0 + np.arange(n)) % self.ring_n
+        self.ring[pos, cols] = v.T
+
+    def _ring_get(self, k0: int, k1: int) -> np.ndarray:
+        pos = np.arange(k0, k1) % self.ring_n
+        return self.ring[pos]
+
+    # ------------------------------------------------------------------ frame stage
+    def _frames(self, fr: Frames, out: list[Event]) -> None:
+        c = self.n_ch
+        # per-second aggregation of the raw frames
+        ks = np.arange(fr.k0, fr.k0 + fr.n)
+        sec = self._sec_of(ks)
+        s0 = int(sec[0])
+        rel = sec - s0
+        nb = int(rel[-1]) + 1
+        for g in (self.sec_e2, self.sec_tk, self.sec_rv, self.sec_flat, self.sec_n):
+            g.ensure(s0 + nb)
+        flat = fr.rv < self.cfg.flat_rv_uv2
+        for ch in range(c):
+            self.sec_e2.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=fr.e2[ch], minlength=nb)
+            self.sec_tk.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=fr.tk[ch], minlength=nb)
+            self.sec_rv.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=fr.rv[ch], minlength=nb)
+            self.sec_flat.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=flat[ch], minlength=nb)
+        self.sec_n.a[s0 : s0 + nb, 0] += np.bincount(rel, minlength=nb)
+        self._ring_put(fr.k0, slice(c, 2 * c), fr.e2)
+        self._ring_put(fr.k0, slice(2 * c, 3 * c), fr.tk)
+        self._ring_put(fr.k0, slice(3 * c, 4 * c), fr.rv)
+        if self.smooth.carry.shape[1] == 0:
+            self.run_k0 = fr.k0
+        k_out, e2s = self.smooth.process(fr.k0, fr.e2)
+        if e2s.shape[1] == 0:
+            return
+        self._ring_put(k_out, slice(0, c), e2s)
+        self._bursts(k_out, e2s, out)
+
+    def _thresholds(self, k0: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cfg = self.cfg
+        ks = np.arange(k0, k0 + n)
+        sec = self._sec_of(ks)
+        self._rest_upto(int(sec[-1]))
+        rest = self.sec_rest.a[sec]  # (n, c)
+        on = np.maximum(rest * cfg.on_x_rest, rest + cfg.on_abs_uv)
+        off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv)
+        return on.T**2, off.T**2, rest.T
+
+    def _bursts(self, k0: int, e2s: np.ndarray, out: list[Event]) -> None:
+        n = e2s.shape[1]
+        on2, off2, rest = self._thresholds(k0, n)
+        valid = np.isfinite(rest).all(axis=0)
+        valid &= np.arange(k0, k0 + n) >= self.run_k0 + self.settle
+        with np.errstate(invalid="ignore"):
+            above = ((e2s > off2).any(axis=0)) & valid
+            high = ((e2s > on2).any(axis=0)) & valid
+        idx = np.flatnonzero(above)
+        k_end = k0 + n  # frames < k_end have been seen
+        G = self.G
+        closed: list[tuple[int, int]] = []
+        if idx.size:
+            ka = idx + k0
+            brk = np.flatnonzero(np.diff(ka) > G) + 1
+            starts = np.concatenate([[0], brk])
+            ends = np.concatenate([brk, [ka.size]])
+            hi_cnt = np.add.reduceat(high[idx].astype(np.int64), starts)
+            groups = [
+                (int(ka[s]), int(ka[e - 1]), bool(h))
+                for s, e, h in zip(starts, ends, hi_cnt, strict=True)
+            ]
+        else:
+            groups = []
+        # continue / close the open segment
+        if self.seg_open:
+            if groups and groups[0][0] - self.seg_last - 1 < G:
+                g0 = groups[0]
+                groups[0] = (self.seg_k0, g0[1], g0[2] or self.seg_high)
+            else:
+                if self.seg_high:
+                    closed.append((self.seg_k0, self.seg_last + 1))
+            self.seg_open = False
+        # all groups but the last are closed; the last one too if G quiet frames follow
+        for i, (a, b, h) in enumerate(groups):
+            last = i == len(groups) - 1
+            # split over-long segments at fixed absolute frame counts from their start
+            while b - a + 1 > self.max_seg:
+                if h:
+                    closed.append((a, a + self.max_seg))
+                a = a + self.max_seg
+            if last and (k_end - 1) - b < G:
+                self.seg_open, self.seg_k0, self.seg_last, self.seg_high = True, a, b, h
+            elif h:
+                closed.append((a, b + 1))
+        for a, b in closed:
+            self._segment(a, b, out)
+        self.k_done = k_end
+        self._flush_episode(out, final=False)
+
+    # ------------------------------------------------------------------ segments
+    def _refine_onset(self, k0: int) -> int:
+        """First TKEO frame above its threshold near the envelope onset (Solnik 2008)."""
+        w = max(1, int(round(self.cfg.onset_search_s * self.fps)))
+        lo = max(self.run_k0, k0 - w)
+        hi = k0 + w
+        c = self.n_ch
+        blk = self._ring_get(lo, hi)
+        tk = blk[:, 2 * c : 3 * c]
+        sec = int(self._sec_of(k0))
+        self._rest_upto(sec)
+        rtk = self.sec_rest_tk.a[sec]
+        if not np.all(np.isfinite(rtk)):
+            return k0
+        thr = np.maximum(rtk, 1e-12) * self.cfg.tkeo_x_rest
+        a = (tk > thr).any(axis=1)
+        # Bonato-like persistence: 2 of the next 3 frames above
+        if a.size < 3:
+            return k0
+        pers = a[:-2].astype(int) + a[1:-1] + a[2:]
+        ok = np.flatnonzero(a[:-2] & (pers >= 2))
+        if ok.size == 0:
+            return k0
+        return lo + int(ok[0])
+
+    def _segment(self, k0: int, k1: int, out: list[Event]) -> None:
+        k0r = self._refine_onset(k0)
+        k0 = max(self.run_k0, min(k0r, k1 - 1))
+        seg = _Segment(k0, k1)
+        ep = self.episode
+        if ep is not None:
+            too_long = (k1 - ep.k0) > self.max_seg
+            if seg.k0 - ep.k1 < self.merge and not too_long:
+                ep.segs.append(seg)
+                return
+            self._close_episode(out)
+        self.episode = _Episode([seg])
+
+    def _flush_episode(self, out: list[Event], final: bool) -> None:
+        ep = self.episode
+        if ep is not None:
+            if final:
+                self._close_episode(out)
+            else:
+                quiet = self.k_done >= ep.k1 + self.merge and not (
+                    self.seg_open and self.seg_k0 - ep.k1 < self.merge
+                )
+                acc_ok = True
+                if self.acc_fs:
+                    need = self._t(ep.k1) + self.cfg.acc_context_s
+                    # wait for the accelerometer, but not for ever (a source may stop
+                    # sending it): 30 s of EMG ahead is enough
+                    acc_ok = self._acc_sec_done >= math.ceil(need) or (
+                        self._t(self.k_done) > need + 30.0
+                    )
+                if quiet and acc_ok:
+                    self._close_episode(out)
+        if not final and self._lm_pending:
+            t_now = self._t(self.k_done)
+            if t_now - self._lm_pending[-1].start_s > self.cfg.plm_max_interval_s:
+                self._flush_lm(out, final=False)
+
+    def _gap(self, out: list[Event], final: bool = False) -> None:
+        if self.seg_open:
+            if self.seg_high:
+                self._segment(self.seg_k0, self.seg_last + 1, out)
+            self.seg_open = False
+        self._flush_episode(out, final=True)
+        if not final:
+            self._flush_lm(out, final=True)
+        self.front.reset()
+        self.smooth.reset()
+
+    # ------------------------------------------------------------------ episodes
+    def _features(self, segs: list[_Segment]) -> BurstFeatures:
+        cfg = self.cfg
+        c = self.n_ch
+        k0, k1 = segs[0].k0, segs[-1].k1
+        blk = self._ring_get(k0, k1)
+        e2s = blk[:, :c]
+        e2 = blk[:, c : 2 * c]
+        tk = blk[:, 2 * c : 3 * c]
+        rv = blk[:, 3 * c : 4 * c]
+        sec = self._sec_of(np.arange(k0, k1))
+        self._rest_upto(int(sec[-1]))
+        rest = self.sec_rest.a[sec]
+        env = np.sqrt(e2s)
+        xr = env / np.maximum(rest, 1e-9)
+        off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv)
+        above = (env > off).any(axis=1)
+        sustain = float(above.mean())
+        calf = self.calf_idx
+        cx = xr[:, calf].max(axis=1)
+        cramp_x = float(np.median(cx))
+        cramp_peak = float(cx.max())
+        if self.tib_idx:
+            tib_x = float(np.median(xr[:, self.tib_idx].max(axis=1)))
+        else:
+            tib_x = 0.0
+        s_e2 = float(e2.sum())
+        lf = float(rv.sum()) / max(s_e2, 1e-12)
+        ratio = min(1.0, max(0.0, float(tk.sum()) / max(s_e2, 1e-12) / 2.0))
+        f_eff = math.asin(math.sqrt(ratio)) * self.fs / (2 * math.pi)
+        flat_frac = float((rv < cfg.flat_rv_uv2).all(axis=1).mean())
+        # envelope periodicity on the joint calf envelope, decimated to ~20 Hz
+        dec = max(1, int(round(self.fps / 20)))
+        ej = cx[: (cx.size // dec) * dec].reshape(-1, dec).mean(axis=1) if cx.size >= dec else cx
+        fps_d = self.fps / dec
+        lo = int(cfg.stride_period_s[0] * fps_d)
+        hi = int(cfg.stride_period_s[1] * fps_d)
+        ac, lag = autocorr_peak(ej, lo, hi) if ej.size > 3 * hi else (0.0, 0)
+        p10, p90 = np.percentile(cx, [10, 90])
+        depth = float(p10 / max(p90, 1e-9))
+        t0, t1 = self._t(k0), self._t(k1)
+        acc_act, upright, turn = self._acc_features(t0, t1)
+        return BurstFeatures(
+            start_s=t0,
+            end_s=t1,
+            n_segments=len(segs),
+            seg_durations=[self._t(s.k1) - self._t(s.k0) for s in segs],
+            seg_onsets=[self._t(s.k0) for s in segs],
+            sustain=sustain,
+            cramp_x_rest=cramp_x,
+            cramp_peak_x_rest=cramp_peak,
+            tib_x_rest=tib_x,
+            has_tibialis=bool(self.tib_idx),
+            lf_ratio=lf,
+            f_eff_hz=f_eff,
+            flat_frac=flat_frac,
+            stride_ac=ac,
+            stride_period_s=lag / fps_d if lag else 0.0,
+            depth=depth,
+            acc_activity_g=acc_act,
+            acc_upright=upright,
+            turn_deg=turn,
+        )
+
+    def _acc_sec(self, s0: int, s1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-second gravity (k,3), activity (k,), valid (k,) for seconds s0..s1-1."""
+        s0 = max(0, s0)
+        s1 = max(s0, min(s1, self.sec_acc.n))
+        a = self.sec_acc.a[s0:s1]
+        n = a[:, 6]
+        ok = n > 0
+        nn = np.maximum(n, 1)[:, None]
+        mean = a[:, 0:3] / nn
+        var = np.maximum(a[:, 3:6] / nn - mean**2, 0.0)
+        act = np.sqrt(var.sum(axis=1))
+        return mean, act, ok
+
+    def _upright(self, g: np.ndarray) -> np.ndarray:
+        norm = np.linalg.norm(g, axis=-1)
+        cosang = np.abs(g[..., self.cfg.acc_shank_axis]) / np.maximum(norm, 1e-9)
+        return cosang >= math.cos(math.radians(self.cfg.upright_deg))
+
+    def _acc_features(self, t0: float, t1: float) -> tuple[float | None, bool | None, float | None]:
+        if not self.acc_fs:
+            return None, None, None
+        s0, s1 = int(math.floor(t0)), int(math.ceil(t1))
+        g, act, ok = self._acc_sec(s0, max(s1, s0 + 1))
+        if not ok.any():
+            return None, None, None
+        activity = float(np.median(act[ok]))
+        upright = bool(self._upright(g[ok]).mean() >= 0.5)
+        gb, _, okb = self._acc_sec(s0 - 3, s0 - 1)
+        ga, _, oka = self._acc_sec(s1 + 1, s1 + 3)
+        turn = None
+        if okb.any() and oka.any():
+            u = gb[okb].mean(axis=0)
+            v = ga[oka].mean(axis=0)
+            cosang = float(np.dot(u, v) / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12))
+            turn = math.degrees(math.acos(max(-1.0, min(1.0, cosang))))
+        return activity, upright, turn
+
+    def _make_event(self, segs: list[_Segment], f: BurstFeatures, v: Verdict) -> Event:
+        c = self.n_ch
+        k0, k1 = segs[0].k0, segs[-1].k1
+        blk = self._ring_get(k0, k1)
+        env = np.sqrt(blk[:, :c])
+        sec0 = int(self._sec_of(k0))
+        rest0 = self.sec_rest.a[sec0]
+        xr = env / np.maximum(rest0, 1e-9)
+        main = int(np.argmax(np.median(xr, axis=0)))
+        on = np.maximum(rest0 * self.cfg.on_x_rest, rest0 + self.cfg.on_abs_uv)
+        act = (env > on).mean(axis=0)
+        chans = tuple(
+            lab for i, lab in enumerate(self.layout.emg_labels) if i == main or act[i] >= 0.1
+        )
+        r = max(float(rest0[main]), 1e-9)
+        peak = float(env[:, main].max())
+        mean = float(env[:, main].mean())
+        ctx: dict[str, Any] = {}
+        if v.kind == "cramp":
+            ctx = {"asleep_before": self._asleep_before(f.start_s)}
+        return Event(
+            kind=v.kind,  # type: ignore[arg-type]
+            start_s=round(f.start_s, 4),
+            end_s=round(f.end_s, 4),
+            channels=chans,
+            peak_uv=round(peak, 3),
+            mean_uv=round(mean, 3),
+            peak_x_rest=round(peak / r, 2),
+            mean_x_rest=round(mean / r, 2),
+            confidence=v.confidence,
+            subtype=v.subtype,
+            reason=v.reason,
+            context=ctx,
+        )
+
+    def _close_episode(self, out: list[Event]) -> None:
+        ep = self.episode
+        self.episode = None
+        if ep is None:
+            return
+        segs = ep.segs
+        # a sustained block inside a longer episode (e.g. a cramp walked off right after)
+        # is classified on its own, the rest around it separately
+        parts: list[list[_Segment]] = [segs]
+        if len(segs) > 1:
+            parts = self._split_sustained(segs)
+        for p in parts:
+            f = self._features(p)
+            v = classify(f, self.cfg)
+            if v.subtype == "twitch" and len(p) == 1:
+                self.n_twitches += 1
+                continue
+            ev = self._make_event(p, f, v)
+            if v.lm_candidate:
+                self._lm(ev, out)
+            else:
+                if ev.kind != "artifact" and ev.duration_s > self.cfg.lm_max_s:
+                    self._flush_lm(out, final=True)
+                self._emit(ev, out)
+
+    def _split_sustained(self, segs: list[_Segment]) -> list[list[_Segment]]:
+        """Cut an episode around its sustained runs (consecutive segments >= 2 s each
+        spanning >= cramp_min_s): strides stay together, a cramp stands alone."""
+        min_seg = int(round(2.0 * self.fps))
+        min_run = int(round(self.cfg.cramp_min_s * self.fps))
+        runs: list[tuple[int, int]] = []
+        i = 0
+        while i < len(segs):
+            if segs[i].k1 - segs[i].k0 >= min_seg:
+                j = i
+                while j + 1 < len(segs) and segs[j + 1].k1 - segs[j + 1].k0 >= min_seg:
+                    j += 1
+                if segs[j].k1 - segs[i].k0 >= min_run:
+                    runs.append((i, j + 1))
+                i = j + 1
+            else:
+                i += 1
+        if not runs:
+            return [segs]
+        parts: list[list[_Segment]] = []
+        pos = 0
+        for a, b in runs:
+            if a > pos:
+                parts.append(segs[pos:a])
+            parts.append(segs[a:b])
+            pos = b
+        if pos < len(segs):
+            parts.append(segs[pos:])
+        return parts
+
+    # ------------------------------------------------------------------ PLM series
+    def _lm(self, ev: Event, out: list[Event]) -> None:
+        cfg = self.cfg
+        pend = self._lm_pending
+        if pend:
+            iv = ev.start_s - pend[-1].start_s
+            if not cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s:
+                self._flush_lm(out, final=True)
+        pend = self._lm_pending
+        pend.append(ev)
+        if self._lm_in_series:
+            self._emit(self._as_plm(ev, len(pend)), out)
+        elif len(pend) >= cfg.plm_min_count:
+            self._lm_in_series = True
+            for i, e in enumerate(pend):
+                self._emit(self._as_plm(e, i + 1), out)
+
+    def _as_plm(self, ev: Event, nth: int) -> Event:
+        return replace(
+            ev,
+            kind="plm",
+            subtype="plm",
+            reason=f"leg movement {ev.duration_s:.1f} s, #{nth} of a periodic series "
+            f"(>= {self.cfg.plm_min_count}, intervals {self.cfg.plm_min_interval_s:.0f}-"
+            f"{self.cfg.plm_max_interval_s:.0f} s, WASM 2016)",
+            confidence=0.8,
+        )
+
+    def _flush_lm(self, out: list[Event], final: bool) -> None:
+        if not self._lm_in_series:
+            for e in self._lm_pending:
+                self._emit(e, out)
+        self._lm_pending = []
+        self._lm_in_series = False
+
+    def _emit(self, ev: Event, out: list[Event]) -> None:
+        out.append(ev)
+        self.events.append(ev)
+
+    # ------------------------------------------------------------------ context, trace
+    def _asleep_before(self, t0: float) -> bool:
+        """No movement event and a quiet accelerometer for asleep_quiet_s before t0."""
+        lo = t0 - self.cfg.asleep_quiet_s
+        for e in self.events:
+            if e.kind == "movement" and e.end_s > lo and e.start_s < t0:
+                return False
+        if self.acc_fs:
+            _, act, ok = self._acc_sec(int(lo), int(t0))
+            if ok.any() and float(np.mean(act[ok] > self.cfg.active_acc_g)) > 0.1:
+                return False
+        return t0 >= 60.0
+
+    def _with_context(self, events: list[Event]) -> list[Event]:
+        res = []
+        for e in events:
+            if e.kind != "cramp":
+                res.append(e)
+                continue
+            after = [x for x in events if x.start_s >= e.end_s - 1 and x is not e]
+            moved = [x for x in after if x.kind == "movement" and x.start_s - e.end_s <= 600]
+            walked = [x for x in moved if x.subtype == "walking"]
+            ctx = dict(e.context)
+            ctx["moved_after_s"] = round(max(0.0, moved[0].start_s - e.end_s), 1) if moved else None
+            ctx["walked_after_s"] = (
+                round(max(0.0, walked[0].start_s - e.end_s), 1) if walked else None
+            )
+            awake = 0.0
+            if self.acc_fs:
+                _, act, ok = self._acc_sec(int(e.end_s), int(e.end_s) + 600)
+                if ok.any():
+                    a = act[ok] > self.cfg.active_acc_g
+                    last = np.flatnonzero(a)
+                    awake = float(last[-1] + 1) if last.size else 0.0
+            if moved:
+                awake = max(awake, moved[-1].end_s - e.end_s)
+            ctx["woke_after"] = bool(moved) or awake > 0 or e.duration_s >= 30
+            ctx["awake_after_s"] = round(awake, 1)
+            res.append(replace(e, context=ctx))
+        return res
+
+    def _trace_epochs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        n_sec = max(self.sec_n.n, self.sec_acc.n if self.acc_fs else 0)
+        t = np.arange(n_sec, dtype=float)
+        n = self.sec_n.a[:n_sec, 0] if self.sec_n.n else np.zeros(n_sec)
+        if self.sec_e2.n < n_sec:
+            for g in (self.sec_e2, self.sec_rest):
+                g.ensure(n_sec)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rms = np.sqrt(self.sec_e2.a[:n_sec] / n[:, None]).max(axis=1)
+        rms[n == 0] = np.nan
+        if n_sec:
+            self._rest_upto(n_sec - 1)
+        rest = np.nanmax(self.sec_rest.a[:n_sec], axis=1) if n_sec else np.zeros(0)
+        if self.acc_fs and n_sec:
+            self.sec_acc.ensure(n_sec)
+            g, act, ok = self._acc_sec(0, n_sec)
+            act = np.where(ok, act, np.nan)
+            upright = self._upright(g)
+        else:
+            act = np.full(n_sec, np.nan)
+            ok = np.zeros(n_sec, bool)
+            upright = np.zeros(n_sec, bool)
+        # movement seconds from the events
+        moving = np.zeros(n_sec, bool)
+        walking = np.zeros(n_sec, bool)
+        for e in self.events:
+            if e.kind in ("movement", "cramp"):
+                a, b = int(e.start_s), int(math.ceil(e.end_s))
+                moving[a:b] = True
+                if e.subtype == "walking":
+                    walking[a:b] = True
+        posture = np.full(n_sec, "unknown", dtype=object)
+        if self.acc_fs:
+            # sitting vs standing from the shank alone is ambiguous: standing when upright
+            # and walking or calf active within 10 s, else sitting (our rule)
+            near = np.convolve((walking | moving).astype(float), np.ones(21), mode="same") > 0
+            posture[ok] = "lying"
+            posture[ok & upright] = "sitting"
+            posture[ok & upright & near] = "standing"
+        trace = pd.DataFrame(
+            {"t_s": t, "emg_rms_uv": rms, "rest_uv": rest, "activity_g": act, "posture": posture}
+        )
+        # 30-s epochs: active seconds (acc or EMG movement), Cole-Kripke 1992-like weights
+        n_ep = int(math.ceil(n_sec / 30)) if n_sec else 0
+        active = moving.copy()
+        if self.acc_fs:
+            active |= np.nan_to_num(act, nan=0.0) > self.cfg.active_acc_g
+        pad = n_ep * 30 - n_sec
+        act_ep = np.concatenate([active, np.zeros(pad, bool)]).reshape(n_ep, 30).sum(axis=1)
+        have = np.concatenate([(n > 0) | ok, np.zeros(pad, bool)]).reshape(n_ep, 30).sum(axis=1)
+        up_ep = np.concatenate([upright & ok, np.zeros(pad, bool)]).reshape(n_ep, 30).sum(axis=1)
+        w = np.array([106, 54, 58, 76, 230, 74, 67], float)  # Cole 1992, epochs -4..+2
+        w = w / w.sum()
+        padded = np.concatenate([np.zeros(4), act_ep.astype(float), np.zeros(2)])
+        score = np.array([float(np.dot(w, padded[i : i + 7])) for i in range(n_ep)])
+        state = np.where(score >= 3.0, "wake", "sleep").astype(object)
+        state[up_ep >= 15] = "wake"
+        state[have < 15] = "gap"
+        post_ep = []
+        for i in range(n_ep):
+            p = posture[i * 30 : (i + 1) * 30]
+            vals, cnt = np.unique(p.astype(str), return_counts=True)
+            post_ep.append(str(vals[np.argmax(cnt)]) if vals.size else "unknown")
+        epochs = pd.DataFrame(
+            {
+                "t_s": np.arange(n_ep) * 30.0,
+                "state": state,
+                "posture": post_ep,
+                "activity": act_ep.astype(int),
+            }
+        )
+        return trace, epochs

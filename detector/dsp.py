@@ -1,0 +1,447 @@
+"""Streaming signal-processing blocks for the detector, each with its state made explicit.
+
+Every block here is chunk-invariant by construction: it works on a fixed grid of the
+*absolute* timeline (sample index ``i``, frame index ``k = i // hop``, second index), keeps
+whatever it has not finished in an explicit carry buffer, and performs for each output the
+same floating-point operations in the same order whatever the block sizes of the input.
+So a night pushed in 1-sample chunks and the same night pushed in one piece give the same
+frames, bit for bit (tested in ``tests/test_detector.py``).
+
+Blocks
+------
+* :func:`emg_band` / :func:`design_sos`: band-pass fitted to the sampling rate, plus mains
+  notches (``scipy.signal.butter`` / ``iirnotch`` in second-order sections).
+* :class:`MainsTracker`: decides by itself whether the mains is 50 or 60 Hz (and which
+  harmonics stand out) from narrow-band power on fixed 1-s check blocks.
+* :class:`FrontEnd`: raw EMG samples -> filtered samples (``sosfilt`` with ``zi``) ->
+  fixed frames of ``hop`` samples (about 10 ms) holding the mean square of the filtered
+  EMG (µV²), the mean Teager-Kaiser energy (TKEO, Solnik 2008) and the raw variance.
+* :class:`CenteredMean`: a centred moving mean over frames with a carry (the 100-ms RMS).
+* :class:`Growable`: per-second arrays for the whole night (fine: 28 800 rows for 8 h).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import signal
+
+
+def emg_band(fs: float, hp_hz: float, lp_hz: float, lp_frac: float) -> tuple[float, float | None]:
+    """High-pass and low-pass corner frequencies (Hz) fitted to the sampling rate ``fs``.
+
+    Surface EMG power lies in about 20-450 Hz (DOMAIN.md; De Luca 2010); sleep labs record
+    leg EMG at 200-512 Hz with a 10-100 Hz band (AASM manual).  So the low-pass is
+    ``min(lp_hz, lp_frac * fs)`` and the high-pass is ``min(hp_hz, 0.1 * fs)`` (10 Hz at
+    100 Hz-Nyquist data would still be 20 Hz at 256 Hz: we keep 20 Hz down to fs = 200 Hz).
+    When the low-pass would sit above 0.4 fs it is dropped (returned as ``None``): the
+    front end's anti-alias filter already limits the band there, and it saves a section.
+    """
+    hp = min(hp_hz, 0.1 * fs)
+    lp = min(lp_hz, lp_frac * fs)
+    return hp, (lp if lp < 0.4 * fs else None)
+
+
+def design_sos(
+    fs: float, hp: float, lp: float | None, notches: tuple[float, ...], q: float
+) -> np.ndarray:
+    """Second-order sections: 2nd-order Butterworth high-pass (and low-pass), then notches.
+
+    The band-pass sections always come first so their state survives a change of notches.
+    """
+    parts = [signal.butter(2, hp, btype="highpass", fs=fs, output="sos")]
+    if lp is not None:
+        parts.append(signal.butter(2, lp, btype="lowpass", fs=fs, output="sos"))
+    for f in notches:
+        if f < 0.48 * fs:
+            b, a = signal.iirnotch(f, q, fs=fs)
+            parts.append(signal.tf2sos(b, a))
+    return np.vstack(parts).astype(np.float64)
+
+
+def n_band_sections(lp: float | None) -> int:
+    return 1 if lp is None else 2
+
+
+class Growable:
+    """A 2-D float array indexed by an absolute row number that grows on demand."""
+
+    def __init__(self, n_cols: int, fill: float = 0.0) -> None:
+        self.n_cols = n_cols
+        self.fill = fill
+        self.a = np.full((1024, n_cols), fill)
+        self.n = 0  # rows in use (highest written row + 1)
+
+    def ensure(self, n_rows: int) -> None:
+        if n_rows > self.a.shape[0]:
+            new = max(n_rows, 2 * self.a.shape[0])
+            b = np.full((new, self.n_cols), self.fill)
+            b[: self.a.shape[0]] = self.a
+            self.a = b
+        self.n = max(self.n, n_rows)
+
+    def view(self) -> np.ndarray:
+        return self.a[: self.n]
+
+
+# ---------------------------------------------------------------------------------------
+# Mains detection
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class MainsDecision:
+    """What a check block said: mains fundamental (Hz or None) and its harmonics to notch."""
+
+    fundamental: float | None
+    harmonics: tuple[float, ...]
+    ratio: float
+
+
+def mains_check(block: np.ndarray, fs: float, ratio_min: float, max_hz: float) -> MainsDecision:
+    """Look for mains hum in one 1-s block of raw EMG (channels, samples).
+
+    Narrow-band power at 50 and 60 Hz (+-1 Hz, Hann window, 1 Hz bins) against the median
+    power of the 20-``max_hz`` band with all 50/60-Hz multiples excluded.  A fundamental
+    counts when that ratio exceeds ``ratio_min`` (unitless power ratio); its harmonics count
+    when their own ratio does too.  Standard narrow-band line detection (e.g. the
+    CleanLine/Zapline literature); the ratio is our choice, see DetectorConfig.
+    """
+    n = block.shape[-1]
+    x = block - block.mean(axis=-1, keepdims=True)
+    spec = np.abs(np.fft.rfft(x * np.hanning(n), axis=-1)) ** 2
+    p = spec.mean(axis=0)
+    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    hi = min(max_hz, 0.45 * fs)
+    band = (freqs >= 20) & (freqs <= hi)
+    for base in (50.0, 60.0):
+        for h in range(1, int(hi // base) + 1):
+            band &= np.abs(freqs - base * h) > 3.0
+    ref = float(np.median(p[band])) if band.any() else float(np.median(p[1:]))
+    ref = max(ref, 1e-30)
+
+    def ratio(f: float) -> float:
+        sel = np.abs(freqs - f) <= 1.0
+        return float(p[sel].max()) / ref if sel.any() else 0.0
+
+    r50, r60 = ratio(50.0), ratio(60.0)
+    best, r = (50.0, r50) if r50 >= r60 else (60.0, r60)
+    if r < ratio_min:
+        return MainsDecision(None, (), r)
+    harm = tuple(
+        best * h for h in range(2, 10) if best * h < 0.45 * fs and ratio(best * h) >= ratio_min
+    )
+    return MainsDecision(best, harm, r)
+
+
+class MainsTracker:
+    """Keeps the mains decision over the night, on fixed 1-s check blocks.
+
+    Check blocks are seconds ``j`` of the absolute timeline with ``j < first_checks`` or
+    ``j % every == 0``.  Before any hum is seen both 50 and 60 Hz are notched (cheap and
+    safe); the first block that shows hum sets the fundamental; switching to the other
+    fundamental later needs ``confirm`` consecutive blocks agreeing.  Harmonics are only
+    ever added (no churn).
+    """
+
+    def __init__(
+        self, fs: float, n_ch: int, ratio_min: float, every: int, first: int, confirm: int
+    ) -> None:
+        self.fs = fs
+        self.n = int(round(fs))
+        self.ratio_min = ratio_min
+        self.every = every
+        self.first = first
+        self.confirm = confirm
+        self.fundamental: float | None = None
+        self.harmonics: tuple[float, ...] = ()
+        self._other = 0
+        self._buf = np.zeros((n_ch, self.n))
+        self._buf_block = -1
+        self._buf_fill = 0
+        self.checks = 0
+        self.history: list[tuple[int, float | None]] = []
+
+    def notches(self) -> tuple[float, ...]:
+        if self.fundamental is None:
+            return (50.0, 60.0)
+        return (self.fundamental, *self.harmonics)
+
+    def _is_check(self, j: int) -> bool:
+        return j < self.first or j % self.every == 0
+
+    def reset(self) -> None:
+        """After a gap: drop a half-filled check block."""
+        self._buf_block = -1
+        self._buf_fill = 0
+
+    def feed(self, x: np.ndarray, i0: int) -> list[int]:
+        """Feed raw samples (ch, n) starting at absolute index ``i0``.
+
+        Returns the absolute sample indices (block ends) where the notch set changed.
+        """
+        n = x.shape[1]
+        changes: list[int] = []
+        i1 = i0 + n
+        j = i0 // self.n
+        while j * self.n < i1:
+            b0, b1 = j * self.n, (j + 1) * self.n
+            if not self._is_check(j):
+                nxt = j + 1
+                if j >= self.first:
+                    nxt = (j // self.every + 1) * self.every
+                j = nxt
+                continue
+            lo, hi = max(b0, i0), min(b1, i1)
+            if self._buf_block != j:
+                if lo != b0:  # block started before this run (gap / mid-block start): skip
+                    j += 1
+                    continue
+                self._buf_block, self._buf_fill = j, 0
+            if lo - b0 != self._buf_fill:  # discontinuity inside the block
+                self._buf_block = -1
+                j += 1
+                continue
+            self._buf[:, lo - b0 : hi - b0] = x[:, lo - i0 : hi - i0]
+            self._buf_fill = hi - b0
+            if self._buf_fill == self.n:
+                self._buf_block = -1
+                if self._decide(mains_check(self._buf, self.fs, self.ratio_min, 200.0)):
+                    changes.append(b1)
+            j += 1
+        return changes
+
+    def _decide(self, d: MainsDecision) -> bool:
+        self.checks += 1
+        if d.fundamental is None:
+            self._other = 0
+            return False
+        if self.fundamental is None:
+            self.fundamental, self.harmonics = d.fundamental, d.harmonics
+            self.history.append((self.checks, d.fundamental))
+            return True
+        if d.fundamental != self.fundamental:
+            self._other += 1
+            if self._other >= self.confirm:
+                self.fundamental, self.harmonics, self._other = d.fundamental, d.harmonics, 0
+                self.history.append((self.checks, d.fundamental))
+                return True
+            return False
+        self._other = 0
+        new = tuple(sorted(set(self.harmonics) | set(d.harmonics)))
+        if new != self.harmonics:
+            self.harmonics = new
+            return True
+        return False
+
+
+# ---------------------------------------------------------------------------------------
+# Front end: samples -> frames
+# ---------------------------------------------------------------------------------------
+
+
+def frame_hop(fs: float, frame_s: float) -> int:
+    """Samples per frame: a divisor of the (integer) rate near ``frame_s`` so that frames
+    tile seconds exactly (10 ms -> 10 samples at 1 kHz, 5 at 500 Hz, 2 at 256 Hz, ...)."""
+    target = fs * frame_s
+    if abs(fs - round(fs)) < 1e-9:
+        f = int(round(fs))
+        divs = [d for d in range(1, f + 1) if f % d == 0 and 0.5 * target <= d <= 1.5 * target]
+        if divs:
+            return min(divs, key=lambda d: abs(d - target))
+    return max(1, int(round(target)))
+
+
+@dataclass
+class Frames:
+    """Frame features for frames ``k0 .. k0 + n - 1`` (shape (channels, n) each)."""
+
+    k0: int
+    e2: np.ndarray
+    """Mean square of the band-passed, notched EMG in the frame, µV²."""
+    tk: np.ndarray
+    """Mean Teager-Kaiser energy psi[n] = y[n]^2 - y[n-1] y[n+1] in the frame, µV²."""
+    rv: np.ndarray
+    """Variance of the raw (unfiltered) EMG within the frame, µV²."""
+
+    @property
+    def n(self) -> int:
+        return int(self.e2.shape[1])
+
+
+class FrontEnd:
+    """Raw EMG chunks -> filtered -> fixed frames, with explicit carried state.
+
+    ``process(x, i0)`` takes raw samples (channels, n) at absolute index ``i0`` (contiguous
+    with the previous call unless :meth:`reset` was called in between) and returns the
+    :class:`Frames` completed by them (possibly none).
+    """
+
+    def __init__(
+        self,
+        fs: float,
+        n_ch: int,
+        hp: float,
+        lp: float | None,
+        notch_q: float,
+        hop: int,
+        mains: MainsTracker,
+    ) -> None:
+        self.fs, self.n_ch, self.hp, self.lp, self.q, self.hop = fs, n_ch, hp, lp, notch_q, hop
+        self.mains = mains
+        self.nb = n_band_sections(lp)
+        self.sos = design_sos(fs, hp, lp, mains.notches(), notch_q)
+        self.zi: np.ndarray | None = None
+        self.buf = np.zeros((n_ch, 0))  # col 0: previous filtered sample; then pending
+        self.rbuf = np.zeros((n_ch, 0))  # raw samples from the pending frame start
+        self.frame_start = 0  # absolute sample index of buf[:, 1] / rbuf[:, 0]
+        self.dc = np.zeros(n_ch)
+        self.next_i: int | None = None
+        self._skip = 0
+
+    def reset(self) -> None:
+        self.zi = None
+        self.next_i = None
+        self.mains.reset()
+
+    def _refilter(self) -> None:
+        new = design_sos(self.fs, self.hp, self.lp, self.mains.notches(), self.q)
+        zi = np.zeros((new.shape[0], self.n_ch, 2))
+        if self.zi is not None:
+            zi[: self.nb] = self.zi[: self.nb]  # band-pass state survives; notches restart
+        self.sos, self.zi = new, zi
+
+    def process(self, x: np.ndarray, i0: int) -> Frames | None:
+        n = x.shape[1]
+        if n == 0:
+            return None
+        if self.zi is None or self.next_i != i0:
+            # (Re)start: steady-state filter state for a constant input equal to the
+            # first sample, so a DC offset does not ring through the high-pass.
+            self.zi = signal.sosfilt_zi(self.sos)[:, None, :] * x[:, 0][None, :, None]
+            self.dc = x[:, 0].copy()
+            k_first = -(-i0 // self.hop)
+            self.frame_start = k_first * self.hop
+            skip = self.frame_start - i0
+            self.buf = np.zeros((self.n_ch, 0))
+            self.rbuf = np.zeros((self.n_ch, 0))
+            self._skip = skip
+        self.next_i = i0 + n
+        changes = self.mains.feed(x, i0)
+        if changes:
+            parts, pos = [], 0
+            for c in changes:
+                cut = c - i0
+                if cut > pos:
+                    y, self.zi = signal.sosfilt(self.sos, x[:, pos:cut], axis=-1, zi=self.zi)
+                    parts.append(y)
+                pos = cut
+                self._refilter()
+            if n > pos:
+                y, self.zi = signal.sosfilt(self.sos, x[:, pos:], axis=-1, zi=self.zi)
+                parts.append(y)
+            y = np.concatenate(parts, axis=1)
+        else:
+            y, self.zi = signal.sosfilt(self.sos, x, axis=-1, zi=self.zi)
+        r = x - self.dc[:, None]
+        if self._skip > 0:
+            # samples before the first whole frame after a (re)start: keep only the last
+            # filtered one as the TKEO's left neighbour
+            take = min(self._skip, n)
+            if take == self._skip:
+                self.buf = y[:, take - 1 : take]
+            y = y[:, take:]
+            r = r[:, take:]
+            self._skip -= take
+            if y.shape[1] == 0:
+                return None
+        if self.buf.shape[1] == 0:
+            self.buf = np.zeros((self.n_ch, 1))  # started exactly on a frame: neighbour 0
+        self.buf = np.concatenate([self.buf, y], axis=1) if self.buf.size else y
+        self.rbuf = np.concatenate([self.rbuf, r], axis=1) if self.rbuf.size else r
+        h = self.hop
+        nf = (self.buf.shape[1] - 2) // h
+        if nf <= 0:
+            return None
+        m = nf * h
+        yy = self.buf[:, 1 : 1 + m].reshape(self.n_ch, nf, h)
+        ym = self.buf[:, 0:m].reshape(self.n_ch, nf, h)
+        yp = self.buf[:, 2 : 2 + m].reshape(self.n_ch, nf, h)
+        s2 = np.einsum("cfh,cfh->cf", yy, yy)
+        cross = np.einsum("cfh,cfh->cf", ym, yp)
+        rr = self.rbuf[:, :m].reshape(self.n_ch, nf, h)
+        r1 = rr.sum(axis=-1) / h
+        r2 = np.einsum("cfh,cfh->cf", rr, rr) / h
+        out = Frames(
+            k0=self.frame_start // h,
+            e2=s2 / h,
+            tk=(s2 - cross) / h,
+            rv=np.maximum(r2 - r1 * r1, 0.0),
+        )
+        self.buf = self.buf[:, m:]
+        self.rbuf = self.rbuf[:, m:]
+        self.frame_start += m
+        return out
+
+
+class CenteredMean:
+    """Centred moving mean over ``w = 2 * half + 1`` frames, with a carry between calls.
+
+    Output frame ``k`` is the mean of input frames ``k - half .. k + half`` of the same
+    contiguous run; the first ``half`` frames of a run get no output (settling).
+    """
+
+    def __init__(self, n_ch: int, half: int) -> None:
+        self.half = half
+        self.w = 2 * half + 1
+        self.n_ch = n_ch
+        self.carry = np.zeros((n_ch, 0))
+        self.carry_k0 = 0
+
+    def reset(self) -> None:
+        self.carry = np.zeros((self.n_ch, 0))
+
+    def process(self, k0: int, v: np.ndarray) -> tuple[int, np.ndarray]:
+        if self.carry.shape[1] and self.carry_k0 + self.carry.shape[1] != k0:
+            self.carry = np.zeros((self.n_ch, 0))
+        if self.carry.shape[1] == 0:
+            self.carry_k0 = k0
+            a = v
+        else:
+            a = np.concatenate([self.carry, v], axis=1)
+        if a.shape[1] < self.w:
+            self.carry = a
+            return self.carry_k0 + self.half, np.zeros((self.n_ch, 0))
+        out = sliding_window_view(a, self.w, axis=1).sum(axis=-1) / self.w
+        k_out = self.carry_k0 + self.half
+        keep = a[:, a.shape[1] - (self.w - 1) :]
+        self.carry_k0 = self.carry_k0 + a.shape[1] - (self.w - 1)
+        self.carry = keep
+        return k_out, out
+
+
+def percentile_rows(v: np.ndarray, q: float) -> np.ndarray:
+    """Per-column percentile of the finite rows of ``v`` (rows, cols); NaN if none."""
+    out = np.full(v.shape[1], np.nan)
+    for c in range(v.shape[1]):
+        col = v[:, c]
+        col = col[np.isfinite(col)]
+        if col.size:
+            out[c] = np.percentile(col, q)
+    return out
+
+
+def autocorr_peak(x: np.ndarray, lo: int, hi: int) -> tuple[float, int]:
+    """Highest normalised autocorrelation of ``x`` at lags ``lo..hi`` (samples)."""
+    x = x - x.mean()
+    d = float(np.dot(x, x))
+    if d <= 0 or hi <= lo or x.size <= hi:
+        return 0.0, 0
+    n = 1 << int(math.ceil(math.log2(2 * x.size)))
+    f = np.fft.rfft(x, n)
+    ac = np.fft.irfft(f * np.conj(f), n)[: hi + 1] / d
+    i = int(np.argmax(ac[lo : hi + 1])) + lo
+    return float(ac[i]), i

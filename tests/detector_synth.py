@@ -1,0 +1,108 @@
+"""A tiny ad-hoc synthetic leg signal for the detector's unit tests.
+
+Independent of the project's night generator on purpose: the unit tests must pin the
+detector's behaviour on signals whose every parameter is visible here.  Rest ~2 µV RMS
+band-limited noise, mains hum, and bursts of band-limited noise with given envelopes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+from detector.stream import StreamLayout
+
+
+def emg_noise(rng: np.random.Generator, n: int, fs: float) -> np.ndarray:
+    """Unit-RMS noise with an EMG-like spectrum (Butterworth 20-min(450, 0.45 fs) Hz)."""
+    hi = min(450.0, 0.45 * fs)
+    sos = signal.butter(4, [20.0, hi], btype="band", fs=fs, output="sos")
+    x = signal.sosfilt(sos, rng.standard_normal(n + 2000))[2000:]
+    return x / np.std(x)
+
+
+class Synth:
+    def __init__(
+        self,
+        duration_s: float,
+        fs: float = 1000.0,
+        sites: tuple[str, ...] = ("calf", "tibialis"),
+        acc_fs: float | None = 50.0,
+        mains_hz: float = 50.0,
+        mains_uv: float = 20.0,
+        rest_uv: float = 2.0,
+        seed: int = 0,
+    ) -> None:
+        self.fs, self.acc_fs = fs, acc_fs
+        self.rng = np.random.default_rng(seed)
+        n = int(duration_s * fs)
+        self.n = n
+        self.t = np.arange(n) / fs
+        self.emg = np.stack([rest_uv * emg_noise(self.rng, n, fs) for _ in sites], axis=1)
+        self.emg += mains_uv * np.sin(2 * np.pi * mains_hz * self.t)[:, None]
+        self.emg += 300.0  # DC offset
+        self.sites = sites
+        self.layout = StreamLayout(
+            emg_fs=fs,
+            emg_labels=tuple(f"EMG{i + 1}" for i in range(len(sites))),
+            emg_sites=sites,
+            acc_fs=acc_fs,
+        )
+        m = int(duration_s * acc_fs) if acc_fs else 0
+        self.acc = np.zeros((m, 3))
+        self.acc[:, 2] = 1.0  # lying: gravity across the shank (axis y is the shank)
+        self.acc += 0.003 * self.rng.standard_normal((m, 3))
+        self.truth: list[tuple[str, float, float]] = []
+
+    def burst(self, ch: int, t0: float, t1: float, uv: float, ramp_s: float = 0.05) -> None:
+        i0, i1 = int(t0 * self.fs), int(t1 * self.fs)
+        k = i1 - i0
+        env = np.ones(k)
+        r = max(1, int(ramp_s * self.fs))
+        env[:r] = np.linspace(0, 1, r)
+        env[-r:] = np.minimum(env[-r:], np.linspace(1, 0, r))
+        self.emg[i0:i1, ch] += uv * env * emg_noise(self.rng, k, self.fs)
+
+    def cramp(self, t0: float, dur: float, uv: float = 60.0) -> None:
+        i0 = int(t0 * self.fs)
+        k = int(dur * self.fs)
+        tt = np.arange(k) / self.fs
+        env = uv * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * tt))  # waxing and waning (Minetto)
+        ramp = np.minimum(1.0, tt / 0.3) * np.minimum(1.0, (dur - tt) / 0.5)
+        self.emg[i0 : i0 + k, 0] += env * ramp * emg_noise(self.rng, k, self.fs)
+        self.truth.append(("cramp", t0, t0 + dur))
+
+    def plm_series(self, t0: float, n: int, interval: float, dur: float = 2.0) -> None:
+        for i in range(n):
+            s = t0 + i * interval
+            self.burst(len(self.sites) - 1, s, s + dur, 30.0)
+            self.truth.append(("plm", s, s + dur))
+
+    def walking(self, t0: float, dur: float, period: float = 1.05) -> None:
+        t = t0
+        while t < t0 + dur:
+            self.burst(0, t, t + 0.4, 50.0)
+            if len(self.sites) > 1:
+                self.burst(1, t + 0.5, t + 0.8, 30.0)
+            t += period
+        if self.acc_fs:
+            j0, j1 = int(t0 * self.acc_fs), int((t0 + dur) * self.acc_fs)
+            tt = np.arange(j1 - j0) / self.acc_fs
+            self.acc[j0:j1] = 0.0
+            self.acc[j0:j1, 1] = 1.0 + 0.3 * np.sin(2 * np.pi * tt / period)
+            self.acc[j0:j1, 0] = 0.2 * np.sin(2 * np.pi * tt / period)
+        self.truth.append(("movement", t0, t0 + dur))
+
+    def stretch(self, t0: float, dur: float = 20.0) -> None:
+        self.burst(len(self.sites) - 1, t0, t0 + dur, 40.0, ramp_s=0.5)
+        self.burst(0, t0, t0 + dur, 3.0, ramp_s=0.5)
+        self.truth.append(("movement", t0, t0 + dur))
+
+    def turn(self, t0: float, dur: float = 3.0) -> None:
+        for ch in range(len(self.sites)):
+            self.burst(ch, t0, t0 + dur, 40.0)
+        if self.acc_fs:
+            j = int((t0 + dur / 2) * self.acc_fs)
+            self.acc[j:, 2] = 0.0
+            self.acc[j:, 0] = 1.0
+        self.truth.append(("movement", t0, t0 + dur))
