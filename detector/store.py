@@ -178,6 +178,10 @@ class RecordingWriter:
         self.meta = meta
         self.recording_id: str = meta["recording_id"]
         self.flush_s = float(flush_s)
+        # Flush early enough that, with the background check every _period s, no frame
+        # waits longer than flush_s before it is written.
+        self._period = min(0.1, self.flush_s / 4)
+        self._interval = max(0.0, self.flush_s - 2 * self._period)
         self.part_s = float(part_s)
         self._write_fn: WriteFn = write_fn or os.write
         self._lock = threading.RLock()
@@ -263,7 +267,7 @@ class RecordingWriter:
             self._raw.append(bytes(raw))
             self._bf.append(bool(backfill))
             self.frames_appended += 1
-            if time.monotonic() - self._last_flush >= self.flush_s:
+            if time.monotonic() - self._last_flush >= self._interval:
                 self._flush_locked()
 
     def note(self, kind: str, **fields: Any) -> None:
@@ -386,12 +390,11 @@ class RecordingWriter:
         self._rx, self._raw, self._bf = [], [], []
 
     def _flusher(self) -> None:
-        period = min(0.25, self.flush_s / 2)
-        while not self._stop.wait(period):
+        while not self._stop.wait(self._period):
             with self._lock:
                 if self._closed or self._error is not None:
                     return
-                if self._rx and time.monotonic() - self._last_flush >= self.flush_s:
+                if self._rx and time.monotonic() - self._last_flush >= self._interval:
                     try:
                         self._flush_locked()
                     except UserError:
