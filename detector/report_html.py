@@ -31,6 +31,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
@@ -122,11 +123,12 @@ def timeline_png(
         sharex=True,
         gridspec_kw={"height_ratios": [3.2, 1.2, 1.0], "hspace": 0.08},
     )
-    fig.subplots_adjust(left=0.075, right=0.985, top=0.9, bottom=0.09)
+    fig.subplots_adjust(left=0.09, right=0.985, top=0.885, bottom=0.1)
     fig.suptitle(
         f"Night of {n['date'] or n['night_id']}: calf EMG, movement and sleep",
         fontsize=14,
-        x=0.075,
+        x=0.09,
+        y=0.985,
         ha="left",
     )
     # --- EMG envelope
@@ -141,6 +143,7 @@ def timeline_png(
         a_emg.plot(ax_t.x(xr), rest, color="#2ca02c", lw=1.2, ls="--", label="resting level")
     a_emg.set_yscale("log")
     a_emg.set_ylim(0.5, ymax)
+    a_emg.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
     a_emg.set_ylabel("EMG RMS (µV, log)")
     a_emg.grid(True, which="major", axis="y", alpha=0.3)
     if not len(x):
@@ -162,12 +165,14 @@ def timeline_png(
         x0 = ax_t.x(e["start_s"])
         w = max(ax_t.width(e["end_s"] - e["start_s"]), ax_t.width(span / 1200.0))
         if e["kind"] == "cramp":
+            # at least ~4 px wide so a 1-min cramp in an 8-h night stays visible
+            w = max(w, ax_t.width(span / 250.0))
             cramp_no += 1
             for a in (a_emg, a_act):
                 a.axvspan(x0, x0 + w, color=col, alpha=0.35, lw=0)
             a_emg.annotate(
                 f"cramp #{e['event_id']}\n{fmt_duration(e['duration_s'])}",
-                xy=(x0 + w / 2, ymax * 0.55),
+                xy=(x0 + w / 2, ymax * 0.8),
                 ha="center",
                 va="top",
                 fontsize=10,
@@ -202,12 +207,12 @@ def timeline_png(
     lines, _ = a_emg.get_legend_handles_labels()
     a_emg.legend(
         handles=lines + handles,
-        loc="upper left",
-        bbox_to_anchor=(0.0, 1.0),
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.01),
         ncol=7,
         fontsize=9,
-        frameon=True,
-        framealpha=0.9,
+        frameon=False,
+        borderaxespad=0.0,
     )
     # --- activity
     xa, act = _binned(trace, "activity_g", "max")
@@ -242,7 +247,14 @@ def timeline_png(
     band_handles = [
         Patch(color=POSTURE_COLOURS[k], label=k) for k in ("lying", "sitting", "standing")
     ] + [Patch(color=STATE_COLOURS[k], label=k) for k in ("sleep", "wake")]
-    a_band.legend(handles=band_handles, loc="lower right", ncol=5, fontsize=8, framealpha=0.9)
+    fig.legend(
+        handles=band_handles,
+        loc="lower right",
+        bbox_to_anchor=(0.985, 0.0),
+        ncol=5,
+        fontsize=9,
+        frameon=False,
+    )
     a_band.set_xlim(ax_t.x(0.0), ax_t.x(span))
     ax_t.format(a_band)
     return _png(fig)
@@ -284,8 +296,8 @@ def trends_png(rows: list[dict[str, Any]]) -> str | None:
         sharex=True,
         gridspec_kw={"height_ratios": [2.2, 1.2, 1.1], "hspace": 0.1},
     )
-    fig.subplots_adjust(left=0.075, right=0.985, top=0.9, bottom=0.1)
-    fig.suptitle("Cramps per night and the evening before", fontsize=14, x=0.075, ha="left")
+    fig.subplots_adjust(left=0.09, right=0.985, top=0.9, bottom=0.1)
+    fig.suptitle("Cramps per night and the evening before", fontsize=14, x=0.09, ha="left")
     det = np.array([r["cramps"] for r in rows], dtype=float)
     felt = np.array([r["felt"] for r in rows], dtype=float)
     a_c.bar(x, det, width=0.7, color=KIND_COLOURS["cramp"], label="detected")
@@ -305,9 +317,9 @@ def trends_png(rows: list[dict[str, Any]]) -> str | None:
     a_w.set_ylim(0, max(3.0, float(np.nanmax(water)) * 1.2 if np.isfinite(water).any() else 3))
     a_w.grid(True, axis="y", alpha=0.3)
     habits = [
-        ("stretch", "stretch before bed"),
-        ("exercise", "light exercise"),
-        ("long_sitting", "long sitting"),
+        ("stretch", "stretch"),
+        ("exercise", "exercise"),
+        ("long_sitting", "sat long"),
     ]
     for i, (k, _label) in enumerate(habits):
         yv = len(habits) - 1 - i
@@ -335,9 +347,9 @@ main { max-width: 1200px; margin: 0 auto; padding: 16px 20px 40px; }
 h1 { font-size: 26px; margin: 8px 0 4px; } h2 { font-size: 20px; margin: 28px 0 8px; }
 .sub { color: #555; margin: 0 0 14px; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; }
-.card { background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: 10px 14px;
-        min-width: 150px; }
-.card .v { font-size: 24px; font-weight: 600; } .card .l { color: #666; font-size: 13px; }
+.card { background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: 10px 12px;
+        flex: 1 1 120px; }
+.card .v { font-size: 21px; font-weight: 600; white-space: nowrap; } .card .l { color: #666; font-size: 13px; }
 .card.cramp .v { color: #d62728; }
 .msg { background: #fff8e1; border-left: 4px solid #ffc107; padding: 8px 12px; margin: 8px 0; }
 img.plot { width: 100%; height: auto; background: #fff; border: 1px solid #ddd;
@@ -442,7 +454,8 @@ def render_html(log: CrampLog, night_id: str | None = None) -> str:
                 f"<td>{_e(', '.join(c['what_followed']) or '–')}</td>"
                 f"<td class=num>{fmt_duration(c['awake_after_s']) if c['awake_after_s'] else '–'}"
                 f"</td><td>{_e(c['verdict'] or 'not reviewed')}</td>"
-                f"<td class=num>{_f(c['pain'], '{}/10')}</td><td>{_e(c['eased_by'] or '')}</td>"
+                f"<td class=num>{_f(c['pain'], '{}/10')}</td>"
+                f"<td>{_e((c['eased_by'] or '').replace(',', ', '))}</td>"
                 "</tr>"
             )
         parts.append("</tbody></table>")
