@@ -776,19 +776,19 @@ def _envelope(data: Any, what: str) -> bytes:
     return data
 
 
-def _check_len(data: bytes, need: int, name: str) -> None:
+def _check_len(data: bytes, need: int, what: str) -> None:
     n = len(data)
     if n < need:
-        raise ProtocolError(f"{name} frame truncated at byte {n} (need {need})")
+        raise ProtocolError(f"{what} truncated at byte {n} (need {need})")
     if n > need:
-        raise ProtocolError(f"{name} frame too long: {n} bytes, its header says {need}")
+        raise ProtocolError(f"{what} too long: {n} bytes, its header says {need}")
 
 
-def _check_crc(data: bytes, name: str) -> None:
+def _check_crc(data: bytes, what: str) -> None:
     got = data[-2] | (data[-1] << 8)
     expected = crc_hqx(memoryview(data)[:-2], 0xFFFF)
     if got != expected:
-        raise ProtocolError(f"bad CRC in {name} frame: expected 0x{expected:04X}, got 0x{got:04X}")
+        raise ProtocolError(f"bad CRC in {what}: expected 0x{expected:04X}, got 0x{got:04X}")
 
 
 def _data_header_errors(
@@ -839,8 +839,8 @@ def _decode_data(data: bytes) -> DataFrame:
     if err:
         raise ProtocolError(err)
     need = emg_frame_size(n_ch, bits, n_emg, n_acc)
-    _check_len(data, need, "DATA")
-    _check_crc(data, "DATA")
+    _check_len(data, need, "DATA frame")
+    _check_crc(data, "DATA frame")
     off = DATA_HEADER
     if bits == 16:
         emg = np.frombuffer(data, "<i2", n_emg * n_ch, off).reshape(n_emg, n_ch)
@@ -883,8 +883,8 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
             )
         raise ProtocolError(f"unknown frame type 0x{ftype:02X}")
     name = FRAME_NAMES[ftype]
-    _check_len(data, need, name)
-    _check_crc(data, name)
+    _check_len(data, need, f"{name} frame")
+    _check_crc(data, f"{name} frame")
     try:
         if ftype == T_LOSS:
             (_, _, boot, s0, s1, e0, e1, a0, a1, t_lo, t_hi, reason) = _LOSS.unpack_from(data)
@@ -916,8 +916,8 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
             )
         raise ProtocolError(f"unknown command type 0x{ctype:02X}")
     name = COMMAND_NAMES[ctype]
-    _check_len(data, need, name)
-    _check_crc(data, name)
+    _check_len(data, need, f"{name} command")
+    _check_crc(data, f"{name} command")
     try:
         if ctype == C_CONFIGURE:
             (_, _, token, efs, nch, bits, afs, rng, epf) = _CONFIGURE.unpack_from(data)
