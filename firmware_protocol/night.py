@@ -197,6 +197,8 @@ class Scenario:
     """``none`` | ``low`` (continuous <= 4 µV) | ``spells`` (plus labelled 10..60 µV spells)."""
     front_end: str | None = None
     """``wearable`` | ``sleeplab`` (10..100 Hz).  Default: sleeplab if emg_fs < 400 Hz."""
+    cramp_durations: tuple[float, ...] | None = None
+    """Durations (s) of the cramps, cycled; None = drawn (10 s..10 min, see module doc)."""
     cramp_relief: tuple[str, ...] | None = None
     """Relief per cramp from ``stretch``, ``walk``, ``massage`` (cycled); None = random."""
     hard: bool = False
@@ -963,6 +965,8 @@ class _Planner:
                 dur = _loguniform(r, 20, 180)
             else:
                 dur = _loguniform(r, 180, 600)
+            if sc.cramp_durations:
+                dur = float(sc.cramp_durations[i % len(sc.cramp_durations)])
             if reliefs:
                 relief = reliefs[i % len(reliefs)]
             else:
