@@ -196,8 +196,10 @@ class DataFrame:
             raise ValueError(f"emg_scale must be a finite number > 0 µV/count, got {scale}")
         object.__setattr__(self, "emg_scale", scale)
         emg = np.asarray(self.emg)
-        if emg.ndim != 2 or not 1 <= emg.shape[1] <= MAX_CHANNELS:
-            raise ValueError(f"impossible EMG shape {emg.shape}: need (n, 1..4)")
+        if emg.ndim != 2:
+            raise ValueError(f"impossible EMG shape {emg.shape}: need (n, n_ch)")
+        if not 1 <= emg.shape[1] <= MAX_CHANNELS:
+            raise ValueError(f"impossible channel count {emg.shape[1]} (1-{MAX_CHANNELS})")
         if not 1 <= emg.shape[0] <= 255:
             raise ValueError(f"EMG samples per frame {emg.shape[0]} out of range 1..255")
         lim = 1 << (self.emg_bits - 1)
@@ -1003,6 +1005,7 @@ class StreamDecoder:
         self._decode = decode_command if kind == "command" else decode_frame
         self._partial: bytearray | None = None
         self._counter = 0
+        self._skipping = False
         self.n_frames = 0
         self.n_errors = 0
         self.errors: deque[str] = deque(maxlen=100)
@@ -1026,26 +1029,32 @@ class StreamDecoder:
             if self._partial is not None:
                 self._partial = None
                 self._error("incomplete fragmented frame discarded (a whole frame followed)")
+            self._skipping = False
             return [bytes(data)]
         c = head & FRAG_COUNTER
         if head & FRAG_START:
+            self._skipping = False
             if self._partial is not None:
                 self._partial = None
                 self._error("incomplete fragmented frame discarded (a new START followed)")
             self._partial = bytearray(data[1:])
         else:
             if self._partial is None:
-                self._error(f"fragment {c} without a START fragment")
+                if not self._skipping:  # one error per broken frame, not per fragment
+                    self._skipping = True
+                    self._error(f"fragment {c} without a START fragment; frame dropped")
                 return []
             expected = (self._counter + 1) & FRAG_COUNTER
             if c != expected:
                 self._partial = None
+                self._skipping = True
                 self._error(f"lost fragment: counter {c}, expected {expected}; frame dropped")
                 return []
             self._partial += data[1:]
         self._counter = c
         if len(self._partial) > MAX_FRAME:
             self._partial = None
+            self._skipping = True
             self._error(f"fragmented frame exceeds the {MAX_FRAME}-byte maximum")
             return []
         if head & FRAG_END:
