@@ -86,7 +86,7 @@ def _periodic_train(f: BurstFeatures, lo: float, hi: float, min_n: int) -> bool:
     return good >= 0.6 * len(iv)
 
 
-def classify(f: BurstFeatures, cfg: DetectorConfig) -> Verdict:
+def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) -> Verdict:
     d = f.duration_s
     max_seg = max(f.seg_durations) if f.seg_durations else d
 
@@ -150,7 +150,8 @@ def classify(f: BurstFeatures, cfg: DetectorConfig) -> Verdict:
 
     # 3. cramp ----------------------------------------------------------------------
     if (
-        d >= cfg.cramp_min_s
+        allow_cramp
+        and d >= cfg.cramp_min_s
         and f.sustain >= cfg.cramp_min_sustain
         and f.cramp_x_rest >= cfg.cramp_min_x_rest
         and (not f.has_tibialis or f.cramp_x_rest >= cfg.cramp_calf_vs_tib * f.tib_x_rest)

@@ -149,6 +149,21 @@ class DetectorConfig:
     rise alone is +217 % = ~3x, Chaney & Sherman)."""
     cramp_min_sustain: float = 0.8
     """Fraction of a cramp's frames above the off level (sustained, not strides)."""
+    cramp_core_x_rest: float = 6.0
+    """Core level of a cramp, multiple of rest: above the highest pre-cramp rise
+    (+500 % = 6x, Chaney & Sherman)."""
+    cramp_core_frac: float = 0.25
+    """... and at least this fraction of the burst's 90th-percentile envelope (troughs of
+    waxing and waning stay above it: depth <= 45 %, Minetto 2009), unitless."""
+    cramp_hole_s: float = 0.3
+    """Dips below the core level shorter than this are bridged, s (shorter than the gaps
+    of ECG spikes at <= 100 bpm and of strides)."""
+    cramp_onset_x_pre: float = 1.5
+    """The onset is where the rise meets 1.5x the envelope level just before it."""
+    cramp_rise_max_s: float = 3.0
+    """Longest rise walked back from the core, s (cramps rise in 0.3-2 s)."""
+    cramp_fall_max_s: float = 5.0
+    """Longest fall walked forward from the core to the off level, s."""
     cramp_calf_vs_tib: float = 0.5
     """Calf median x rest must be at least this times the tibialis', unitless."""
     stretch_min_s: float = 5.0
@@ -167,8 +182,9 @@ class DetectorConfig:
     """Acc activity (RMS of the 3 axes' variation in 1 s) of walking, g."""
     upright_deg: float = 40.0
     """Shank within this angle of vertical counts as upright, degrees."""
-    acc_shank_axis: int = 1
-    """Accelerometer axis along the shank (0=x, 1=y, 2=z)."""
+    acc_shank_axis: int = 0
+    """Accelerometer axis along the shank (0=x, 1=y, 2=z); the sensor's x points along
+    the shank towards the knee (firmware_protocol/night.py, PROTOCOL)."""
     turn_angle_deg: float = 30.0
     """Gravity vector change across a burst that makes turning over, degrees."""
     artifact_lf_ratio: float = 8.0
@@ -247,6 +263,11 @@ class Detector:
         self.sec_rv = Growable(c)
         self.sec_flat = Growable(c)
         self.sec_n = Growable(1)
+        self.sec_med = Growable(c, np.nan)  # median of the frames' mean square, µV²
+        self.sec_med_tk = Growable(c, np.nan)
+        self._mcarry_e2 = np.zeros((c, 0))
+        self._mcarry_tk = np.zeros((c, 0))
+        self._mcarry_sec = np.zeros(0, dtype=np.int64)
         self.sec_rest = Growable(c, np.nan)
         self.sec_rest_tk = Growable(c, np.nan)
         self._rest_next = 0
@@ -399,11 +420,10 @@ class Detector:
             if s < cfg.rest_warmup_s or s % cfg.rest_update_s == 0 or s == self._rest_next == 0:
                 lo = max(0, s - cfg.rest_window_s)
                 n = self.sec_n.a[lo:s, 0]
-                ok = n >= 0.5 * fpsec
+                ok = (n >= 0.5 * fpsec) & np.isfinite(self.sec_med.a[lo:s, 0])
                 if ok.any():
-                    nn = n[ok][:, None]
-                    rms = np.sqrt(self.sec_e2.a[lo:s][ok] / nn)
-                    tk = self.sec_tk.a[lo:s][ok] / nn
+                    rms = np.sqrt(self.sec_med.a[lo:s][ok])
+                    tk = self.sec_med_tk.a[lo:s][ok]
                     self.sec_rest.a[s] = np.percentile(rms, cfg.rest_percentile, axis=0)
                     self.sec_rest_tk.a[s] = np.percentile(tk, cfg.rest_percentile, axis=0)
                 elif s > 0:
@@ -444,6 +464,7 @@ class Detector:
             self.sec_rv.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=fr.rv[ch], minlength=nb)
             self.sec_flat.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=flat[ch], minlength=nb)
         self.sec_n.a[s0 : s0 + nb, 0] += np.bincount(rel, minlength=nb)
+        self._medians(sec, fr.e2, fr.tk, final=False)
         self._ring_put(fr.k0, slice(c, 2 * c), fr.e2)
         self._ring_put(fr.k0, slice(2 * c, 3 * c), fr.tk)
         self._ring_put(fr.k0, slice(3 * c, 4 * c), fr.rv)
@@ -454,6 +475,36 @@ class Detector:
             return
         self._ring_put(k_out, slice(0, c), e2s)
         self._bursts(k_out, e2s, out)
+
+    def _medians(self, sec: np.ndarray, e2: np.ndarray, tk: np.ndarray, final: bool) -> None:
+        """Per-second median of the 10-ms mean squares: the resting level's input.
+
+        A median, not a mean, so that narrow spikes (ECG R waves, twitches) in a second do
+        not lift it.  Frames of a second not yet complete are carried."""
+        if self._mcarry_sec.size:
+            sec = np.concatenate([self._mcarry_sec, sec])
+            e2 = np.concatenate([self._mcarry_e2, e2], axis=1)
+            tk = np.concatenate([self._mcarry_tk, tk], axis=1)
+        if sec.size == 0:
+            return
+        cut = sec.size if final else int(np.searchsorted(sec, sec[-1]))
+        self._mcarry_sec, self._mcarry_e2, self._mcarry_tk = sec[cut:], e2[:, cut:], tk[:, cut:]
+        if cut == 0:
+            return
+        sec, e2, tk = sec[:cut], e2[:, :cut], tk[:, :cut]
+        s0, s1 = int(sec[0]), int(sec[-1])
+        nsec = s1 - s0 + 1
+        self.sec_med.ensure(s1 + 1)
+        self.sec_med_tk.ensure(s1 + 1)
+        if cut % nsec == 0 and np.all(sec.reshape(nsec, -1) == np.arange(s0, s1 + 1)[:, None]):
+            L = cut // nsec
+            self.sec_med.a[s0 : s1 + 1] = np.median(e2.reshape(self.n_ch, nsec, L), axis=-1).T
+            self.sec_med_tk.a[s0 : s1 + 1] = np.median(tk.reshape(self.n_ch, nsec, L), axis=-1).T
+        else:
+            bounds = np.flatnonzero(np.diff(sec)) + 1
+            for a, b in zip(np.r_[0, bounds], np.r_[bounds, cut], strict=True):
+                self.sec_med.a[sec[a]] = np.median(e2[:, a:b], axis=1)
+                self.sec_med_tk.a[sec[a]] = np.median(tk[:, a:b], axis=1)
 
     def _thresholds(self, k0: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.cfg
@@ -585,6 +636,7 @@ class Detector:
         self._flush_episode(out, final=True)
         if not final:
             self._flush_lm(out, final=True)
+        self._medians(np.zeros(0, dtype=np.int64), np.zeros((self.n_ch, 0)), np.zeros((self.n_ch, 0)), final=True)
         self.front.reset()
         self.smooth.reset()
 
@@ -729,55 +781,131 @@ class Detector:
         self.episode = None
         if ep is None:
             return
-        segs = ep.segs
-        # a sustained block inside a longer episode (e.g. a cramp walked off right after)
-        # is classified on its own, the rest around it separately
-        parts: list[list[_Segment]] = [segs]
-        if len(segs) > 1:
-            parts = self._split_sustained(segs)
-        for p in parts:
-            f = self._features(p)
+        cramps: list[tuple[_Segment, BurstFeatures, Verdict, float]] = []
+        for k0, k1, pre in self._cramp_runs(ep):
+            seg = _Segment(k0, k1)
+            f = self._features([seg])
             v = classify(f, self.cfg)
-            if v.subtype == "twitch" and len(p) == 1:
-                self.n_twitches += 1
-                continue
-            ev = self._make_event(p, f, v)
-            if v.lm_candidate:
-                self._lm(ev, out)
+            if v.kind == "cramp":
+                cramps.append((seg, f, v, pre))
+        if not cramps:
+            self._classify_part(ep.segs, out, allow_cramp=False)
+            return
+        # the cramp(s) stand alone; what is left of the episode around them is classified
+        # separately (the pre-cramp rise right before a cramp is context, not an event)
+        rest: list[_Segment] = []
+        for sg in ep.segs:
+            pieces = [(sg.k0, sg.k1)]
+            for c, _, _, pre in cramps:
+                nxt = []
+                for a, b in pieces:
+                    lo = c.k0 - int(round(pre * self.fps))
+                    if b <= lo or a >= c.k1:
+                        nxt.append((a, b))
+                        continue
+                    if a < lo:
+                        nxt.append((a, lo))
+                    if b > c.k1:
+                        nxt.append((c.k1, b))
+                pieces = nxt
+            rest += [_Segment(a, b) for a, b in pieces if b - a >= max(1, self.G // 5)]
+        items: list[tuple[int, Any]] = [(c.k0, ("cramp", c, f, v, pre)) for c, f, v, pre in cramps]
+        group: list[_Segment] = []
+        for sg in rest:
+            if group and sg.k0 - group[-1].k1 >= self.merge:
+                items.append((group[0].k0, ("part", group)))
+                group = []
+            group.append(sg)
+        if group:
+            items.append((group[0].k0, ("part", group)))
+        items.sort(key=lambda x: x[0])
+        for _, it in items:
+            if it[0] == "cramp":
+                _, c, f, v, pre = it
+                ev = self._make_event([c], f, v)
+                ctx = dict(ev.context)
+                ctx["prerise_s"] = round(pre, 1)
+                self._flush_lm(out, final=True)
+                self._emit(replace(ev, context=ctx), out)
             else:
-                if ev.kind != "artifact" and ev.duration_s > self.cfg.lm_max_s:
-                    self._flush_lm(out, final=True)
-                self._emit(ev, out)
+                self._classify_part(it[1], out, allow_cramp=False)
 
-    def _split_sustained(self, segs: list[_Segment]) -> list[list[_Segment]]:
-        """Cut an episode around its sustained runs (consecutive segments >= 2 s each
-        spanning >= cramp_min_s): strides stay together, a cramp stands alone."""
-        min_seg = int(round(2.0 * self.fps))
-        min_run = int(round(self.cfg.cramp_min_s * self.fps))
-        runs: list[tuple[int, int]] = []
-        i = 0
-        while i < len(segs):
-            if segs[i].k1 - segs[i].k0 >= min_seg:
-                j = i
-                while j + 1 < len(segs) and segs[j + 1].k1 - segs[j + 1].k0 >= min_seg:
-                    j += 1
-                if segs[j].k1 - segs[i].k0 >= min_run:
-                    runs.append((i, j + 1))
-                i = j + 1
-            else:
-                i += 1
-        if not runs:
-            return [segs]
-        parts: list[list[_Segment]] = []
-        pos = 0
-        for a, b in runs:
-            if a > pos:
-                parts.append(segs[pos:a])
-            parts.append(segs[a:b])
-            pos = b
-        if pos < len(segs):
-            parts.append(segs[pos:])
-        return parts
+    def _classify_part(self, segs: list[_Segment], out: list[Event], allow_cramp: bool) -> None:
+        f = self._features(segs)
+        v = classify(f, self.cfg, allow_cramp=allow_cramp)
+        if v.subtype == "twitch" and len(segs) == 1:
+            self.n_twitches += 1
+            return
+        ev = self._make_event(segs, f, v)
+        if v.lm_candidate:
+            self._lm(ev, out)
+        else:
+            if ev.kind != "artifact" and ev.duration_s > self.cfg.lm_max_s:
+                self._flush_lm(out, final=True)
+            self._emit(ev, out)
+
+    def _cramp_runs(self, ep: _Episode) -> list[tuple[int, int, float]]:
+        """Sustained high calf activity inside an episode: (k0, k1, pre-rise s).
+
+        Core level: ``max(cramp_core_x_rest x rest, cramp_core_frac x P90)`` of the calf
+        envelope: above the highest pre-cramp rise (+500 %, Chaney & Sherman) and below
+        the troughs of a cramp's waxing and waning (depth <= 45 %, Minetto 2009).  Holes
+        shorter than ``cramp_hole_s`` are bridged; runs of >= ``cramp_min_s`` are kept.
+        The onset is then walked back down the contraction's rise to where the envelope
+        meets the level just before it (a local baseline, as in Severini 2012's adaptive
+        double threshold); the end is walked forward down the fall to the off level.
+        """
+        cfg = self.cfg
+        k0, k1 = ep.k0, ep.k1
+        if (k1 - k0) < cfg.cramp_min_s * self.fps:
+            return []
+        pad = int(round(10 * self.fps))
+        lo = max(self.run_k0, k0 - pad, self.k_done - self.ring_n + 1)
+        blk = self._ring_get(lo, k1)
+        env = np.sqrt(blk[:, self.calf_idx]).max(axis=1)
+        sec = self._sec_of(np.arange(lo, k1))
+        self._rest_upto(int(sec[-1]))
+        rest = np.nanmax(self.sec_rest.a[sec][:, self.calf_idx], axis=1)
+        inner = env[k0 - lo :]
+        p90 = float(np.percentile(inner, 90))
+        level = np.maximum(rest * cfg.cramp_core_x_rest, cfg.cramp_core_frac * p90)
+        hi = env > level
+        hi[: k0 - lo] = False
+        idx = np.flatnonzero(hi)
+        if idx.size == 0:
+            return []
+        hole = int(round(cfg.cramp_hole_s * self.fps))
+        brk = np.flatnonzero(np.diff(idx) > hole + 1) + 1
+        starts = idx[np.r_[0, brk]]
+        ends = idx[np.r_[brk - 1, idx.size - 1]] + 1
+        runs = []
+        min_len = int(round(cfg.cramp_min_s * self.fps))
+        off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv)
+        for a, b in zip(starts, ends, strict=True):
+            if b - a < min_len:
+                continue
+            a, b = int(a), int(b)
+            # onset: walk back down the rise to the local pre-level
+            w0 = max(0, a - int(round(6 * self.fps)))
+            w1 = max(w0 + 1, a - int(round(1 * self.fps)))
+            pre_level = float(np.median(env[w0:w1])) if w1 > w0 else float(rest[a])
+            floor = max(pre_level * cfg.cramp_onset_x_pre, float(off[a]))
+            back = int(round(cfg.cramp_rise_max_s * self.fps))
+            j = a
+            while j > max(k0 - lo, a - back) and env[j - 1] > floor:
+                j -= 1
+            # end: walk forward down the fall to the off level (or the post level)
+            fwd = int(round(cfg.cramp_fall_max_s * self.fps))
+            e = b
+            lim = min(env.size, b + fwd)
+            while e < lim and env[e] > off[e] and env[e] > 0.1 * float(np.median(env[a:b])):
+                e += 1
+            pre_s = 0.0
+            seg_start = max(k0 - lo, 0)
+            if j > seg_start:
+                pre_s = (j - seg_start) / self.fps
+            runs.append((lo + j, lo + e, pre_s))
+        return runs
 
     # ------------------------------------------------------------------ PLM series
     def _lm(self, ev: Event, out: list[Event]) -> None:

@@ -50,7 +50,7 @@ class Synth:
         )
         m = int(duration_s * acc_fs) if acc_fs else 0
         self.acc = np.zeros((m, 3))
-        self.acc[:, 2] = 1.0  # lying: gravity across the shank (axis y is the shank)
+        self.acc[:, 2] = 1.0  # lying: gravity across the shank (axis x is the shank)
         self.acc += 0.003 * self.rng.standard_normal((m, 3))
         self.truth: list[tuple[str, float, float]] = []
 
@@ -89,8 +89,8 @@ class Synth:
             j0, j1 = int(t0 * self.acc_fs), int((t0 + dur) * self.acc_fs)
             tt = np.arange(j1 - j0) / self.acc_fs
             self.acc[j0:j1] = 0.0
-            self.acc[j0:j1, 1] = 1.0 + 0.3 * np.sin(2 * np.pi * tt / period)
-            self.acc[j0:j1, 0] = 0.2 * np.sin(2 * np.pi * tt / period)
+            self.acc[j0:j1, 0] = 1.0 + 0.3 * np.sin(2 * np.pi * tt / period)
+            self.acc[j0:j1, 2] = 0.2 * np.sin(2 * np.pi * tt / period)
         self.truth.append(("movement", t0, t0 + dur))
 
     def stretch(self, t0: float, dur: float = 20.0) -> None:
@@ -104,5 +104,5 @@ class Synth:
         if self.acc_fs:
             j = int((t0 + dur / 2) * self.acc_fs)
             self.acc[j:, 2] = 0.0
-            self.acc[j:, 0] = 1.0
+            self.acc[j:, 1] = 1.0
         self.truth.append(("movement", t0, t0 + dur))
