@@ -110,27 +110,39 @@ class _Resampler:
     def __init__(self, fs_in: float, fs_out: float) -> None:
         self.fs_in = float(fs_in)
         self.fs_out = float(fs_out)
-        self.buf: np.ndarray | None = None
+        self._buf: np.ndarray | None = None
+        self._parts: list[np.ndarray] = []  # appended, not yet concatenated (no O(n^2))
         self.buf0 = 0  # provider index of buf[0]
+        self._end = 0  # provider index one past the last sample held
 
     @property
     def have_until(self) -> int:
         """Provider index one past the last buffered sample."""
-        return self.buf0 + (0 if self.buf is None else self.buf.shape[0])
+        return self._end
+
+    @property
+    def buf(self) -> np.ndarray | None:
+        if self._parts:
+            parts = ([self._buf] if self._buf is not None else []) + self._parts
+            self._buf = np.concatenate(parts)
+            self._parts = []
+        return self._buf
 
     def append(self, start: int, x: np.ndarray) -> None:
         x = np.asarray(x, np.float64)
         if x.shape[0] == 0:
             return
-        if self.buf is None:
-            self.buf = np.zeros((0, x.shape[1]))
-            self.buf0 = start
-        end = self.have_until
+        if self._buf is None and not self._parts:
+            self._buf = np.zeros((0, x.shape[1]))
+            self.buf0 = self._end = start
+        end = self._end
         if start > end:  # provider gap -> zeros
-            x = np.concatenate([np.zeros((start - end, x.shape[1])), x])
+            self._parts.append(np.zeros((start - end, x.shape[1])))
         elif start < end:  # overlap: keep what we have
             x = x[end - start :]
-        self.buf = np.concatenate([self.buf, x]) if self.buf.shape[0] else x
+        if x.shape[0]:
+            self._parts.append(x)
+        self._end = max(start, end) + x.shape[0]
 
     def src_needed(self, k_stop: int) -> int:
         """Provider index one past the last one needed for output samples ``< k_stop``."""
@@ -145,24 +157,27 @@ class _Resampler:
     def get(self, k0: int, k1: int, width: int) -> np.ndarray:
         """Output samples ``[k0, k1)`` of the first ``width`` channels (the buffer must
         cover :meth:`src_needed`)."""
-        if k1 <= k0 or self.buf is None:
+        buf = self.buf
+        if k1 <= k0 or buf is None:
             return np.zeros((max(0, k1 - k0), width))
         if self.fs_in == self.fs_out:
-            return self.buf[k0 - self.buf0 : k1 - self.buf0, :width]
+            return buf[k0 - self.buf0 : k1 - self.buf0, :width]
         x = np.arange(k0, k1) * (self.fs_in / self.fs_out) - self.buf0
-        xp = np.arange(self.buf.shape[0])
-        cols = [np.interp(x, xp, self.buf[:, c]) for c in range(width)]
+        xp = np.arange(buf.shape[0])
+        cols = [np.interp(x, xp, buf[:, c]) for c in range(width)]
         return np.stack(cols, axis=1).reshape(-1, width)
 
     def trim(self, k_keep: int) -> None:
         """Forget provider samples not needed for output samples ``>= k_keep``."""
-        if self.buf is None:
-            return
         keep_from = int(math.floor(k_keep * self.fs_in / self.fs_out + 1e-9)) - 1
-        drop = min(keep_from - self.buf0, self.buf.shape[0])
-        if drop > 0:
-            self.buf = self.buf[drop:]
-            self.buf0 += drop
+        if keep_from - self.buf0 <= 0:
+            return
+        buf = self.buf
+        if buf is None:
+            return
+        drop = min(keep_from - self.buf0, buf.shape[0])
+        self._buf = buf[drop:].copy() if drop > buf.shape[0] // 2 else buf[drop:]
+        self.buf0 += drop
 
 
 class SensorFirmware:
