@@ -175,6 +175,7 @@ class _Boot:
     acc_next: int
     held: dict[int, _DF]
     lost: list[tuple[int, int, str]]  # (first_seq, last_seq, reason) declared lost
+    reason: str = "link"  # why the next hole in the EMG indices exists
 
 
 class FrameAssembler:
@@ -335,6 +336,7 @@ class FrameAssembler:
                 if ta < 0:
                     acc, ta = acc[-ta:], 0
                 out.append(Chunk(ts, emg, ta, acc))
+                b.reason = "link"
                 self.stats["frames"] += cnt
                 self.stats["data_frames"] += cnt
                 b.next_seq = int(seq[k1]) + 1
@@ -392,6 +394,14 @@ class FrameAssembler:
         if r is None:
             return None
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=r / 1000.0)
+
+    def waiting_for(self) -> tuple[int, int] | None:
+        """``(boot_id, seq)`` of the first missing frame while later ones are held back
+        (what a live recorder asks the sensor to resend from), else ``None``."""
+        b = self._boot
+        if b is None or not b.held:
+            return None
+        return b.boot, b.next_seq
 
     @property
     def held(self) -> int:
@@ -507,34 +517,34 @@ class FrameAssembler:
         self._release(b, out)
         return out
 
-    def _release(self, b: _Boot, out: list[Chunk | Gap], reason: str = "link") -> None:
+    def _release(self, b: _Boot, out: list[Chunk | Gap]) -> None:
         while True:
             df = b.held.pop(b.next_seq, None)
             if df is not None:
                 b.next_seq += 1
-                self._emit(b, df, out, reason)
-                reason = "link"
+                self._emit(b, df, out)
                 continue
             hit = next(((lo, hi, r) for lo, hi, r in b.lost if lo <= b.next_seq <= hi), None)
             if hit is not None:
                 b.next_seq = hit[1] + 1
-                reason = hit[2]
+                b.reason = hit[2]
                 b.lost = [x for x in b.lost if x[1] >= b.next_seq]
                 continue
             if not b.held:
                 return
-            # A hole: hold on while the held frames span <= hold_s of sensor time.
+            # A hole: hold on while the held frames reach <= hold_s past its start.
             newest = max(d.emg_end for d in b.held.values())
             fs = self.layout.emg_fs if self.layout else 1.0
             if (newest - b.emg_next) / fs <= self.hold_s:
                 return
             b.next_seq = min(b.held)
-            reason = "link"
+            if b.reason != "sensor-loss":
+                b.reason = "link"
 
     def _drain(self, b: _Boot, out: list[Chunk | Gap]) -> None:
         while b.held:
             b.next_seq = min(b.held)
-            self._release(b, out, "link")
+            self._release(b, out)
 
     def _gap(self, start_i: int, end_i: int, reason: str, out: list[Chunk | Gap]) -> None:
         assert self.layout is not None
@@ -547,11 +557,11 @@ class FrameAssembler:
             self.stats["lost_samples"] += end_i - start_i
         out.append(g)
 
-    def _emit(self, b: _Boot, df: _DF, out: list[Chunk | Gap], reason: str) -> None:
+    def _emit(self, b: _Boot, df: _DF, out: list[Chunk | Gap]) -> None:
         emg, acc = df.emg, df.acc
         e0, a0 = df.emg_index, df.acc_index
         if e0 > b.emg_next:
-            self._gap(b.emg_off + b.emg_next, b.emg_off + e0, reason, out)
+            self._gap(b.emg_off + b.emg_next, b.emg_off + e0, b.reason, out)
             if df.acc_fs:
                 b.acc_next = max(b.acc_next, a0)
         elif e0 < b.emg_next:  # overlap with what was already emitted: keep the new part
@@ -563,6 +573,7 @@ class FrameAssembler:
         if a0 < b.acc_next:
             cut = min(b.acc_next - a0, acc.shape[0])
             acc, a0 = acc[cut:], a0 + cut
+        b.reason = "link"
         ts = b.emg_off + e0
         ta = b.acc_off + a0
         if ta < 0:  # acc samples before the timeline origin (first frame only)

@@ -127,9 +127,12 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     # 2. walking --------------------------------------------------------------------
     lo, hi = cfg.stride_period_s
     stride_train = _periodic_train(f, lo, hi, cfg.walk_min_strides)
+    # strides: the calf falls back to rest in every swing phase, so a periodic envelope
+    # counts only with a real share of the time at rest (a cramp's 1.4 Hz waxing and
+    # waning never returns to rest, Minetto 2009)
     stride_env = (
         f.stride_ac >= cfg.stride_ac_min
-        and f.depth <= cfg.stride_depth_max
+        and f.sustain < cfg.cramp_min_sustain
         and d >= cfg.walk_min_strides * lo
     )
     acc_walk = (
@@ -149,6 +152,15 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
         return Verdict("movement", "walking", "; ".join(why), 0.8)
 
     # 3. cramp ----------------------------------------------------------------------
+    shaking = f.acc_activity_g is not None and f.acc_activity_g >= cfg.walk_acc_g
+    if allow_cramp and shaking and d >= cfg.cramp_min_s and f.cramp_x_rest >= cfg.cramp_min_x_rest:
+        return Verdict(
+            "movement",
+            "shaking",
+            f"{d:.0f} s of calf activity with the shank moving ({f.acc_activity_g:.2f} g): "
+            "shaking or massaging, not a rigid cramp",
+            0.6,
+        )
     if (
         allow_cramp
         and d >= cfg.cramp_min_s

@@ -166,8 +166,9 @@ class DetectorConfig:
     """Longest fall walked forward from the core to the off level, s."""
     cramp_calf_vs_tib: float = 0.5
     """Calf median x rest must be at least this times the tibialis', unitless."""
-    stretch_min_s: float = 5.0
-    """A voluntary stretch holds the tibialis for tens of seconds (DOMAIN), s."""
+    stretch_min_s: float = 10.0
+    """A voluntary stretch holds the tibialis for tens of seconds (DOMAIN), s: longer
+    than the longest leg movement (10 s, AASM)."""
     stretch_min_x_rest: float = 3.0
     """... at this multiple of rest at least."""
     stride_period_s: tuple[float, float] = (0.6, 1.8)
@@ -202,6 +203,12 @@ class DetectorConfig:
     """Heart-beat period range (40-150 bpm), s."""
     ecg_min_spikes: int = 5
     """Spikes in a train to call ECG bleed, count."""
+    wake_hold_s: float = 300.0
+    """After a cramp, walking, a stretch or a posture change the sleeper is taken to be
+    awake for this long, s: leg movements then are not PLMS (AASM scores PLMS in sleep;
+    sleepers lie awake minutes after a cramp, Hallegraeff 2017)."""
+    wake_subtypes: tuple[str, ...] = ("walking", "stretch", "posture")
+    """Movement subtypes that mean the sleeper is awake."""
     asleep_quiet_s: float = 300.0
     """Quiet time before a cramp's onset that makes ``asleep_before``, s."""
     active_acc_g: float = 0.02
@@ -293,6 +300,7 @@ class Detector:
         # PLM series
         self._lm_pending: list[Event] = []
         self._lm_in_series = False
+        self._awake_until = -1.0
         # output
         self.events: list[Event] = []
         self.gaps: list[Gap] = []
@@ -329,7 +337,9 @@ class Detector:
         piece = max(1, int(self.cfg.max_piece_s * self.fs))
         x = emg.T
         for p0 in range(0, n, piece):
-            fr = self.front.process(np.ascontiguousarray(x[:, p0 : p0 + piece]), item.emg_start + p0)
+            fr = self.front.process(
+                np.ascontiguousarray(x[:, p0 : p0 + piece]), item.emg_start + p0
+            )
             if fr is not None:
                 self._frames(fr, out)
         self._flush_episode(out, final=False)
@@ -365,7 +375,10 @@ class Detector:
             "mains_harmonics": list(self.mains.harmonics),
             "band_hz": [self.band[0], self.band[1]],
             "frame_hop": self.hop,
-            "counts": {k: sum(1 for e in events if e.kind == k) for k in ("cramp", "plm", "movement", "artifact")},
+            "counts": {
+                k: sum(1 for e in events if e.kind == k)
+                for k in ("cramp", "plm", "movement", "artifact")
+            },
         }
         self._finished = NightResult(
             layout=self.layout,
@@ -636,7 +649,12 @@ class Detector:
         self._flush_episode(out, final=True)
         if not final:
             self._flush_lm(out, final=True)
-        self._medians(np.zeros(0, dtype=np.int64), np.zeros((self.n_ch, 0)), np.zeros((self.n_ch, 0)), final=True)
+        self._medians(
+            np.zeros(0, dtype=np.int64),
+            np.zeros((self.n_ch, 0)),
+            np.zeros((self.n_ch, 0)),
+            final=True,
+        )
         self.front.reset()
         self.smooth.reset()
 
@@ -838,7 +856,7 @@ class Detector:
             return
         ev = self._make_event(segs, f, v)
         if v.lm_candidate:
-            self._lm(ev, out)
+            self._lm(ev, out, f)
         else:
             if ev.kind != "artifact" and ev.duration_s > self.cfg.lm_max_s:
                 self._flush_lm(out, final=True)
@@ -908,8 +926,17 @@ class Detector:
         return runs
 
     # ------------------------------------------------------------------ PLM series
-    def _lm(self, ev: Event, out: list[Event]) -> None:
+    def _lm(self, ev: Event, out: list[Event], f: BurstFeatures | None = None) -> None:
         cfg = self.cfg
+        # PLMS are leg movements in sleep, mostly of the tibialis anterior (DOMAIN.md,
+        # AASM): movements while the sleeper is known to be awake, or led by the calf
+        # when a tibialis channel is recorded, are not series candidates.
+        awake = ev.start_s < self._awake_until
+        calf_led = f is not None and f.has_tibialis and f.cramp_x_rest > f.tib_x_rest
+        if awake or calf_led:
+            why = "while awake" if awake else "calf-led, not tibialis"
+            self._emit(replace(ev, reason=ev.reason + f"; {why}"), out)
+            return
         pend = self._lm_pending
         if pend:
             iv = ev.start_s - pend[-1].start_s
@@ -943,6 +970,8 @@ class Detector:
         self._lm_in_series = False
 
     def _emit(self, ev: Event, out: list[Event]) -> None:
+        if ev.kind == "cramp" or ev.subtype in self.cfg.wake_subtypes:
+            self._awake_until = max(self._awake_until, ev.end_s + self.cfg.wake_hold_s)
         out.append(ev)
         self.events.append(ev)
 
