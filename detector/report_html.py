@@ -224,7 +224,7 @@ def timeline_png(
         a_act.text(
             0.5,
             0.5,
-            "no accelerometer",
+            "no accelerometer" if len(trace) else "no movement trace stored",
             transform=a_act.transAxes,
             ha="center",
             va="center",

@@ -43,6 +43,9 @@ FOLLOW_WINDOW_S = 300.0
 EPOCH_S = 30.0
 #: How many earlier nights the one-line comparison looks at.
 COMPARE_NIGHTS = 14
+#: Longest plausible recording, s (16 h): a night still "recording" after that was left
+#: unfinished by a stopped recorder.
+MAX_NIGHT_S = 16 * 3600.0
 #: Trend window for the HTML page, days.
 TREND_DAYS = 42
 
@@ -304,7 +307,11 @@ def build_summary(log: CrampLog, night_id: str | None = None) -> dict[str, Any]:
     if duration is None:
         ends = [e["end_s"] for e in events] + [g["end_s"] for g in gaps]
         if recording and t0 is not None:
-            ends.append(max(0.0, (datetime.now(UTC) - t0).total_seconds()))
+            since = (datetime.now(UTC) - t0).total_seconds()
+            # within a night's length of its start, the night runs until now; later the
+            # recorder must have stopped without finishing, so the data end is the end.
+            if 0 <= since <= MAX_NIGHT_S:
+                ends.append(since)
         duration = max(ends) if ends else 0.0
     gap_s = sum(g["duration_s"] for g in gaps)
     gap_s = min(gap_s, duration) if duration else gap_s
@@ -423,7 +430,10 @@ def build_summary(log: CrampLog, night_id: str | None = None) -> dict[str, Any]:
 
     msgs = out["messages"]
     if recording:
-        msgs.append("Still recording: these are the figures so far.")
+        msgs.append(
+            "Still recording (or the recorder stopped before finishing the night): "
+            "these are the figures so far."
+        )
     if duration > 0 and gap_s >= duration - 1e-6:
         msgs.append(
             "No usable data: the sensor sent nothing for this night (gaps cover it all);"
