@@ -642,9 +642,15 @@ class SensorFirmware:
         early = [d for seq, d in self._outbox if seq < first]
         self._outbox = []
         self._backfill = deque(early + queue)
+        # "then continues live": a Resend turns notifications on, as START does.
+        if self.state == STATE_ACQUIRING:
+            self.state = STATE_STREAMING
         return [self._ack(cmd, ACK_OK, first)]
 
     # ---------------------------------------------------------------- link, reboot
+
+    def on_connect(self) -> None:
+        """A host connected.  Nothing changes until it sends commands (kept for symmetry)."""
 
     def on_disconnect(self) -> None:
         """The BLE link dropped: stop notifying (acquisition goes on into the ring) and

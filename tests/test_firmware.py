@@ -121,6 +121,17 @@ def test_resend_returns_exactly_the_missing_frames() -> None:
     assert np.all(np.diff(whole.emg_index) == 40)
 
 
+def test_resend_alone_resumes_live_streaming_after_a_drop() -> None:
+    fw = started()
+    last = decode_frame(fw.advance_to(5 * S)[-1]).seq
+    fw.on_disconnect()
+    fw.advance_to(8 * S)
+    [ack] = ctl(fw, Resend(last + 1), t_us=8 * S)
+    assert ack.ok and fw.state == STATE_STREAMING
+    seqs = [decode_frame(r).seq for r in fw.advance_to(9 * S)]
+    assert seqs == list(range(last + 1, fw.next_seq)) and fw.next_seq > (8 * 1000 - 500) // 40
+
+
 def _enc(f: DataFrame) -> bytes:
     from firmware_protocol.codec import encode_frame
 
