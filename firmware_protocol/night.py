@@ -56,7 +56,8 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
 * **Artefacts** (truth ``artifact``): ``pop`` (a 50..3000 µV step decaying with tau
   0.05..0.8 s; truth spans 3 tau), ``electrode-off`` (10 s..5 min, 10 min on hard nights;
   ``extra['mode']`` = ``hum`` (mains at 200..3000 µV, saturating above the range),
-  ``saturation`` (pinned at the rail) or ``flat``), ``wander`` (0.1..2 Hz baseline
+  ``saturation`` (pinned at the rail), ``flat`` or ``loose`` (large
+  1..20 Hz motion, broadband contact noise and mains)), ``wander`` (0.1..2 Hz baseline
   wander spells, labelled only when > 10 µV survive the front end), ``ecg`` (ECG bleed
   spells of 10..60 µV R waves).  Background, never labelled: mains at 50/60 Hz,
   0.2..5 µV plus a 3rd harmonic; low-level ECG bleed (<= 4 µV R) at 50..80 bpm with
@@ -282,7 +283,7 @@ _E_NCOL = _E_MOD + 9
 
 # Additive (time-domain) components.
 _ADD_POP, _ADD_WANDER, _ADD_OFF = 0, 1, 2
-_OFF_MODES = ("hum", "saturation", "flat")
+_OFF_MODES = ("hum", "saturation", "flat", "loose")
 
 # Accelerometer dynamic components.
 _ACC_JITTER, _ACC_STRIDE, _ACC_SHAKE = 0, 1, 2
@@ -404,6 +405,7 @@ class _Planner:
         self.fe_hp = fe_hp
         self.fe_lp = fe_lp
         self.mains_hz = mains_hz
+        self.rest_base: np.ndarray = np.ones(len(sites))
 
     # ---- small builders
     def _label(self, chans: list[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -573,40 +575,46 @@ class _Planner:
         return t0 + dur
 
     def walk(self, t0: float, dur: float) -> float:
+        """Walking: per stride (0.85..1.4 s; ~1 per second) a calf burst over stance (from
+        loading at 5..15 % of the cycle to push-off at 45..60 %), tibialis bursts at heel
+        strike and over swing, tonic calf activity and cable motion throughout."""
         r = self.rng
-        period = float(r.uniform(0.9, 1.2))
+        period = float(r.uniform(0.85, 1.4))
         calf_amp = _loguniform(r, 30, 200)
         tib_amp = _loguniform(r, 20, 100)
-        calf_phase = float(r.uniform(0.35, 0.5))
+        c_on = float(r.uniform(0.05, 0.15))
+        c_len = float(r.uniform(0.35, 0.55))
+        for c in self.calf:
+            self.p.env_comp(c, t0, t0 + dur, _loguniform(r, 3, 12), rise=1.0, fall=1.0)
         t = t0
         n = 0
         while t + period <= t0 + dur:
             p = period * float(r.normal(1.0, 0.03))
             for c in self.calf:
-                bd = p * float(r.uniform(0.25, 0.4))
-                ts = t + calf_phase * p
+                bd = p * c_len * float(r.uniform(0.9, 1.1))
+                ts = t + c_on * p
                 self.p.env_comp(
                     c,
                     ts,
                     ts + bd,
                     calf_amp * float(r.uniform(0.8, 1.2)),
-                    rise=0.3 * bd,
-                    fall=0.3 * bd,
+                    rise=0.6 * bd,
+                    fall=0.25 * bd,
                 )
             for c in self.tib:
-                bd = p * float(r.uniform(0.12, 0.2))
+                bd = p * float(r.uniform(0.1, 0.18))
                 self.p.env_comp(
-                    c, t, t + bd, tib_amp * float(r.uniform(0.8, 1.2)), rise=0.3 * bd, fall=0.4 * bd
+                    c, t, t + bd, tib_amp * float(r.uniform(0.8, 1.2)), rise=0.2 * bd, fall=0.4 * bd
                 )
-                bd2 = p * float(r.uniform(0.15, 0.25))
-                ts2 = t + float(r.uniform(0.65, 0.8)) * p
+                bd2 = p * float(r.uniform(0.25, 0.4))
+                ts2 = t + float(r.uniform(0.6, 0.7)) * p
                 self.p.env_comp(
                     c,
                     ts2,
                     ts2 + bd2,
                     0.6 * tib_amp * float(r.uniform(0.8, 1.2)),
                     rise=0.3 * bd2,
-                    fall=0.4 * bd2,
+                    fall=0.3 * bd2,
                 )
             if self.has_acc:
                 self.p.acc.append(
@@ -768,22 +776,24 @@ class _Planner:
                 mods=((float(r.uniform(0.05, 0.2)), 0.2, float(r.uniform(0, 6.28))),),
             )
         # the sustained contraction
-        amp = _loguniform(r, 30.0, 300.0)
+        # 30..300 µV RMS and >= 12x this channel's base resting level (10..100x rest)
+        floor_uv = max(30.0, 12.0 * max(float(self.rest_base[c]) for c in active))
+        amp = _loguniform(r, floor_uv, max(300.0, floor_uv * 1.01))
         rise = float(r.uniform(0.3, 2.0))
         fall = float(r.uniform(0.5, 4.0))
         if relief == "stretch":
             fall = float(r.uniform(0.5, 3.0))
         t1 = tc + dur
         mods = (
-            (float(r.normal(1.4, 0.25)), float(r.uniform(0.15, 0.45)), float(r.uniform(0, 6.28))),
-            (float(r.uniform(0.05, 0.3)), float(r.uniform(0.1, 0.35)), float(r.uniform(0, 6.28))),
-            (float(r.uniform(0.3, 0.8)), float(r.uniform(0.0, 0.2)), float(r.uniform(0, 6.28))),
+            (float(r.normal(1.4, 0.25)), float(r.uniform(0.15, 0.4)), float(r.uniform(0, 6.28))),
+            (float(r.uniform(0.05, 0.3)), float(r.uniform(0.1, 0.3)), float(r.uniform(0, 6.28))),
+            (float(r.uniform(0.3, 0.8)), float(r.uniform(0.0, 0.15)), float(r.uniform(0, 6.28))),
         )
         amps: dict[str, float] = {}
         for c in active:
             a = amp * float(r.uniform(0.8, 1.2))
             a0 = a * float(r.uniform(0.8, 1.0))
-            a1 = a * float(r.uniform(0.5, 1.0))
+            a1 = a * float(r.uniform(0.65, 1.0))
             self.p.env_comp(c, tc, t1, a0, a1, rise=rise, fall=fall, mods=mods)
             amps[self.labels[c]] = round(a, 1)
             # large motor units firing irregularly (Minetto 2009): 2..6 trains
@@ -1016,7 +1026,7 @@ class _Planner:
             if t is None:
                 continue
             ch = int(r.integers(0, len(self.sites)))
-            mode = str(r.choice(_OFF_MODES, p=[0.5, 0.25, 0.25]))
+            mode = str(r.choice(_OFF_MODES, p=[0.4, 0.2, 0.15, 0.25]))
             amp = _loguniform(r, 200, 3000)
             self.p.add.append(
                 (
@@ -1282,6 +1292,7 @@ class SyntheticNight:
         planner = _Planner(
             r, self.duration_s, sites, labels, acc_fs is not None, scenario, hp, lp, self.mains_hz
         )
+        planner.rest_base = self._rest_base
         plan = planner.plan()
         self._prepare_ecg(r, ecg_mode, nch, plan, planner)
         plan.truth.sort(key=lambda e: (e.start_s, e.end_s, e.kind))
@@ -1714,8 +1725,22 @@ class SyntheticNight:
             elif mode == "saturation":
                 sign = 1.0 if par[2] > 3.14 else -1.0
                 x[ch, i0:i1] = sign * lim
-            else:
+            elif mode == "flat":
                 x[ch, i0:i1] = 0.0
+            else:
+                # loose electrode: cable/skin motion (1..20 Hz, large), the EMG swamped by
+                # broadband contact noise, mains picked up through the high impedance
+                ph = par[2]
+                s = np.zeros_like(u)
+                for q in range(4):
+                    fq = 1.0 + ((ph * (q + 1) * 7.31) % 19.0)
+                    s += (0.5 / (q + 1)) * np.sin(2 * np.pi * fq * u + q * ph)
+                w = 2 * np.pi * (self.mains_hz if self.mains_hz > 0 else 50.0)
+                x[ch, i0:i1] = (
+                    0.3 * par[1] * s
+                    + x[ch, i0:i1] * (0.05 * par[1] / 5.0)
+                    + 0.1 * par[1] * np.sin(w * t[i0:i1] + ph)
+                )
 
     def render(self, i0: int, i1: int) -> np.ndarray:
         """EMG samples [i0, i1) as (n, n_channels) float64 µV."""
@@ -1894,3 +1919,54 @@ def make_night(
         start_utc=start_utc or _DEFAULT_START,
         chunk_s=chunk_s,
     )
+
+
+def _main(argv: list[str]) -> None:
+    """``python -m firmware_protocol.night [--hours H] [--fs HZ] [--seed N] [--truth]``:
+    build a night, stream it in 1-s chunks and print the rendering speed and truth counts."""
+    import argparse
+    import resource
+    import time
+
+    ap = argparse.ArgumentParser(prog="python -m firmware_protocol.night")
+    ap.add_argument("--hours", type=float, default=8.0)
+    ap.add_argument("--fs", type=float, default=1000.0)
+    ap.add_argument("--acc-fs", type=float, default=50.0)
+    ap.add_argument("--sites", default="calf,tibialis")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--truth", action="store_true", help="list the truth events")
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    n = make_night(
+        a.seed,
+        a.hours * 3600.0,
+        emg_fs=a.fs,
+        acc_fs=a.acc_fs or None,
+        sites=tuple(a.sites.split(",")),
+    )
+    plan_s = time.perf_counter() - t0
+    samples = 0
+    for ch in n.chunks(1.0):
+        if isinstance(ch, Chunk):
+            samples += ch.emg.size
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(n)
+    print(
+        f"{a.hours:g} h, {n.layout.n_emg} ch at {a.fs:g} Hz + acc {a.acc_fs:g} Hz: "
+        f"{samples / 1e6:.1f} M EMG samples; plan {plan_s:.2f} s, total wall {wall:.1f} s, "
+        f"CPU {cpu:.1f} s ({a.hours * 3600 / wall:,.0f}x real time), peak RSS {rss:.0f} MB"
+    )
+    if a.truth:
+        for e in n.truth:
+            print(
+                f"  {e.start_s:9.2f} {e.end_s:9.2f} {e.kind:9s} {e.subtype:13s} {','.join(e.channels)}"
+            )
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])
