@@ -657,6 +657,7 @@ def write_edf(
         txt = ev.kind + (f"/{ev.subtype}" if ev.subtype else "") + f" conf={ev.confidence:.2f}"
         anns.append((ev.start_s, ev.duration_s, txt))
     anns.extend(extra_annotations)
+    anns.sort(key=lambda a: a[0])
     st = EdfExportStats()
 
     tmp = out.with_name(f".{out.name}.part-{os.getpid()}")

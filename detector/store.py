@@ -639,8 +639,6 @@ def iter_frames(info: RecordingInfo) -> Iterator[pa.RecordBatch]:
 #: Frames per decode call in replay (an Arrow batch is ~1 s of frames; this joins small
 #: batches so decode_batch's vectorisation pays off).  Bounded memory: ~ 1 MB of frames.
 REPLAY_FRAMES = 4096
-#: Chunk length handed to the detector in replay (s): events do not depend on it.
-REPLAY_CHUNK_S = 10.0
 
 
 class RecordingSource:
@@ -690,17 +688,12 @@ class RecordingSource:
         if raws:
             yield raws, (rxs[0] if len(rxs) == 1 else _concat(rxs))
 
-    def items(self) -> Iterator[Any]:
-        """Raw assembler output (one chunk per in-order run of frames), before coalescing."""
+    def chunks(self) -> Iterator[Any]:
+        """The assembler's output: the live run's chunks (cut on the same timeline grid)."""
         self.assembler = asm = self._new_assembler()
         for raws, rx in self._frames():
             yield from asm.push_many(raws, rx)
         yield from asm.finish()
-
-    def chunks(self) -> Iterator[Any]:
-        from detector.assemble import coalesce
-
-        yield from coalesce(self.items(), REPLAY_CHUNK_S, self.layout.emg_fs)
 
     def wall_time(self, t_s: float) -> datetime | None:
         return self.assembler.wall_time(t_s)
