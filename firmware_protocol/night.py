@@ -40,7 +40,7 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
 * **PLM series** (truth ``plm`` per leg movement): tibialis anterior, 4..60 movements,
   onset-to-onset 15..40 s (80 %) or 10..90 s (20 %), jitter +-15 % kept in 10..90 s
   (WASM 2016), durations around a series median of 0.5..5 s kept in 0.5..10 s, amplitude
-  10..80 µV RMS (>= 8 µV above rest, AASM), calf co-activation in 35 % of series (always
+  12..80 µV RMS (>= 8 µV above rest, AASM), calf co-activation in 35 % of series (always
   when no tibialis channel is recorded); 60 % of movements jolt the accelerometer (39 %
   of EMG leg movements show none, Terrill 2013).  Only one leg is recorded.
   Isolated leg movements (>= 100 s from any other): truth ``movement``/``leg-movement``.
@@ -880,14 +880,15 @@ class _Planner:
         for i in range(n):
             d = float(np.clip(med * math.exp(r.normal(0, 0.35)), 0.5, 10.0))
             chans: list[int] = []
-            a = amp * float(r.uniform(0.7, 1.3))
+            # >= 12 µV RMS: clearly >= 8 µV above rest (AASM onset criterion)
+            a = max(12.0, amp * float(r.uniform(0.7, 1.3)))
             for c in self.tib:
                 self.p.env_comp(
                     c,
                     t,
                     t + d,
                     a,
-                    a * float(r.uniform(0.6, 1.2)),
+                    a * float(r.uniform(0.8, 1.2)),
                     rise=float(r.uniform(0.05, 0.3)),
                     fall=float(r.uniform(0.1, 0.4)),
                     mods=self._irregular(),
@@ -1066,7 +1067,7 @@ class _Planner:
             far = all(abs(t - x) > 100 for x in lm_times)
             if far and p.is_free(t - 10, t + d + 10) and not self._in_wake(t):
                 chans: list[int] = []
-                a = _loguniform(r, 10, 80)
+                a = _loguniform(r, 12, 80)
                 for c in self.tib:
                     self.p.env_comp(c, t, t + d, a, rise=0.1, fall=0.3, mods=self._irregular())
                     chans.append(c)

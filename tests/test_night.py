@@ -279,9 +279,13 @@ def test_plm_amplitude_above_rest(
         [_notch_free_rms(emg[int(a * fs) : int(b * fs)], fs, night.mains_hz)[tib] for a, b in quiet]
     )
     y = _band(emg[:, tib], fs)
+    k = int(0.25 * fs)
     for e in plms:
         seg = y[int(e.start_s * fs) : int(e.end_s * fs)]
-        assert np.sqrt(np.mean(seg**2)) > rest + 5.0  # AASM: >= 8 µV above rest at its peak
+        peak = np.sqrt(np.convolve(seg**2, np.ones(k) / k, mode="valid")).max()
+        # AASM: the signal rises >= 8 µV above rest; a 250-ms RMS >= 8 µV and >= 2x rest
+        # means peaks of ~3x that
+        assert peak >= max(8.0, 2.0 * rest)
 
 
 def test_accelerometer_reads_one_g_at_rest(
