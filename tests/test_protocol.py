@@ -308,6 +308,17 @@ def test_random_and_mutated_inputs_bulk() -> None:
     assert sd.n_errors > 0
 
 
+def test_oversize_input_is_protocol_error() -> None:
+    for big in (bytes(10**6), b"\x01" * 10**6, b"\x01\x01" + bytes(243)):
+        for dec in (decode_frame, decode_command):
+            with pytest.raises(ProtocolError):
+                dec(big)
+        sd = StreamDecoder()
+        assert sd.feed(big) == [] and sd.n_errors == 1
+        assert sd.feed(b"\xc0" + big[:300]) == [] and sd.n_errors == 2  # oversize fragment
+        assert decode_batch([big], errors="skip").bad[0][0] == 0
+
+
 def test_non_bytes_input_is_protocol_error() -> None:
     for bad in (None, 5, "01 01", [1, 1], 3.0):
         with pytest.raises(ProtocolError):
