@@ -76,8 +76,8 @@ class DetectorConfig:
     mains_ratio_min: float = 10.0
     """Narrow-band power at 50/60 Hz over the EMG band median that counts as hum
     (power ratio, 10 dB); our choice."""
-    mains_check_every_s: int = 10
-    """Mains re-check period after the first ``mains_first_checks_s`` seconds, s."""
+    mains_check_every_s: int = 60
+    """Mains re-check period after the first 5 min (every 10 s until then), s."""
     mains_first_checks_s: int = 10
     """Every second is checked at the start of a recording, s."""
     mains_confirm: int = 3
@@ -429,31 +429,44 @@ class Detector:
         self.sec_rest.ensure(s_max + 1)
         self.sec_rest_tk.ensure(s_max + 1)
         s = self._rest_next
+        c = self.n_ch
         while s <= s_max:
-            if s < cfg.rest_warmup_s or s % cfg.rest_update_s == 0 or s == self._rest_next == 0:
+            # the level is recomputed on "update" seconds and held until the next one
+            if s < cfg.rest_warmup_s:
+                nxt = s + 1
+            else:
+                nxt = (s // cfg.rest_update_s + 1) * cfg.rest_update_s
+            update = s < cfg.rest_warmup_s or s % cfg.rest_update_s == 0 or s == self._rest_next
+            hold_to = min(nxt, s_max + 1)
+            val = self.sec_rest.a[s - 1] if s > 0 else np.full(c, np.nan)
+            val_tk = self.sec_rest_tk.a[s - 1] if s > 0 else np.full(c, np.nan)
+            if update and (s < cfg.rest_warmup_s or s % cfg.rest_update_s == 0):
                 lo = max(0, s - cfg.rest_window_s)
                 n = self.sec_n.a[lo:s, 0]
                 ok = (n >= 0.5 * fpsec) & np.isfinite(self.sec_med.a[lo:s, 0])
                 if ok.any():
-                    rms = np.sqrt(self.sec_med.a[lo:s][ok])
-                    tk = self.sec_med_tk.a[lo:s][ok]
-                    self.sec_rest.a[s] = np.percentile(rms, cfg.rest_percentile, axis=0)
-                    self.sec_rest_tk.a[s] = np.percentile(tk, cfg.rest_percentile, axis=0)
-                elif s > 0:
-                    self.sec_rest.a[s] = self.sec_rest.a[s - 1]
-                    self.sec_rest_tk.a[s] = self.sec_rest_tk.a[s - 1]
-            else:
-                self.sec_rest.a[s] = self.sec_rest.a[s - 1]
-                self.sec_rest_tk.a[s] = self.sec_rest_tk.a[s - 1]
-            s += 1
+                    # nearest-rank percentile of the per-second medians (np.partition:
+                    # ~10x cheaper than np.percentile; rms and TKEO in one call)
+                    v = np.concatenate(
+                        [self.sec_med.a[lo:s][ok], self.sec_med_tk.a[lo:s][ok]], axis=1
+                    )
+                    kq = int(cfg.rest_percentile / 100.0 * (v.shape[0] - 1) + 0.5)
+                    q = np.partition(v, kq, axis=0)[kq]
+                    val, val_tk = np.sqrt(q[:c]), q[c:]
+            self.sec_rest.a[s:hold_to] = val
+            self.sec_rest_tk.a[s:hold_to] = val_tk
+            s = hold_to
         self._rest_next = max(self._rest_next, s_max + 1)
 
     def _ring_put(self, k0: int, cols: slice, v: np.ndarray) -> None:
         n = v.shape[1]
         if n > self.ring_n:
             k0, v, n = k0 + n - self.ring_n, v[:, n - self.ring_n :], self.ring_n
-        pos = (k0 + np.arange(n)) % self.ring_n
-        self.ring[pos, cols] = v.T
+        p0 = k0 % self.ring_n
+        first = min(n, self.ring_n - p0)
+        self.ring[p0 : p0 + first, cols] = v[:, :first].T
+        if first < n:
+            self.ring[: n - first, cols] = v[:, first:].T
 
     def _ring_get(self, k0: int, k1: int) -> np.ndarray:
         pos = np.arange(k0, k1) % self.ring_n
@@ -511,23 +524,27 @@ class Detector:
         self.sec_med_tk.ensure(s1 + 1)
         if cut % nsec == 0 and np.all(sec.reshape(nsec, -1) == np.arange(s0, s1 + 1)[:, None]):
             L = cut // nsec
-            self.sec_med.a[s0 : s1 + 1] = np.median(e2.reshape(self.n_ch, nsec, L), axis=-1).T
-            self.sec_med_tk.a[s0 : s1 + 1] = np.median(tk.reshape(self.n_ch, nsec, L), axis=-1).T
+            both = np.concatenate([e2, tk], axis=0).reshape(2 * self.n_ch, nsec, L)
+            med = np.partition(both, L // 2, axis=-1)[:, :, L // 2]  # upper median
+            self.sec_med.a[s0 : s1 + 1] = med[: self.n_ch].T
+            self.sec_med_tk.a[s0 : s1 + 1] = med[self.n_ch :].T
         else:
             bounds = np.flatnonzero(np.diff(sec)) + 1
             for a, b in zip(np.r_[0, bounds], np.r_[bounds, cut], strict=True):
-                self.sec_med.a[sec[a]] = np.median(e2[:, a:b], axis=1)
-                self.sec_med_tk.a[sec[a]] = np.median(tk[:, a:b], axis=1)
+                L = b - a
+                self.sec_med.a[sec[a]] = np.partition(e2[:, a:b], L // 2, axis=1)[:, L // 2]
+                self.sec_med_tk.a[sec[a]] = np.partition(tk[:, a:b], L // 2, axis=1)[:, L // 2]
 
     def _thresholds(self, k0: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.cfg
-        ks = np.arange(k0, k0 + n)
-        sec = self._sec_of(ks)
-        self._rest_upto(int(sec[-1]))
-        rest = self.sec_rest.a[sec]  # (n, c)
-        on = np.maximum(rest * cfg.on_x_rest, rest + cfg.on_abs_uv)
-        off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv)
-        return on.T**2, off.T**2, rest.T
+        sec = self._sec_of(np.arange(k0, k0 + n))
+        s0, s1 = int(sec[0]), int(sec[-1])
+        self._rest_upto(s1)
+        rest = self.sec_rest.a[s0 : s1 + 1]  # per second, then spread over the frames
+        on = np.maximum(rest * cfg.on_x_rest, rest + cfg.on_abs_uv) ** 2
+        off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv) ** 2
+        rel = sec - s0
+        return on[rel].T, off[rel].T, rest[rel].T
 
     def _bursts(self, k0: int, e2s: np.ndarray, out: list[Event]) -> None:
         n = e2s.shape[1]

@@ -1,0 +1,325 @@
+"""Detector benchmark: accuracy on the labelled corpus against peers, then speed and memory.
+
+Run::
+
+    .venv/bin/python -m benchmarks.bench_detector            # tune + heldout + speed
+    .venv/bin/python -m benchmarks.bench_detector --quick    # 5 short nights per split
+    .venv/bin/python -m benchmarks.bench_detector --split tune --no-peers --verbose
+    .venv/bin/python -m benchmarks.bench_detector --speed-only
+
+What it prints
+--------------
+For each split (``tune``: what the detector may be tuned on; ``heldout``: never looked
+at while tuning) a table with, per method: cramp P/R/F1, PLM P/R/F1, median onset and
+end error of matched cramps (s), false cramps per 8 h on cramp-free nights, and the wall
+time spent in the method.  Matching: :mod:`detector.scoring` (same kind, IoU >= 0.2,
+overlap >= min(1 s, half the shorter event)).
+
+Methods
+-------
+* ``nightcramp``: :class:`detector.detect.Detector`, fed the night's chunks (60 s) as a
+  replay would.  Its time is the time inside ``push``/``finish`` only (rendering the
+  synthetic night is not counted).
+* ``scipy-floor``: the plain detector at the end of DOMAIN.md: 4th-order 20-450 Hz
+  band-pass (capped at 0.45 fs), a notch at the (given, true) mains frequency, 250 ms RMS,
+  threshold 6x the night's quiet level (10th percentile of the RMS over the whole night),
+  bursts of >= 8 s on any channel -> cramp.  Streamed (``sosfilt`` with ``zi``), so it
+  runs on every night.
+* ``neurokit2``: ``nk.emg_process`` on the calf channel, activations (``EMG_Activity``)
+  of >= 8 s -> cramp.  Whole-signal, ~1 min of CPU per hour of 1 kHz EMG, so it runs
+  only on the nights of <= 2 h (the table says on how many hours).
+* ``biosppy``: ``biosppy.signals.emg.emg`` on the calf channel (its 100 Hz high-pass and
+  ``find_onsets``, whose crossings alternate onset/offset), activations >= 8 s -> cramp.
+  Same nights as neurokit2.
+The peers report no PLMs (their PLM columns are empty).
+
+Units: the detector consumes the source contract (EMG µV, acc g); a night's
+``edf_units`` only matter when writing it to EDF, which this benchmark does not do.
+
+Speed/memory: an 8-h night, 2 EMG channels at 1 kHz + acc at 50 Hz, pushed in 60-s
+chunks of pre-rendered noise-like data (re-used buffers, so the source costs nothing):
+wall time in the detector and peak memory (tracemalloc of the detector's allocations and
+the process's max RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import sys
+import time
+import tracemalloc
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from benchmarks.corpus import NightSpec, corpus
+from detector.detect import Detector
+from detector.events import Event
+from detector.scoring import NightScore, score_night, summarize
+from detector.stream import Chunk, Gap, StreamLayout
+
+PEER_MAX_S = 2 * 3600.0
+CHUNK_S = 60.0
+
+
+@dataclass
+class Span:
+    kind: str
+    start_s: float
+    end_s: float
+
+
+def _runs(mask: np.ndarray, rate: float, min_s: float, t0: float = 0.0) -> list[Span]:
+    if mask.size == 0:
+        return []
+    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    a = np.flatnonzero(d == 1)
+    b = np.flatnonzero(d == -1)
+    return [
+        Span("cramp", t0 + i / rate, t0 + j / rate)
+        for i, j in zip(a, b, strict=True)
+        if (j - i) / rate >= min_s
+    ]
+
+
+class FloorPeer:
+    """The plain scipy floor of DOMAIN.md, streamed."""
+
+    def __init__(self, layout: StreamLayout, mains_hz: float) -> None:
+        fs = layout.emg_fs
+        self.fs = fs
+        sos = signal.butter(4, [20.0, min(450.0, 0.45 * fs)], btype="band", fs=fs, output="sos")
+        if mains_hz:
+            sos = np.vstack([sos, signal.tf2sos(*signal.iirnotch(mains_hz, 30.0, fs=fs))])
+        self.sos = sos
+        self.zi = np.zeros((sos.shape[0], layout.n_emg, 2))
+        self.hop = max(1, int(round(0.05 * fs)))  # 50 ms frames, RMS over 5 frames = 250 ms
+        self.buf = np.zeros((layout.n_emg, 0))
+        self.frames: list[np.ndarray] = []
+
+    def push(self, item: Chunk | Gap) -> None:
+        if isinstance(item, Gap):
+            return
+        y, self.zi = signal.sosfilt(self.sos, item.emg.T, axis=-1, zi=self.zi)
+        b = np.concatenate([self.buf, y * y], axis=1)
+        n = b.shape[1] // self.hop
+        self.frames.append(b[:, : n * self.hop].reshape(b.shape[0], n, self.hop).mean(axis=-1))
+        self.buf = b[:, n * self.hop :]
+
+    def finish(self) -> list[Span]:
+        ms = np.concatenate(self.frames, axis=1)
+        k = np.ones(5) / 5
+        rms = np.sqrt(np.stack([np.convolve(m, k, mode="same") for m in ms]))
+        quiet = np.percentile(rms, 10, axis=1)[:, None]
+        active = (rms > 6 * quiet).any(axis=0)
+        return _runs(active, self.fs / self.hop, 8.0)
+
+
+def neurokit_peer(x: np.ndarray, fs: float) -> list[Span]:
+    import neurokit2 as nk
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sig, _ = nk.emg_process(x, sampling_rate=int(round(fs)))
+    return _runs(sig["EMG_Activity"].to_numpy() > 0, fs, 8.0)
+
+
+def biosppy_peer(x: np.ndarray, fs: float) -> list[Span]:
+    from biosppy.signals import emg as bemg
+
+    on = np.asarray(bemg.emg(signal=x, sampling_rate=fs, show=False)["onsets"])
+    out = []
+    for a, b in zip(on[0::2], on[1::2], strict=False):
+        if (b - a) / fs >= 8.0:
+            out.append(Span("cramp", a / fs, b / fs))
+    return out
+
+
+@dataclass
+class MethodRun:
+    scores: list[NightScore] = field(default_factory=list)
+    wall_s: float = 0.0
+    hours: float = 0.0
+
+
+def run_split(specs: list[NightSpec], peers: bool, verbose: bool) -> dict[str, MethodRun]:
+    runs: dict[str, MethodRun] = {
+        m: MethodRun() for m in ("nightcramp", "scipy-floor", "neurokit2", "biosppy")
+    }
+    for spec in specs:
+        night = spec.make()
+        det = Detector(night.layout)
+        floor = FloorPeer(night.layout, spec.mains_hz)
+        want_peer = peers and spec.duration_s <= PEER_MAX_S
+        calf = [i for i, s in enumerate(night.layout.emg_sites) if s != "tibialis"][0]
+        calf_parts: list[np.ndarray] = []
+        t_det = t_floor = 0.0
+        for item in night.chunks(CHUNK_S):
+            t = time.perf_counter()
+            det.push(item)
+            t_det += time.perf_counter() - t
+            t = time.perf_counter()
+            floor.push(item)
+            t_floor += time.perf_counter() - t
+            if want_peer and isinstance(item, Chunk):
+                calf_parts.append(item.emg[:, calf].copy())
+        t = time.perf_counter()
+        res = det.finish()
+        t_det += time.perf_counter() - t
+        t = time.perf_counter()
+        fl = floor.finish()
+        t_floor += time.perf_counter() - t
+        truth = night.truth
+        dur = spec.duration_s
+        ns = score_night(res.events, truth, dur)
+        runs["nightcramp"].scores.append(ns)
+        runs["nightcramp"].wall_s += t_det
+        runs["nightcramp"].hours += dur / 3600
+        runs["scipy-floor"].scores.append(score_night(fl, truth, dur))
+        runs["scipy-floor"].wall_s += t_floor
+        runs["scipy-floor"].hours += dur / 3600
+        line = (
+            f"  {spec.name:40s} {spec.hours:4.1f} h {spec.emg_fs:5.0f} Hz  "
+            f"cramps {ns.per_kind['cramp'].tp}/{ns.true_cramps} (+{ns.per_kind['cramp'].fp} false)  "
+            f"plm tp/fp/fn {ns.per_kind['plm'].tp}/{ns.per_kind['plm'].fp}/{ns.per_kind['plm'].fn}  "
+            f"detector {t_det:.2f} s"
+        )
+        if want_peer:
+            x = np.concatenate(calf_parts)
+            calf_parts = []
+            fs = night.layout.emg_fs
+            for name, fn in (("neurokit2", neurokit_peer), ("biosppy", biosppy_peer)):
+                t = time.perf_counter()
+                try:
+                    spans = fn(x, fs)
+                except Exception as exc:  # a peer failing is a result, not a crash
+                    print(f"    {name} failed on {spec.name}: {exc}", file=sys.stderr)
+                    spans = []
+                runs[name].wall_s += time.perf_counter() - t
+                runs[name].hours += dur / 3600
+                runs[name].scores.append(score_night(spans, truth, dur))
+        print(line, flush=True)
+        if verbose:
+            for e in ns.missed:
+                print(f"      MISSED {e.kind:8s} {e.start_s:9.2f} {e.end_s:9.2f}")
+            for e in ns.false:
+                ev = e if isinstance(e, Event) else None
+                print(
+                    f"      FALSE  {e.kind:8s} {e.start_s:9.2f} {e.end_s:9.2f} "
+                    f"{ev.reason if ev else ''}"
+                )
+    return runs
+
+
+def _fmt(v: float, w: int = 5, p: int = 2) -> str:
+    return f"{v:{w}.{p}f}" if not (isinstance(v, float) and math.isnan(v)) else " " * (w - 1) + "-"
+
+
+def print_table(title: str, runs: dict[str, MethodRun]) -> None:
+    print(f"\n{title}")
+    print(
+        f"{'method':12s} {'hours':>6s} | {'cramp P':>7s} {'R':>5s} {'F1':>5s} | "
+        f"{'PLM P':>5s} {'R':>5s} {'F1':>5s} | {'onset':>5s} {'end':>5s} | "
+        f"{'FC/8h':>6s} | {'wall s':>7s}"
+    )
+    for name, r in runs.items():
+        if not r.scores:
+            continue
+        s = summarize(r.scores)
+        c = s.per_kind["cramp"]
+        p = s.per_kind["plm"]
+        plm = (p.precision, p.recall, p.f1) if name == "nightcramp" else (math.nan,) * 3
+        print(
+            f"{name:12s} {r.hours:6.1f} | {_fmt(c.precision, 7)} {_fmt(c.recall)} {_fmt(c.f1)} | "
+            f"{_fmt(plm[0])} {_fmt(plm[1])} {_fmt(plm[2])} | {_fmt(s.onset_median_s)} "
+            f"{_fmt(s.end_median_s)} | {_fmt(s.false_cramps_per_8h, 6)} | {r.wall_s:7.1f}"
+        )
+    nc = summarize(runs["nightcramp"].scores)
+    c = nc.per_kind["cramp"]
+    print(
+        f"(nightcramp: {c.tp} of {c.tp + c.fn} cramps found, {c.fp} false; "
+        f"cramp-free hours {nc.cramp_free_hours:.1f})"
+    )
+
+
+def speed_memory(hours: float = 8.0, chunk_s: float = CHUNK_S) -> None:
+    fs, afs = 1000.0, 50.0
+    layout = StreamLayout(
+        emg_fs=fs, emg_labels=("EMG calf", "EMG tib"), emg_sites=("calf", "tibialis"), acc_fs=afs
+    )
+    rng = np.random.default_rng(0)
+    n = int(chunk_s * fs)
+    m = int(chunk_s * afs)
+    # a few distinct pre-rendered blocks (rest noise with a burst), cycled
+    blocks = []
+    for b in range(4):
+        e = (
+            rng.standard_normal((n, 2)) * 3.0
+            + 20 * np.sin(2 * np.pi * 50 * np.arange(n) / fs)[:, None]
+        )
+        if b % 2:
+            e[n // 3 : n // 3 + 3000] *= 10.0
+        a = np.tile([0.0, 0.0, 1.0], (m, 1)) + rng.standard_normal((m, 3)) * 0.005
+        blocks.append((e, a))
+    total = int(hours * 3600 / chunk_s)
+    tracemalloc.start()
+    det = Detector(layout)
+    t = time.perf_counter()
+    for i in range(total):
+        e, a = blocks[i % 4]
+        det.push(Chunk(i * n, e, i * m, a))
+    res = det.finish()
+    wall = time.perf_counter() - t
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(
+        f"\nspeed/memory: {hours:.0f} h, 2 EMG ch @ {fs:.0f} Hz + acc @ {afs:.0f} Hz, "
+        f"{chunk_s:.0f}-s chunks: detector wall {wall:.2f} s "
+        f"({wall / hours:.3f} s per hour), tracemalloc peak {peak / 1e6:.0f} MB, "
+        f"process max RSS {rss:.0f} MB, {len(res.events)} events"
+    )
+    # live-like: 20 ms chunks for 10 min
+    det = Detector(layout)
+    n20, m20 = int(0.02 * fs), 1
+    e, a = blocks[1]
+    t = time.perf_counter()
+    steps = int(600 / 0.02)
+    for i in range(steps):
+        j = (i * n20) % (n - n20)
+        det.push(Chunk(i * n20, e[j : j + n20], i * m20, a[i % m : i % m + 1]))
+    wall20 = time.perf_counter() - t
+    print(
+        f"live: 10 min in 20-ms chunks: {wall20:.2f} s of CPU = {100 * wall20 / 600:.2f} % "
+        f"of one core ({1e6 * wall20 / steps:.0f} µs per push)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="5 short nights per split")
+    ap.add_argument("--split", choices=("tune", "heldout", "both"), default="both")
+    ap.add_argument("--no-peers", action="store_true", help="skip neurokit2 / biosppy")
+    ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--verbose", action="store_true", help="list missed and false events")
+    ap.add_argument("--only", default="", help="run only nights whose name contains this")
+    a = ap.parse_args(argv)
+    if not a.speed_only:
+        splits = ("tune", "heldout") if a.split == "both" else (a.split,)
+        for sp in splits:
+            specs = [s for s in corpus(sp, quick=a.quick) if a.only in s.name]  # type: ignore[arg-type]
+            print(f"\n== {sp}: {len(specs)} nights, {sum(s.hours for s in specs):.1f} h")
+            runs = run_split(specs, peers=not a.no_peers, verbose=a.verbose)
+            print_table(
+                f"{sp} split (neurokit2/biosppy on the nights <= {PEER_MAX_S / 3600:.0f} h only)",
+                runs,
+            )
+    speed_memory()
+
+
+if __name__ == "__main__":
+    main()
