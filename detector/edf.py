@@ -414,13 +414,24 @@ class EdfSource:
             emg_labels=tuple(s.label for s in self.emg_sigs),
             emg_sites=tuple(_site_for(s.label) for s in self.emg_sigs),
             acc_fs=self.acc_fs,
-            start_utc=h.start,
+            start_utc=h.start + timedelta(seconds=self._first_onset()),
             side=side,
             extra={"file": self.path.name, "format": "BDF" if h.bdf else "EDF"},
         )
         self._mm: np.memmap | None = None
         self._onsets: np.ndarray | None = None
         self._annotations: list[Annotation] | None = None
+
+    def _first_onset(self) -> float:
+        """Onset (s after the header's start time) of the first data record (EDF+ TAL)."""
+        s = self._ann_sig
+        if s is None:
+            return 0.0
+        nb = self.header.sample_bytes * s.n_per_record
+        with open(self.path, "rb") as f:
+            f.seek(self.header.header_bytes + s.byte_offset)
+            tals = parse_tals(f.read(nb))
+        return tals[0][0] if tals and not tals[0][2] else 0.0
 
     def _scale(self, s: EdfSignal, table: dict[str, float], want: str, opt: str) -> float:
         f = table.get(_unit_key(s.unit))

@@ -152,6 +152,11 @@ def test_export_edf_and_parquet(live_run, tmp_path: Path, capsys) -> None:  # no
         for ev in live.events
     )
     assert [(round(o, 6), k) for o, k in anns] == want
+    code, out, err = _cli(capsys, "detect", str(edf), "--json")  # the export reads back
+    assert code == 0, err
+    obj = json.loads(out)
+    assert obj["source_kind"] == "edf" and obj["layout"]["emg_fs"] == 1000
+    assert [g["reason"] for g in obj["gaps"]] == ["edf-discontinuity"] * 2
     before = edf.read_bytes()
     code, out, err = _cli(capsys, "export", str(res.folder), "--edf", str(edf))
     assert code == 2 and "already exists" in err and "--force" in err
