@@ -29,6 +29,10 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
   depth 15..45 %) with slower 0.05..0.3 Hz swells; with two calf channels it is confined to
   one head in 35 % of cramps (Khan & Burne 2007).  Large motor units firing irregularly
   (mean rate 14.5 +- 5.1 /s, interspike CV 45 %, Minetto 2009) add a spiky texture.
+  10 % of cramps have no pre-rise (variety: six sleepers do not make it universal); 20 %
+  of cramps >= 30 s half let go for 1..3 s mid-way (to ~30 %) and cramp again
+  (``extra['lull_s']``); 15 % come back 30..150 s after the relief, awake and without a
+  pre-rise, for 10..60 s (a second truth cramp, ``extra['recurrence_of']``).
   The sleeper wakes 2..10 s in (a posture change in 50 %) and relieves it by stretching
   (tibialis hold with dorsiflexion, 45 %), walking it off (30 %) or massaging/shaking the
   leg (25 %), then lies awake 2..15 min with fidgets and turns.
@@ -198,6 +202,9 @@ class Scenario:
     """``none`` | ``low`` (continuous <= 4 µV) | ``spells`` (plus labelled 10..60 µV spells)."""
     front_end: str | None = None
     """``wearable`` | ``sleeplab`` (10..100 Hz).  Default: sleeplab if emg_fs < 400 Hz."""
+    recurrence_prob: float = 0.15
+    """Chance that a cramp comes back 30..150 s after its relief (awake, no pre-rise,
+    10..60 s); the recurrence counts as one of the night's ``cramps``."""
     cramp_durations: tuple[float, ...] | None = None
     """Durations (s) of the cramps, cycled; None = drawn (10 s..10 min, see module doc)."""
     cramp_relief: tuple[str, ...] | None = None
@@ -750,51 +757,43 @@ class _Planner:
         self.truth("movement", "massage", t0, t0 + dur, chans)
         return t0 + dur
 
-    def cramp(self, tc: float, dur: float, relief: str, hard: bool) -> float:
-        """One cramp episode starting its sustained contraction at tc; returns its end."""
+    def _contraction(
+        self, tc: float, dur: float, active: list[int], relief: str
+    ) -> tuple[float, float, dict[str, float], float | None]:
+        """The sustained cramp contraction on ``active`` from tc for dur s.
+
+        Returns (end, fall time, peak µV per channel label, time of a mid-cramp lull or None).
+        """
         r = self.rng
-        calf = list(self.calf)
-        # Khan & Burne 2007: confined to one head in some cramps
-        if len(calf) >= 2 and r.random() < 0.35:
-            active = [calf[int(r.integers(0, len(calf)))]]
-        else:
-            active = calf
-        # pre-cramp rise: 41 +- 11 s, +100..500 % (Chaney & Sherman)
-        pre = float(np.clip(r.normal(41.0, 11.0), 20.0, 70.0))
-        pct = _loguniform(r, 100.0, 500.0)
-        target = math.sqrt((1 + pct / 100.0) ** 2 - 1)
-        for c in active:
-            self.p.env_comp(
-                c,
-                tc - pre,
-                tc + 1.0,
-                0.1 * target,
-                target,
-                rise=3.0,
-                fall=1.0,
-                rel=True,
-                mods=((float(r.uniform(0.05, 0.2)), 0.2, float(r.uniform(0, 6.28))),),
-            )
-        # the sustained contraction
         # 30..300 µV RMS and >= 12x this channel's base resting level (10..100x rest)
         floor_uv = max(30.0, 12.0 * max(float(self.rest_base[c]) for c in active))
         amp = _loguniform(r, floor_uv, max(300.0, floor_uv * 1.01))
         rise = float(r.uniform(0.3, 2.0))
-        fall = float(r.uniform(0.5, 4.0))
-        if relief == "stretch":
-            fall = float(r.uniform(0.5, 3.0))
+        fall = float(r.uniform(0.5, 3.0)) if relief == "stretch" else float(r.uniform(0.5, 4.0))
         t1 = tc + dur
+        # waxing and waning: the 1.4 Hz shared oscillation (Minetto 2009) and slower swells
         mods = (
             (float(r.normal(1.4, 0.25)), float(r.uniform(0.15, 0.4)), float(r.uniform(0, 6.28))),
             (float(r.uniform(0.05, 0.3)), float(r.uniform(0.1, 0.3)), float(r.uniform(0, 6.28))),
             (float(r.uniform(0.3, 0.8)), float(r.uniform(0.0, 0.15)), float(r.uniform(0, 6.28))),
         )
+        # in some long cramps the muscle half lets go for 1..3 s and cramps again
+        lull = None
+        if dur >= 30.0 and r.random() < 0.2:
+            lull = tc + float(r.uniform(0.3, 0.7)) * dur
         amps: dict[str, float] = {}
         for c in active:
             a = amp * float(r.uniform(0.8, 1.2))
             a0 = a * float(r.uniform(0.8, 1.0))
             a1 = a * float(r.uniform(0.65, 1.0))
-            self.p.env_comp(c, tc, t1, a0, a1, rise=rise, fall=fall, mods=mods)
+            if lull is None:
+                self.p.env_comp(c, tc, t1, a0, a1, rise=rise, fall=fall, mods=mods)
+            else:
+                L = float(r.uniform(1.0, 3.0))
+                am = 0.5 * (a0 + a1)
+                self.p.env_comp(c, tc, lull + L, a0, am, rise=rise, fall=L, mods=mods)
+                self.p.env_comp(c, lull + L, t1, am, a1, rise=L, fall=fall, mods=mods)
+                self.p.env_comp(c, lull - 0.5, lull + L + 1.5, 0.3 * am, rise=0.5, fall=0.5)
             amps[self.labels[c]] = round(a, 1)
             # large motor units firing irregularly (Minetto 2009): 2..6 trains
             for _ in range(int(r.integers(2, 7))):
@@ -824,6 +823,56 @@ class _Planner:
                     fall=fall,
                     mods=mods[:1],
                 )
+        return t1, fall, amps, lull
+
+    def _active_heads(self) -> list[int]:
+        calf = list(self.calf)
+        # Khan & Burne 2007: confined to one head in some cramps
+        if len(calf) >= 2 and self.rng.random() < 0.35:
+            return [calf[int(self.rng.integers(0, len(calf)))]]
+        return calf
+
+    def _relief(self, tc: float, t1: float, fall: float, relief: str, hard: bool) -> float:
+        r = self.rng
+        if relief == "stretch":
+            ts = t1 - fall - float(r.uniform(0.0, 1.0))
+            d = float(r.uniform(60, 150)) if hard and r.random() < 0.5 else float(r.uniform(10, 60))
+            return self.stretch(ts, d, relief_of=round(tc, 4))
+        if relief == "walk":
+            t = t1 + float(r.uniform(2.0, 15.0))
+            bout = float(r.uniform(60, 360)) if hard else float(r.uniform(45, 180))
+            return self.stand_walk(t, [bout], [float(r.uniform(1, 5))], lie_after=True)
+        return self.massage(t1 + float(r.uniform(0.5, 5.0)))
+
+    def cramp(
+        self, tc: float, dur: float, relief: str, hard: bool, recur_dur: float | None = None
+    ) -> float:
+        """One cramp episode starting its sustained contraction at tc; returns its end.
+
+        ``recur_dur``: the cramp comes back (awake, no pre-rise) 30..150 s after the relief,
+        for that many seconds, and is relieved by a stretch or massage.
+        """
+        r = self.rng
+        active = self._active_heads()
+        # pre-cramp rise: 41 +- 11 s, +100..500 % (Chaney & Sherman, n = 6); absent in 10 %
+        # of cramps (variety: a pilot of six sleepers does not make it universal)
+        pre = float(np.clip(r.normal(41.0, 11.0), 20.0, 70.0))
+        pct = _loguniform(r, 100.0, 500.0) if r.random() < 0.9 else 0.0
+        if pct > 0:
+            target = math.sqrt((1 + pct / 100.0) ** 2 - 1)
+            for c in active:
+                self.p.env_comp(
+                    c,
+                    tc - pre,
+                    tc + 1.0,
+                    0.1 * target,
+                    target,
+                    rise=3.0,
+                    fall=1.0,
+                    rel=True,
+                    mods=((float(r.uniform(0.05, 0.2)), 0.2, float(r.uniform(0, 6.28))),),
+                )
+        t1, fall, amps, lull = self._contraction(tc, dur, active, relief)
         # the sleeper wakes; in half the cramps sits up (in bed or on the bed edge)
         wake_at = tc + min(float(r.uniform(2.0, 10.0)), 0.5 * dur)
         sat = None
@@ -841,26 +890,41 @@ class _Planner:
             tc,
             t1,
             active,
-            prerise_start_s=round(tc - pre, 3),
+            prerise_start_s=round(tc - pre, 3) if pct > 0 else None,
             prerise_pct=round(pct, 1),
             peak_uv=amps,
             relief=relief,
             woke_at_s=round(wake_at, 3),
+            asleep_before=True,
             sat_up=sat,
+            lull_s=None if lull is None else round(lull, 3),
         )
         self.p.wake.append((wake_at, t1))
-        # relief
-        if relief == "stretch":
-            ts = t1 - fall - float(r.uniform(0.0, 1.0))
-            d = float(r.uniform(60, 150)) if hard and r.random() < 0.5 else float(r.uniform(10, 60))
-            end = self.stretch(ts, d, relief_of=round(tc, 4))
-        elif relief == "walk":
-            t = t1 + float(r.uniform(2.0, 15.0))
-            bout = float(r.uniform(60, 360)) if hard else float(r.uniform(45, 180))
-            end = self.stand_walk(t, [bout], [float(r.uniform(1, 5))], lie_after=True)
+        end = self._relief(tc, t1, fall, relief, hard)
+        if relief == "walk":
             sat = None
-        else:
-            end = self.massage(t1 + float(r.uniform(0.5, 5.0)))
+        if recur_dur is not None:
+            # the cramp comes back while the sleeper is still awake
+            tc2 = end + float(r.uniform(30.0, 150.0))
+            relief2 = "stretch" if r.random() < 0.6 else "massage"
+            t2, fall2, amps2, lull2 = self._contraction(tc2, recur_dur, active, relief2)
+            self.truth(
+                "cramp",
+                "",
+                tc2,
+                t2,
+                active,
+                prerise_start_s=None,
+                prerise_pct=0.0,
+                peak_uv=amps2,
+                relief=relief2,
+                woke_at_s=None,
+                asleep_before=False,
+                recurrence_of=round(tc, 4),
+                sat_up=None,
+                lull_s=None if lull2 is None else round(lull2, 3),
+            )
+            end = self._relief(tc2, t2, fall2, relief2, hard)
         if sat is not None:
             end = self.turn(end + float(r.uniform(3, 30)), float(r.uniform(2.0, 4.0)), target="lie")
         awake = float(r.uniform(120, 900))
@@ -966,9 +1030,10 @@ class _Planner:
         else:
             p.reserve(T - 30, 1e12)
 
-        # cramps
+        # cramps (a cramp that comes back minutes later is one more cramp of the night)
         reliefs = list(sc.cramp_relief) if sc.cramp_relief else []
-        for i in range(n_cramps):
+        i = 0
+        while i < n_cramps:
             u = r.random()
             if u < 0.1:
                 dur = float(r.uniform(10, 20))
@@ -982,12 +1047,18 @@ class _Planner:
                 relief = reliefs[i % len(reliefs)]
             else:
                 relief = str(r.choice(["stretch", "walk", "massage"], p=[0.45, 0.3, 0.25]))
+            recur: float | None = None
+            if n_cramps - i >= 2 and r.random() < sc.recurrence_prob:
+                recur = _loguniform(r, 10.0, 60.0)
+                if sc.cramp_durations:
+                    recur = float(sc.cramp_durations[(i + 1) % len(sc.cramp_durations)])
             # asleep and quiet for >= 60 s before the pre-cramp rise (<= 70 s)
             self._place(
                 onset,
                 150 + dur,
-                lambda t, d=dur, rl=relief: self.cramp(t + 130, d, rl, sc.hard) + 30,
+                lambda t, d=dur, rl=relief, rc=recur: self.cramp(t + 130, d, rl, sc.hard, rc) + 30,
             )
+            i += 1 if recur is None else 2
 
         # bathroom trips
         for _ in range(n_walks):

@@ -175,8 +175,12 @@ def test_truth_sane_on_random_8h_nights(seed: int) -> None:
         assert 0 <= e.start_s < e.end_s <= n.duration_s
         if e.kind == "cramp":
             assert 10.0 <= e.duration_s <= 600.0
-            pre = e.start_s - e.extra["prerise_start_s"]
-            assert 20.0 <= pre <= 70.0 and 100.0 <= e.extra["prerise_pct"] <= 500.0
+            if e.extra["prerise_pct"] > 0:
+                pre = e.start_s - e.extra["prerise_start_s"]
+                assert 20.0 <= pre <= 70.0 and 100.0 <= e.extra["prerise_pct"] <= 500.0
+                assert e.extra["asleep_before"]
+            else:
+                assert e.extra["prerise_start_s"] is None
             assert any(s in ("calf", "gastrocnemius", "soleus") for s in e.sites)
         if e.kind == "plm" or e.subtype == "leg-movement":
             assert 0.5 <= e.duration_s <= 10.0
@@ -252,6 +256,7 @@ def test_resting_level_cramp_amplitude_and_spectrum(
     assert 40.0 <= f[np.argmax(p)] <= 160.0
     # the pre-cramp rise: calf RMS in the last 10 s before onset above the earlier level
     pre0 = cramp.extra["prerise_start_s"]
+    assert pre0 is not None
     early = _notch_free_rms(emg[int((pre0 - 20) * fs) : int(pre0 * fs)], fs, night.mains_hz)
     late = _notch_free_rms(
         emg[int((cramp.start_s - 10) * fs) : int((cramp.start_s - 1) * fs)], fs, night.mains_hz
