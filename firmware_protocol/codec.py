@@ -1123,7 +1123,7 @@ def crc16_rows(rows: np.ndarray, block: int = 4096) -> np.ndarray:
         blk = rows[b0 : b0 + block]
         crc = np.full(blk.shape[0], 0xFFFF, np.uint16)
         if n2:
-            w = np.ascontiguousarray(blk[:, :n2]).view(">u2").T.copy()  # (n/2, rows)
+            w = blk[:, :n2].view(">u2").T.copy()  # (n/2, rows), one transposing copy
             for k in range(w.shape[0]):
                 np.bitwise_xor(crc, w[k], out=crc)
                 crc = _T16.take(crc)
@@ -1324,15 +1324,30 @@ def decode_batch(frames: Sequence[bytes], *, errors: Literal["raise", "skip"] = 
         hdr, ok = _group_ok(rows)
         good[gidx[ok]] = True
         group_results.append((gidx, hdr, ok, rows))
-    # Header fields scattered into input order.
-    for name in ("boot", "seq", "t_lo", "t_hi", "ei", "ai", "efs", "afs", "nch", "bits"):
-        hdr_all[name] = np.zeros(n, np.int64)
-    for name in ("rng", "nemg", "nacc"):
-        hdr_all[name] = np.zeros(n, np.int64)
-    hdr_all["scale"] = np.zeros(n, np.float64)
-    for gidx, hdr, ok, _rows in group_results:
-        for name in hdr_all:
-            hdr_all[name][gidx[ok]] = hdr[name][ok]
+    names: tuple[str, ...] = ("boot", "seq", "t_lo", "t_hi", "ei", "ai", "efs", "afs", "nch")
+    names += ("bits", "rng", "nemg", "nacc", "scale")
+    fld: dict[str, np.ndarray] = {}
+    if (
+        len(group_results) == 1
+        and group_results[0][0].size == n
+        and bool(group_results[0][2].all())
+    ):
+        # Common case (a clean recording): every frame is a valid DATA frame of one length.
+        hdr = group_results[0][1]
+        for name in names:
+            fld[name] = hdr[name].astype(np.float64 if name == "scale" else np.int64)
+        pos = np.arange(n)
+    else:
+        # Header fields scattered into input order, then gathered for the good frames.
+        for name in names:
+            hdr_all[name] = np.zeros(n, np.float64 if name == "scale" else np.int64)
+        for gidx, hdr, ok, _rows in group_results:
+            sel = gidx[ok]
+            for name in names:
+                hdr_all[name][sel] = hdr[name][ok]
+        pos = np.flatnonzero(good)
+        for name in names:
+            fld[name] = hdr_all[name][pos]
     others: list[tuple[int, Frame]] = []
     bad: list[tuple[int, str]] = []
     for i in np.flatnonzero(~good).tolist():
@@ -1346,9 +1361,8 @@ def decode_batch(frames: Sequence[bytes], *, errors: Literal["raise", "skip"] = 
         if isinstance(fr, DataFrame):  # cannot happen: vector and scalar checks agree
             raise ProtocolError(f"frame {i} of batch: internal validator disagreement")
         others.append((i, fr))
-    pos = np.flatnonzero(good)
-    nch_v = hdr_all["nch"][pos]
-    bits_v = hdr_all["bits"][pos]
+    nch_v = fld["nch"]
+    bits_v = fld["bits"]
     if pos.size and (np.any(nch_v != nch_v[0]) or np.any(bits_v != bits_v[0])):
         raise ProtocolError(
             "mixed channel counts or sample widths in one batch; split it at the configuration change"
@@ -1356,8 +1370,8 @@ def decode_batch(frames: Sequence[bytes], *, errors: Literal["raise", "skip"] = 
     n_ch = int(nch_v[0]) if pos.size else 1
     bits = int(bits_v[0]) if pos.size else 16
     bw = bits // 8
-    nemg = hdr_all["nemg"][pos]
-    nacc = hdr_all["nacc"][pos]
+    nemg = fld["nemg"]
+    nacc = fld["nacc"]
     uniform = (
         pos.size == n
         and len(group_results) == 1
@@ -1390,17 +1404,17 @@ def decode_batch(frames: Sequence[bytes], *, errors: Literal["raise", "skip"] = 
     acc_raw = acc_u8.view("<i2").reshape(-1, 3)
     return Batch(
         pos=pos,
-        seq=hdr_all["seq"][pos],
-        boot_id=hdr_all["boot"][pos],
-        t_us=hdr_all["t_lo"][pos] | (hdr_all["t_hi"][pos] << 32),
-        emg_index=hdr_all["ei"][pos],
-        acc_index=hdr_all["ai"][pos],
-        emg_fs=hdr_all["efs"][pos],
-        acc_fs=hdr_all["afs"][pos],
+        seq=fld["seq"],
+        boot_id=fld["boot"],
+        t_us=fld["t_lo"] | (fld["t_hi"] << 32),
+        emg_index=fld["ei"],
+        acc_index=fld["ai"],
+        emg_fs=fld["efs"],
+        acc_fs=fld["afs"],
         n_emg=nemg,
         n_acc=nacc,
-        emg_scale=hdr_all["scale"][pos],
-        acc_range_g=hdr_all["rng"][pos],
+        emg_scale=fld["scale"],
+        acc_range_g=fld["rng"],
         n_ch=n_ch,
         emg_raw=emg_raw,
         acc_raw=acc_raw,
