@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import click
 
@@ -69,7 +70,7 @@ def demo(
     night = make_night(seed, dur, cramps=2, walks=1, plm_series=1, stretches=1)
     t0 = time.monotonic()
     status = io.StringIO() if quiet else None
-    kwargs = {"status_stream": status} if status is not None else {}
+    kwargs: dict[str, Any] = {"status_stream": status} if status is not None else {}
     run = asyncio.run(
         run_emulated(
             night,

@@ -200,6 +200,7 @@ def record(
     else:
         from detector.recorder import Recorder
 
+        assert device is not None
         rec = Recorder(device, out_dir=out_dir, db=db, duration_s=dur)
 
         async def main() -> None:

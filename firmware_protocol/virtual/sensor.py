@@ -1,0 +1,414 @@
+"""The emulated NightCramp leg sensor: a bumble peripheral driving ``SensorFirmware``.
+
+It advertises like the real sensor (:mod:`firmware_protocol.gatt`: service UUID and
+battery in the advertising data, ``NightCramp-XXXX`` in the scan response), serves the
+GATT service of ``PROTOCOL.md`` (data: notify; control: write with response + notify;
+status: read + notify; config: read; Device Information), and paces the sans-I/O
+:class:`firmware_protocol.firmware.SensorFirmware` in *sensor time*: at real pace
+(``speed=1``) or ``speed`` times faster.  The virtual link has no radio timing, so the
+pace is ours; when the link cannot carry ``speed`` (back-pressure from the host's ACL
+flow control), sensor time simply advances as fast as the link drains.
+
+Fault switches (:class:`Faults`, all in seconds of sensor time): link drops of a chosen
+length (the sensor keeps sampling into its ring buffer, then re-advertises), reboots,
+clock drift, corrupted frames, battery drain, ring-buffer size.
+
+Two processes: ``python -m firmware_protocol.virtual.sensor --port 0 ...`` serves a
+controller on 127.0.0.1 and prints ``PORT <n>``; the recorder then uses
+``RemoteAir(n)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bumble.att import Attribute
+from bumble.core import UUID
+from bumble.core import AdvertisingData as AD
+from bumble.device import Connection, Device
+from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.link import LocalLink
+
+from firmware_protocol import gatt
+from firmware_protocol.virtual.air import LocalAir, peripheral_device, serve_controller
+
+log = logging.getLogger(__name__)
+
+#: Sensor time advanced per pacing step, in s: one step produces ~12 frames at
+#: 2 EMG ch x 1 kHz, so notifications leave in small bursts, as a BLE connection event
+#: would carry them (connection interval 7.5-50 ms, Core spec Vol 6 Part B 4.5.1).
+STEP_S = 0.1
+#: Notifications allowed in flight in the host stack before the sensor waits for the
+#: link to drain (the real sensor's BLE stack has a few TX buffers).
+MAX_IN_FLIGHT = 24
+#: Advertising interval while waiting for the host, in ms (20 ms: the minimum for
+#: connectable legacy advertising, Core spec Vol 6 Part B 4.4.2.2).
+ADV_INTERVAL_MS = 20
+
+
+@dataclass
+class Faults:
+    """Scripted misbehaviour, in seconds of sensor time since power-on."""
+
+    drops: list[tuple[float, float]] = field(default_factory=list)
+    """(at_s, duration_s): the sensor drops the link and stays out of reach."""
+    reboots: list[float] = field(default_factory=list)
+    """at_s: the sensor reboots (sequence, sample counters and clock restart)."""
+    drift_ppm: float = 0.0
+    """Sensor crystal error; the protocol allows up to +-100 ppm."""
+    corrupt_every: int = 0
+    """Corrupt every N-th data notification (0 = never)."""
+    battery_drain_pct_per_h: float | None = None
+    """Battery drain; None = the firmware's default."""
+    battery_start_pct: float | None = None
+    """Charge at power-on; None = full."""
+    ring_s: float | None = None
+    """Ring-buffer length in s of samples; None = the firmware's default (>= 120 s)."""
+
+
+def make_firmware(source: Any, faults: Faults, seed: int = 0) -> Any:
+    """Build P's :class:`SensorFirmware` from a sample source and the fault switches."""
+    from firmware_protocol.firmware import SensorFirmware
+
+    kwargs: dict[str, Any] = {"drift_ppm": faults.drift_ppm, "seed": seed}
+    if faults.corrupt_every:
+        kwargs["corrupt_every"] = faults.corrupt_every
+    if faults.battery_drain_pct_per_h is not None:
+        kwargs["drain_pct_per_h"] = faults.battery_drain_pct_per_h
+    if faults.battery_start_pct is not None:
+        kwargs["battery_pct"] = faults.battery_start_pct
+    if faults.ring_s is not None:
+        kwargs["ring_s"] = faults.ring_s
+    return SensorFirmware(source, **kwargs)
+
+
+class EmulatedSensor:
+    """One emulated sensor on a virtual air (or on a bare ``LocalLink``)."""
+
+    def __init__(
+        self,
+        firmware: Any,
+        *,
+        name: str | None = None,
+        address: str = "C2:00:00:00:00:01",
+        speed: float = 1.0,
+        faults: Faults | None = None,
+        duration_s: float | None = None,
+    ) -> None:
+        self.fw = firmware
+        self.name: str = name or str(getattr(firmware, "name", gatt.NAME_PREFIX + "0001"))
+        self.address = address
+        self.speed = float(speed)
+        self.faults = faults or Faults()
+        self.duration_s = duration_s
+        self.device: Device | None = None
+        self.conn: Connection | None = None
+        self.sensor_s = 0.0  # true time since power-on, s (the firmware adds its drift)
+        self.done = asyncio.Event()
+        """Set once the sample source is used up (the sensor keeps serving resends)."""
+        self._started = asyncio.Event()
+        self.stats: dict[str, int] = {"notified": 0, "dropped_on_air": 0, "connections": 0}
+        self._out: deque[tuple[Characteristic, bytes]] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._away_until = -1.0
+        self._pending_drops = sorted(self.faults.drops)
+        self._pending_reboots = sorted(self.faults.reboots)
+        self._chars: dict[str, Characteristic] = {}
+
+    # ----------------------------------------------------------------- GATT
+    def _build_gatt(self, dev: Device) -> None:
+        props = Characteristic.Properties
+        data: Characteristic[bytes] = Characteristic(
+            gatt.DATA_CHAR_UUID, props.NOTIFY, Attribute.READABLE, b""
+        )
+        control: Characteristic[bytes] = Characteristic(
+            gatt.CONTROL_CHAR_UUID,
+            props.WRITE | props.NOTIFY,
+            Attribute.WRITEABLE | Attribute.READABLE,
+            CharacteristicValue[bytes](read=lambda _c: b"", write=self._on_control),
+        )
+        status: Characteristic[bytes] = Characteristic(
+            gatt.STATUS_CHAR_UUID,
+            props.READ | props.NOTIFY,
+            Attribute.READABLE,
+            CharacteristicValue[bytes](read=lambda _c: self.fw.read_status()),
+        )
+        config: Characteristic[bytes] = Characteristic(
+            gatt.CONFIG_CHAR_UUID,
+            props.READ,
+            Attribute.READABLE,
+            CharacteristicValue[bytes](read=lambda _c: self.fw.read_config()),
+        )
+        self._chars = {"data": data, "control": control, "status": status, "config": config}
+        dev.add_service(Service(gatt.SERVICE_UUID, [data, control, status, config]))
+        info = getattr(self.fw, "device_info", None) or {}
+        dis = [
+            Characteristic(uuid, props.READ, Attribute.READABLE, str(info[key]).encode())
+            for key, uuid in gatt.DEVICE_INFO_CHARS.items()
+            if key in info
+        ]
+        if dis:
+            dev.add_service(Service(gatt.DEVICE_INFO_SERVICE_UUID, dis))
+
+    def _on_control(self, conn: Connection, value: bytes) -> None:
+        for raw in self.fw.on_control(bytes(value), self.sensor_s * 1e6):
+            self._queue(raw, self._chars["control"])
+        if self.fw.state != 0:  # left IDLE: acquisition has started
+            self._started.set()
+
+    def _queue(self, raw: bytes, char: Characteristic) -> None:
+        if self.conn is None:
+            self.stats["dropped_on_air"] += 1
+            return
+        self._out.append((char, raw))
+        self._wake.set()
+
+    # ----------------------------------------------------------------- advertising
+    def _adv_data(self) -> tuple[bytes, bytes]:
+        battery = int(getattr(self.fw, "battery_pct", 100))
+        flags = int(getattr(self.fw, "flags", 0))
+        adv = AD(
+            [
+                (AD.Type.FLAGS, bytes([0x06])),
+                (
+                    AD.Type.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                    UUID(gatt.SERVICE_UUID).to_bytes(),
+                ),
+                (
+                    AD.Type.MANUFACTURER_SPECIFIC_DATA,
+                    gatt.COMPANY_ID.to_bytes(2, "little")
+                    + gatt.encode_adv_payload(max(0, min(100, battery)), flags),
+                ),
+            ]
+        )
+        rsp = AD([(AD.Type.COMPLETE_LOCAL_NAME, self.name.encode())])
+        return bytes(adv), bytes(rsp)
+
+    async def _advertise(self) -> None:
+        assert self.device is not None
+        adv, rsp = self._adv_data()
+        with contextlib.suppress(Exception):
+            await self.device.stop_advertising()
+        await self.device.start_advertising(
+            advertising_data=adv,
+            scan_response_data=rsp,
+            advertising_interval_min=ADV_INTERVAL_MS,
+            advertising_interval_max=ADV_INTERVAL_MS,
+        )
+
+    def _on_connection(self, conn: Connection) -> None:
+        self.conn = conn
+        self.stats["connections"] += 1
+        conn.on(conn.EVENT_DISCONNECTION, lambda *_: self._on_disconnection(conn))
+        if hasattr(self.fw, "on_connect"):
+            self.fw.on_connect()
+
+    def _on_disconnection(self, conn: Connection) -> None:
+        if self.conn is conn:
+            self.conn = None
+            self.stats["dropped_on_air"] += len(self._out)
+            self._out.clear()
+            if hasattr(self.fw, "on_disconnect"):
+                self.fw.on_disconnect()
+            if (
+                self._task is not None
+                and not self._task.done()
+                and self.sensor_s >= self._away_until
+            ):
+                asyncio.get_running_loop().create_task(self._advertise())
+
+    # ----------------------------------------------------------------- lifecycle
+    async def start(self, where: LocalAir | LocalLink) -> None:
+        link = where.link if isinstance(where, LocalAir) else where
+        dev = peripheral_device(link, self.name, self.address)
+        self._build_gatt(dev)
+        dev.on(dev.EVENT_CONNECTION, self._on_connection)
+        await dev.power_on()
+        self.device = dev
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._sender = asyncio.get_running_loop().create_task(self._send_loop())
+        await self._advertise()
+
+    async def stop(self) -> None:
+        for t in (self._task, self._sender):
+            if t is not None:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+        if self.device is not None:
+            with contextlib.suppress(Exception):
+                await self.device.stop_advertising()
+            if self.conn is not None:
+                with contextlib.suppress(Exception):
+                    await self.conn.disconnect()
+            with contextlib.suppress(Exception):
+                await self.device.power_off()
+
+    async def _send_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._out:
+                conn, dev = self.conn, self.device
+                if conn is None or dev is None:
+                    self._out.clear()
+                    break
+                char, raw = self._out.popleft()
+                try:
+                    await dev.notify_subscriber(conn, char, raw)
+                    self.stats["notified"] += 1
+                except Exception:  # link went down under us: the ring buffer has it
+                    self.stats["dropped_on_air"] += 1
+                    continue
+                queue = dev.host.get_data_packet_queue(conn.handle)
+                if queue is not None and queue.pending >= MAX_IN_FLIGHT:
+                    with contextlib.suppress(Exception):
+                        await queue.drain(conn.handle)
+
+    async def _link_drop(self, duration_s: float) -> None:
+        self._away_until = self.sensor_s + duration_s
+        assert self.device is not None
+        with contextlib.suppress(Exception):
+            await self.device.stop_advertising()
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                await self.conn.disconnect()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        # The sensor is strapped on and switched on when the host first starts it: sensor
+        # time starts then, so a finite source is measured from its first sample.
+        await self._started.wait()
+        t0 = loop.time()
+        base = 0.0
+        away = False
+        try:
+            while True:
+                if self.fw.exhausted:
+                    self.done.set()
+                # fault schedule
+                while self._pending_drops and self._pending_drops[0][0] <= self.sensor_s:
+                    _, dur = self._pending_drops.pop(0)
+                    log.info("sensor: link drop at %.1f s for %.1f s", self.sensor_s, dur)
+                    await self._link_drop(dur)
+                    away = True
+                while self._pending_reboots and self._pending_reboots[0] <= self.sensor_s:
+                    self._pending_reboots.pop(0)
+                    log.info("sensor: reboot at %.1f s", self.sensor_s)
+                    self.fw.reboot()
+                    await self._link_drop(1.0)
+                    away = True
+                if away and self.sensor_s >= self._away_until:
+                    away = False
+                    if self.conn is None:
+                        await self._advertise()
+                # pace: sensor time follows the wall clock x speed, unless the link lags
+                target = base + (loop.time() - t0) * self.speed
+                if target < self.sensor_s + STEP_S:
+                    await asyncio.sleep((self.sensor_s + STEP_S - target) / self.speed)
+                    continue
+                if len(self._out) > MAX_IN_FLIGHT * 4:
+                    # the link is the bottleneck: wait, and do not let sensor time run
+                    # ahead of what the link can carry (no catching up afterwards)
+                    await asyncio.sleep(0.002)
+                    t0, base = loop.time(), self.sensor_s
+                    continue
+                step = min(target, self.sensor_s + STEP_S)
+                self.sensor_s = step
+                for raw in self.fw.advance_to(step * 1e6):
+                    self._queue(raw, self._chars["data"])
+                for raw in self.fw.pop_status():
+                    self._queue(raw, self._chars["status"])
+                await asyncio.sleep(0)
+        finally:
+            self.done.set()
+
+
+# --------------------------------------------------------------------- convenience
+def night_source(spec: str | None, duration_s: float | None, seed: int = 1) -> Any:
+    """A sample source from a CLI spec: None/'synthetic' -> make_night; else a file."""
+    if spec in (None, "", "synthetic", "night"):
+        from firmware_protocol.night import make_night
+
+        return make_night(seed, duration_s or 3600.0)
+    from pathlib import Path
+
+    p = Path(spec)
+    if p.suffix.lower() in (".edf", ".bdf", ".rec"):
+        from detector.edf import EdfSource
+
+        return EdfSource(p)
+    from detector.store import RecordingSource  # type: ignore[attr-defined]
+
+    return RecordingSource(p)
+
+
+async def serve(args: argparse.Namespace, on_port: Callable[[int], None]) -> None:
+    link = LocalLink()
+    transport, port = await serve_controller(link, args.port)
+    faults = Faults(
+        drops=[(float(a), float(b)) for a, b in (d.split(":") for d in args.drop)],
+        reboots=[float(r) for r in args.reboot],
+        drift_ppm=args.drift_ppm,
+        corrupt_every=args.corrupt_every,
+    )
+    src = night_source(args.source, args.duration, args.seed)
+    fw = make_firmware(src, faults, seed=args.seed)
+    sensor = EmulatedSensor(
+        fw,
+        name=args.name,
+        address=args.address,
+        speed=args.speed,
+        faults=faults,
+        duration_s=args.duration,
+    )
+    on_port(port)
+    await sensor.start(link)
+    t = time.process_time()
+    try:
+        await asyncio.get_running_loop().create_future()  # until killed
+    finally:
+        print(f"CPU {time.process_time() - t:.3f}", file=sys.stderr, flush=True)
+        await sensor.stop()
+        await transport.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description="Serve an emulated NightCramp sensor over HCI/TCP on 127.0.0.1."
+    )
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument(
+        "--source", default=None, help="synthetic (default), a recording folder or an EDF file"
+    )
+    ap.add_argument("--duration", type=float, default=3600.0, help="seconds of sensor time")
+    ap.add_argument("--speed", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--name", default=None)
+    ap.add_argument("--address", default="C2:00:00:00:00:01")
+    ap.add_argument("--drop", action="append", default=[], help="AT:DURATION in sensor seconds")
+    ap.add_argument("--reboot", action="append", default=[])
+    ap.add_argument("--drift-ppm", type=float, default=0.0)
+    ap.add_argument("--corrupt-every", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    def on_port(port: int) -> None:
+        print(f"PORT {port}", flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args, on_port))
+
+
+if __name__ == "__main__":
+    main()
