@@ -86,7 +86,7 @@ _RECIPES: list[
         50.0,
         ("calf", "tibialis"),
         60.0,
-        Scenario(cramps=2, plm_series=2),
+        Scenario(cramps=2, plm_series=2, rest_drift=2.5),
         MV_MS2,
     ),
     # cramp-free nights full of hard negatives: the false-cramps-per-8-h figure
@@ -188,7 +188,7 @@ _RECIPES: list[
         50.0,
         ("calf", "tibialis"),
         50.0,
-        Scenario(cramps=2, electrode_off=3, artifact_rate=3.0, ecg="spells"),
+        Scenario(cramps=2, electrode_off=3, artifact_rate=3.0, ecg="spells", mains_uv=(10.0, 30.0)),
         UV_G,
     ),
     (

@@ -60,12 +60,12 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
 * **Artefacts** (truth ``artifact``): ``pop`` (a 50..3000 µV step decaying with tau
   0.05..0.8 s; truth spans 3 tau), ``electrode-off`` (10 s..5 min, 10 min on hard nights;
   ``extra['mode']`` = ``hum`` (mains at 200..3000 µV, saturating above the range),
-  ``saturation`` (pinned at the rail), ``flat`` or ``loose`` (large
+  ``saturation`` (pinned at the rail, +-3276.7 µV by default), ``flat`` or ``loose`` (large
   1..20 Hz motion, broadband contact noise and mains)), ``wander`` (0.1..2 Hz baseline
   wander spells, labelled only when > 10 µV survive the front end), ``ecg`` (ECG bleed
   spells of 10..60 µV R waves).  Background, never labelled: mains at 50/60 Hz,
-  0.2..5 µV plus a 3rd harmonic; low-level ECG bleed (<= 4 µV R) at 50..80 bpm with
-  heart-rate variability; movement artefacts inside movements.
+  0.2..5 µV (10 % of nights 5..30 µV) plus a 3rd harmonic; low-level ECG bleed
+  (<= 4 µV R) at 50..80 bpm with heart-rate variability; movement artefacts inside movements.
 * **Accelerometer** on the calf, axes x = along the shank towards the knee, y =
   mediolateral, z = out of the calf (posterior).  At rest it reads +1 g "up":
   standing (1, 0, 0), supine (0, 0, -1), prone (0, 0, 1), side (0, +-1, 0) with
@@ -215,8 +215,13 @@ class Scenario:
     ECG spells, a near-DC front end (baseline wander passes)."""
     rest_uv: tuple[float, float] = (1.0, 5.0)
     """Range of the resting EMG level in µV RMS (per channel, drawn log-uniform)."""
-    emg_range_uv: float = 5000.0
-    """The amplifier's input range +-µV; the signal saturates there."""
+    emg_range_uv: float = 3276.7
+    """The amplifier's input range +-µV; the signal saturates there (default: the emulated
+    sensor's 16-bit samples at 0.1 µV/count, ``PROTOCOL.md``)."""
+    rest_drift: float = 1.0
+    """Scale of the slow drift of the resting level over the night (1 = x0.55..1.8)."""
+    mains_uv: tuple[float, float] | None = None
+    """Range of the mains amplitude in µV; None = 0.2..5 µV (10 % of nights 5..30 µV)."""
     side: str = "right"
     """Which leg carries the sensor (``left``/``right``)."""
     sleep_onset_s: float | None = None
@@ -959,7 +964,8 @@ class _Planner:
                 )
                 chans.append(c)
             if coact:
-                ca = a * ratio if self.tib else max(12.0, a)
+                # without a tibialis channel the series shows through calf co-activation only
+                ca = a * ratio if self.tib else max(12.0, a * float(r.uniform(0.3, 0.8)))
                 for c in self.calf:
                     self.p.env_comp(
                         c,
@@ -1323,7 +1329,11 @@ class SyntheticNight:
         self._rest_base = np.array([_loguniform(r, lo, hi) for _ in range(nch)])
         self._rest_drift = [
             [
-                (_loguniform(r, 900, 10800), float(r.uniform(0.05, 0.2)), float(r.uniform(0, 6.28)))
+                (
+                    _loguniform(r, 900, 10800),
+                    scenario.rest_drift * float(r.uniform(0.05, 0.2)),
+                    float(r.uniform(0, 6.28)),
+                )
                 for _ in range(3)
             ]
             for _ in range(nch)
@@ -1341,7 +1351,13 @@ class SyntheticNight:
                     mix[i, j] = r.uniform(0.1, 0.3) if both_calf else r.uniform(0.02, 0.15)
         self._mix = mix
         # mains
-        self._mains_amp = np.array([_loguniform(r, 0.2, 5.0) for _ in range(nch)])
+        if scenario.mains_uv is not None:
+            m_lo, m_hi = scenario.mains_uv
+        else:
+            m_lo, m_hi = (5.0, 30.0) if r.random() < 0.1 else (0.2, 5.0)
+        self._mains_amp = np.array(
+            [_loguniform(r, m_lo, max(m_hi, m_lo * 1.0001)) for _ in range(nch)]
+        )
         self._mains_h3 = float(r.uniform(0.0, 0.3))
         self._mains_phase = float(r.uniform(0, 6.28))
         self._mains_wobble = (_loguniform(r, 600, 3600), float(r.uniform(0.0, 0.3)))
