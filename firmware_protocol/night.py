@@ -64,8 +64,9 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
   1..20 Hz motion, broadband contact noise and mains)), ``wander`` (0.1..2 Hz baseline
   wander spells, labelled only when > 10 µV survive the front end), ``ecg`` (ECG bleed
   spells of 10..60 µV R waves).  Background, never labelled: mains at 50/60 Hz,
-  0.2..5 µV (10 % of nights 5..30 µV) plus a 3rd harmonic; low-level ECG bleed
-  (<= 4 µV R) at 50..80 bpm with heart-rate variability; movement artefacts inside movements.
+  0.2..5 µV (10 % of nights 5..30 µV) plus harmonics (3rd; 2nd, 5th, 6th on some
+  nights); low-level ECG bleed (<= 4 µV R) at 50..80 bpm with heart-rate variability;
+  movement artefacts inside movements.
 * **Accelerometer** on the calf, axes x = along the shank towards the knee, y =
   mediolateral, z = out of the calf (posterior).  At rest it reads +1 g "up":
   standing (1, 0, 0), supine (0, 0, -1), prone (0, 0, 1), side (0, +-1, 0) with
@@ -932,7 +933,8 @@ class _Planner:
             end = self._relief(tc2, t2, fall2, relief2, hard)
         if sat is not None:
             end = self.turn(end + float(r.uniform(3, 30)), float(r.uniform(2.0, 4.0)), target="lie")
-        awake = float(r.uniform(120, 900))
+        # awake 2..15 min (shorter in short recordings, so that they hold their episodes)
+        awake = min(float(r.uniform(120, 900)), max(120.0, 0.1 * self.T))
         self.awake_filler(end + 2, end + awake, turns=int(r.integers(0, 3)))
         self.p.wake.append((t1, end + awake))
         return end + awake
@@ -1194,7 +1196,7 @@ class _Planner:
     def _trip(self, t: float, bouts: list[float], stands: list[float]) -> float:
         r = self.rng
         end = self.stand_walk(t + 20, bouts, stands, lie_after=True)
-        awake = float(r.uniform(60, 600))
+        awake = min(float(r.uniform(60, 600)), max(60.0, 0.1 * self.T))
         self.awake_filler(end + 2, end + awake)
         self.p.wake.append((t, end + awake))
         return end + awake
@@ -1358,7 +1360,14 @@ class SyntheticNight:
         self._mains_amp = np.array(
             [_loguniform(r, m_lo, max(m_hi, m_lo * 1.0001)) for _ in range(nch)]
         )
-        self._mains_h3 = float(r.uniform(0.0, 0.3))
+        # harmonics relative to the fundamental: 3rd always some, 2nd/5th/6th on some nights
+        # (the real recording shared/data/real/.../emg_1.txt carries 50 and 300 Hz)
+        self._mains_harm = [
+            (3, float(r.uniform(0.0, 0.3))),
+            (2, float(r.uniform(0.0, 0.05))),
+            (5, float(r.uniform(0.0, 0.2)) if r.random() < 0.3 else 0.0),
+            (6, float(r.uniform(0.0, 0.3)) if r.random() < 0.2 else 0.0),
+        ]
         self._mains_phase = float(r.uniform(0, 6.28))
         self._mains_wobble = (_loguniform(r, 600, 3600), float(r.uniform(0.0, 0.3)))
         # ECG bleed
@@ -1742,9 +1751,10 @@ class SyntheticNight:
         t = idx / fs
         g1 = float(_frontend_gain(np.array([f]), self.fe_hp, self.fe_lp)[0])
         s = np.sin(w * idx + self._mains_phase) * g1
-        if 3 * f < fs / 2 and self._mains_h3 > 0:
-            g3 = float(_frontend_gain(np.array([3 * f]), self.fe_hp, self.fe_lp)[0])
-            s += self._mains_h3 * g3 * np.sin(3 * w * idx + 2 * self._mains_phase)
+        for h, rel in self._mains_harm:
+            if h * f < 0.45 * fs and rel > 0:
+                gh = float(_frontend_gain(np.array([h * f]), self.fe_hp, self.fe_lp)[0])
+                s += rel * gh * np.sin(h * w * idx + h * self._mains_phase)
         s *= 1.0 + dep * np.sin(2 * np.pi * t / per)
         x += self._mains_amp[:, None] * s[None, :]
 
@@ -2049,9 +2059,8 @@ def _main(argv: list[str]) -> None:
     )
     if a.truth:
         for e in n.truth:
-            print(
-                f"  {e.start_s:9.2f} {e.end_s:9.2f} {e.kind:9s} {e.subtype:13s} {','.join(e.channels)}"
-            )
+            chans = ",".join(e.channels)
+            print(f"  {e.start_s:9.2f} {e.end_s:9.2f} {e.kind:9s} {e.subtype:13s} {chans}")
 
 
 if __name__ == "__main__":
