@@ -8,8 +8,9 @@ in a fresh subprocess so its peak RSS (``ru_maxrss``) is its own.
     .venv/bin/python -m benchmarks.bench_replay                 # 8 h and 16 h
     .venv/bin/python -m benchmarks.bench_replay --hours 8 24    # also a 24-h night
 
-Prints, per night length and source: frames/records, wall time of
-(a) assembling the sample stream alone and (b) the full detection, and peak RSS.
+Prints, per night length and source: wall time of (a) reading + assembling the sample
+stream alone and (b) the full detection (after the imports, shown apart), and peak RSS
+of the whole process (~170 MB of it are numpy/scipy/pandas/pyarrow after import).
 Goal (issue 4): memory flat in the night's length and < 300 MB; a few seconds per night.
 """
 
@@ -127,6 +128,12 @@ def build(hours: float) -> tuple[Path, Path]:
 def measure(kind: str, path: str, what: str) -> dict:
     """Run in a subprocess: assemble only, or full detection."""
     t = time.perf_counter()
+    import detector.edf  # noqa: F401
+    import detector.pipeline  # noqa: F401
+    import detector.store  # noqa: F401
+
+    t_import = time.perf_counter() - t
+    t = time.perf_counter()
     if kind == "native":
         from detector.store import RecordingSource
 
@@ -148,7 +155,7 @@ def measure(kind: str, path: str, what: str) -> dict:
         events = len(res.events)
     wall = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB -> MB (Linux)
-    return {"wall_s": wall, "rss_mb": rss, "samples": n, "events": events}
+    return {"wall_s": wall, "import_s": t_import, "rss_mb": rss, "samples": n, "events": events}
 
 
 def main() -> None:
@@ -159,7 +166,10 @@ def main() -> None:
     if a.measure:
         print(json.dumps(measure(*a.measure)))
         return
-    print(f"{'night':>6} {'source':>7} {'step':>9} {'wall s':>8} {'peak RSS MB':>12} {'events':>7}")
+    print(
+        f"{'night':>6} {'source':>7} {'step':>9} {'wall s':>8} {'(+import s)':>11} "
+        f"{'peak RSS MB':>12} {'events':>7}"
+    )
     for h in a.hours:
         rec, edf = build(h)
         size = sum(p.stat().st_size for p in rec.iterdir()) / 1e6
@@ -183,7 +193,8 @@ def main() -> None:
                 m = json.loads(r.stdout.strip().splitlines()[-1])
                 ev = "" if m["events"] is None else str(m["events"])
                 print(
-                    f"{h:>5g}h {kind:>7} {what:>9} {m['wall_s']:8.1f} {m['rss_mb']:12.0f} {ev:>7}",
+                    f"{h:>5g}h {kind:>7} {what:>9} {m['wall_s']:8.1f} {m['import_s']:11.1f} "
+                    f"{m['rss_mb']:12.0f} {ev:>7}",
                     flush=True,
                 )
 

@@ -53,9 +53,10 @@ DEFAULT_SITES = ("calf", "tibialis")
 
 #: Chunk length (s) of the assembler's output: chunks are cut at multiples of this on the
 #: recording timeline, so the live recorder (frames arriving one by one) and replay
-#: (frames decoded in batches) hand the detector the very same chunks.  2 s keeps the
-#: live event latency low and the replay of 8 h at ~14 000 detector calls.
-CHUNK_S = 2.0
+#: (frames decoded in batches) hand the detector the very same chunks.  10 s: events
+#: reach the cramp log <= 10 s after the samples (cramps last >= 10 s), and a replay of
+#: 8 h is 2 880 detector calls (the detector costs ~0.5 ms per call on top of the data).
+CHUNK_S = 10.0
 
 
 # ------------------------------------------------------------------ clock alignment

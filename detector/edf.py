@@ -418,7 +418,7 @@ class EdfSource:
             side=side,
             extra={"file": self.path.name, "format": "BDF" if h.bdf else "EDF"},
         )
-        self._mm: np.memmap | None = None
+        self._blk: tuple[tuple[int, int], np.ndarray] | None = None
         self._onsets: np.ndarray | None = None
         self._annotations: list[Annotation] | None = None
 
@@ -445,19 +445,26 @@ class EdfSource:
         return f
 
     # ------------------------------------------------------------------ raw access
-    def _memmap(self) -> np.memmap:
-        if self._mm is None:
-            h = self.header
-            self._mm = np.memmap(
-                h.path, dtype=np.uint8, mode="r", offset=h.header_bytes,
-                shape=(h.n_records, h.record_bytes),
-            )  # fmt: skip
-        return self._mm
+    def _records(self, r0: int, r1: int) -> np.ndarray:
+        """Raw bytes of data records [r0, r1), shape (r1 - r0, record_bytes).
+
+        Plain reads (no memory map, whose pages would count as this process's memory and
+        grow with the file); the last block is cached, as every signal reads it.
+        """
+        if self._blk is not None and self._blk[0] == (r0, r1):
+            return self._blk[1]
+        h = self.header
+        with open(h.path, "rb") as f:
+            f.seek(h.header_bytes + r0 * h.record_bytes)
+            a = np.fromfile(f, dtype=np.uint8, count=(r1 - r0) * h.record_bytes)
+        a = a.reshape(r1 - r0, h.record_bytes)
+        self._blk = ((r0, r1), a)
+        return a
 
     def _digital(self, s: EdfSignal, r0: int, r1: int) -> np.ndarray:
-        mm = self._memmap()
+        recs = self._records(r0, r1)
         nb = self.header.sample_bytes
-        raw = np.ascontiguousarray(mm[r0:r1, s.byte_offset : s.byte_offset + nb * s.n_per_record])
+        raw = np.ascontiguousarray(recs[:, s.byte_offset : s.byte_offset + nb * s.n_per_record])
         if nb == 2:
             return raw.view("<i2").reshape(-1).astype(np.float64)
         b = raw.reshape(-1, 3).astype(np.int32)
@@ -475,12 +482,12 @@ class EdfSource:
         onsets = np.arange(n, dtype=np.float64) * h.record_s
         anns: list[Annotation] = []
         if self._ann_sig is not None:
-            mm = self._memmap()
             s = self._ann_sig
             nb = h.sample_bytes * s.n_per_record
-            step = max(1, 4096)
+            step = 1024
             for r0 in range(0, n, step):
-                blk = np.asarray(mm[r0 : r0 + step, s.byte_offset : s.byte_offset + nb])
+                recs = self._records(r0, min(n, r0 + step))
+                blk = recs[:, s.byte_offset : s.byte_offset + nb]
                 for k in range(blk.shape[0]):
                     tals = parse_tals(blk[k].tobytes())
                     first = True
@@ -506,6 +513,9 @@ class EdfSource:
 
     @property
     def record_onsets(self) -> np.ndarray:
+        if self._onsets is None and not self.header.discontinuous:
+            h = self.header  # EDF+C / EDF: onsets follow from the first one
+            self._onsets = self._first_onset() + np.arange(h.n_records) * h.record_s
         if self._onsets is None:
             self._read_annotations()
         assert self._onsets is not None

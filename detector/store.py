@@ -454,7 +454,9 @@ def iter_part_batches(part: PartInfo | Path) -> Iterator[pa.RecordBatch]:
     """Yield the record batches of one part, stopping silently at a torn tail."""
     path = part.path if isinstance(part, PartInfo) else part
     try:
-        src = pa.memory_map(str(path), "r")
+        # Plain reads, not a memory map: mapped pages would count as the process's memory
+        # and grow with the night's length.
+        src = pa.OSFile(str(path), "r")
     except OSError:
         return
     try:
@@ -479,7 +481,7 @@ def scan_part(path: Path) -> PartInfo:
     info = PartInfo(path)
     try:
         size = path.stat().st_size
-        src = pa.memory_map(str(path), "r")
+        src = pa.OSFile(str(path), "r")
     except OSError as e:
         info.torn, info.error = True, str(e)
         return info

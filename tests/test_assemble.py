@@ -215,7 +215,7 @@ def test_chunks_are_cut_on_the_timeline_grid_whatever_the_arrival(night) -> None
     _, b = _run(fr, rx, many=True)
     cuts = [(c.emg_start, c.emg_stop, c.acc_start, c.acc_stop) for c in a if isinstance(c, Chunk)]
     assert cuts == [(c.emg_start, c.emg_stop, c.acc_start, c.acc_stop) for c in b]
-    assert cuts[:2] == [(0, 2000, 0, 100), (2000, 4000, 100, 200)]
+    assert cuts[:2] == [(0, 10_000, 0, 500), (10_000, 12_000, 500, 600)]
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.emg, y.emg)
         np.testing.assert_array_equal(x.acc, y.acc)
