@@ -12,21 +12,24 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
   and night, so the peak lies at ~55..120 Hz and >93 % of the power in 20..450 Hz.
   A front end shapes it: ``wearable`` (2nd-order high-pass at 0.5..20 Hz, 4th-order
   low-pass at min(450 Hz, 0.45 fs)) or ``sleeplab`` (the 10..100 Hz band of sleep-lab leg
-  EMG); nothing exists above Nyquist (the ADC's anti-aliasing is ideal).  The noise is
+  EMG; the default below 400 Hz); nothing exists above Nyquist (the ADC's anti-aliasing
+  is ideal).  The noise is
   amplitude-modulated by an activation envelope in µV RMS:
   ``env^2 = rest^2 * (1 + sum(rel_k^2)) + sum(abs_k^2)`` (independent motor-unit pools
-  add power).  Crosstalk: each channel receives 2..15 % of the others' EMG (30 % between
-  gastrocnemius and soleus).
-* **Resting tone** 1..5 µV RMS per channel, drifting slowly over the night (x0.6..1.6,
-  periods 15 min..3 h) with steps at every posture change (electrode pressure,
-  x0.75..1.3): a detector needs an adaptive baseline.  Amplifier noise 0.2..0.8 µV RMS.
+  add power).  Crosstalk: each channel receives 2..15 % of the others' EMG (10..30 %
+  between gastrocnemius and soleus).
+* **Resting tone** 1..5 µV RMS per channel, drifting slowly over the night (x0.55..1.8,
+  periods 15 min..3 h; ``Scenario.rest_drift`` scales it) with steps at every posture
+  change (electrode pressure, x0.75..1.3): a detector needs an adaptive baseline.
+  Amplifier noise 0.2..0.8 µV RMS.
 * **Cramps** (truth ``cramp``): calf channel(s), duration 10 s..10 min (75 % log-uniform
   20 s..3 min, 10 % 10..20 s, 15 % 3..10 min; Hallegraeff 2017 "up to about 10 min").
   Preceded, while asleep and lying, by a rise of calf EMG lasting 41 +- 11 s to +100..500 %
   of the resting level (log-uniform, geometric mean ~ +220 %; Chaney & Sherman, n = 6,
   mean +217 %).  The contraction: rise 0.3..2 s to 30..300 µV RMS (log-uniform, and at
-  least 10x rest), waxing and waning at 1.4 +- 0.25 Hz (Minetto 2009 shared oscillation,
-  depth 15..45 %) with slower 0.05..0.3 Hz swells; with two calf channels it is confined to
+  least 12x the channel's base resting level), sagging to 65..100 % by its end, waxing and
+  waning at 1.4 +- 0.25 Hz (Minetto 2009 shared oscillation, depth 15..40 %) with slower
+  0.05..0.3 Hz swells; fall 0.5..4 s; with two calf channels it is confined to
   one head in 35 % of cramps (Khan & Burne 2007).  Large motor units firing irregularly
   (mean rate 14.5 +- 5.1 /s, interspike CV 45 %, Minetto 2009) add a spiky texture.
   10 % of cramps have no pre-rise (variety: six sleepers do not make it universal); 20 %
@@ -44,15 +47,17 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
 * **PLM series** (truth ``plm`` per leg movement): tibialis anterior, 4..60 movements,
   onset-to-onset 15..40 s (80 %) or 10..90 s (20 %), jitter +-15 % kept in 10..90 s
   (WASM 2016), durations around a series median of 0.5..5 s kept in 0.5..10 s, amplitude
-  12..80 µV RMS (>= 8 µV above rest, AASM), calf co-activation in 35 % of series (always
-  when no tibialis channel is recorded); 60 % of movements jolt the accelerometer (39 %
-  of EMG leg movements show none, Terrill 2013).  Only one leg is recorded.
+  12..80 µV RMS (>= 8 µV above rest, AASM), calf co-activation in 35 % of series
+  (always when no tibialis channel is recorded, then 30..80 % of it and >= 12 µV); 60 %
+  of movements jolt the accelerometer (39 % of EMG leg movements show none, Terrill
+  2013).  Only one leg is recorded.
   Isolated leg movements (>= 100 s from any other): truth ``movement``/``leg-movement``.
 * **Movements** (truth ``movement``): ``turning`` (1.5..6 s, both muscles 15..150 µV,
-  gravity vector rolls), ``posture`` (sit up / stand up / lie down), ``walking`` (a calf
-  burst per stride, stride 0.9..1.2 s, two tibialis bursts per stride, shank swing and
-  heel strikes on the accelerometer; bathroom trips 15 s..2 min per leg of the trip,
-  pacing up to 6 min on hard nights), ``standing`` (tonic soleus 4..15 µV with sway),
+  gravity vector rolls), ``posture`` (sit up / stand up / lie down), ``walking`` (stride
+  0.85..1.4 s, ~1 per second; a calf burst of 30..200 µV over stance, 35..55 % of the
+  cycle, on 3..12 µV of tonic activity; tibialis bursts at heel strike and over swing;
+  shank swing and heel strikes on the accelerometer; bathroom trips 15 s..2 min per leg
+  of the trip, pacing up to 6 min on hard nights), ``standing`` (tonic soleus 4..15 µV with sway),
   ``stretch`` (tibialis 20..150 µV held 10..60 s, up to 150 s on hard nights; calf
   passive; on hard nights also a 3..8 s toe-pointing calf stretch, ``extra['variant']``),
   ``fidget`` (awake bursts 0.3..2 s), ``massage``/``shaking`` (after cramps; shaking at
@@ -74,6 +79,16 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
   bias <= 0.02 g, noise 2..8 mg.  ``sitting`` = on the bed edge (shank near vertical),
   ``sitting-in-bed`` = legs straight in bed (the shank alone cannot tell it from lying).
 * Sleep/wake periods (``night.states``) and postures (``night.postures``) as ground truth.
+
+Truth conventions: every span runs from the first instant of the event's activation
+(start of its rise) to the end of its fall (back at rest), as AASM scores leg movements.
+Twitches are labelled (``movement``/``twitch``).  ECG bleed: the continuous low level
+is background (no event); spells of 10..60 µV R waves are ``artifact``/``ecg``.  Truth
+events of kinds cramp, plm and movement never overlap each other, except a relieving
+stretch over the last <= 5 s of its cramp.  Artefacts may overlap movements and PLMs;
+pops, wander and electrode-off spells are kept clear of cramps, ECG spells are not.
+Per-night parameters (spectra, rest levels, mains, ECG, front end) are in
+``night.params``.
 
 What is NOT modelled: the other leg (so no bilateral PLM merging), sleep stages as
 such (REM atonia only through the slow drift), fatigue-related spectral shift during
