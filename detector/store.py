@@ -106,6 +106,8 @@ class _FdSink:
         self.bytes_written = 0
 
     def write(self, data: Any) -> int:
+        if self.closed:  # never write through a closed (possibly reused) fd number
+            raise OSError(errno.EBADF, "write to a closed recording file")
         mv = memoryview(data).cast("B")
         done = 0
         while done < len(mv):
@@ -120,7 +122,8 @@ class _FdSink:
         pass
 
     def fsync(self) -> None:
-        os.fsync(self.fd)
+        if not self.closed:
+            os.fsync(self.fd)
 
     def close(self) -> None:
         if not self.closed:
@@ -338,7 +341,19 @@ class RecordingWriter:
     def _fail(self, e: OSError) -> None:
         self._error = _disk_error(self.folder, e)
         self._stop.set()
+        self._release_fds()
         raise self._error
+
+    def _release_fds(self) -> None:
+        """Close the files after a write error (the data already written stays)."""
+        self._writer = None
+        for sink in (self._sink, self._notes):
+            if sink is not None:
+                try:
+                    sink.close()
+                except OSError:
+                    pass
+        self._sink = None
 
     def _write_note_raw(self, rec: dict[str, Any]) -> None:
         try:

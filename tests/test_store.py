@@ -212,3 +212,31 @@ def test_kill_9_loses_at_most_the_last_second(tmp_path: Path) -> None:
     assert lost_s <= 1.0, f"{lost_s:.3f} s of frames lost"
     info = open_recording(folder)
     assert not info.closed_cleanly
+
+
+def test_disk_full_on_a_real_tiny_filesystem(tmp_path: Path) -> None:
+    """The same, on a real 256 kB tmpfs (needs mount rights: root in a container)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        w = RecordingWriter.create(mnt, device={}, config={}, background_flush=False)
+        with pytest.raises(UserError, match="disk is full") as ei:
+            for i in range(100_000):
+                w.append_frame(_payload(i), i)
+                if i % 25 == 24:
+                    w.flush()
+        assert str(w.folder) in str(ei.value)
+        with pytest.raises(UserError):
+            w.close()  # files released, so the filesystem can be unmounted
+        got = _read_all(w.folder)
+        assert len(got) > 500
+        assert got == [(i, _payload(i), False) for i in range(len(got))]
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
