@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from detector.stream import ArraySource, StreamLayout
 from firmware_protocol import ProtocolError
@@ -299,3 +301,50 @@ def test_identity_and_validation() -> None:
     with pytest.raises(ValueError, match="backwards"):
         fw.advance_to(5)
         fw.advance_to(4)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0.5, 60.0), st.floats(0.0, 200.0)),  # (stream s, then drop s)
+        min_size=1,
+        max_size=5,
+    )
+)
+@example([(10.0, 200.0), (5.0, 30.0)])  # one drop longer than the 120-s ring
+def test_every_frame_arrives_or_is_declared_lost(schedule: list[tuple[float, float]]) -> None:
+    """A host that reconnects with RESEND(last + 1) after each link drop ends with every
+    sequence number either received exactly once or covered by a LOSS frame."""
+    src = ramp_source(700, fs=500, acc_fs=None)
+    fw = SensorFirmware(src, seed=5)
+    t = 0.0
+    ctl(fw, StartStreaming(), t_us=t)
+    got: list[int] = []
+    lost: list[int] = []
+
+    def take(raws: list[bytes]) -> None:
+        for r in raws:
+            f = decode_frame(r)
+            if isinstance(f, DataFrame):
+                got.append(f.seq)
+            else:
+                assert isinstance(f, LossFrame)
+                lost.extend(range(f.seq_start, f.seq_stop))
+
+    for stream_s, drop_s in schedule:
+        t += stream_s * S
+        take(fw.advance_to(t))
+        fw.on_disconnect()
+        t += drop_s * S
+        assert fw.advance_to(t) == []
+        last = max(got + lost, default=-1)
+        [ack] = ctl(fw, Resend(last + 1), t_us=t)
+        assert ack.ok
+    t += 1 * S
+    take(fw.advance_to(t))
+    assert sorted(got + lost) == list(range(fw.next_seq))
+    assert len(set(got)) == len(got)
+    if lost:
+        assert fw.ring_overflowed
+    if schedule == [(10.0, 200.0), (5.0, 30.0)]:
+        assert len(lost) > 0
