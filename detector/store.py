@@ -692,16 +692,19 @@ class RecordingSource:
         )
 
     def _frames(self) -> Iterator[tuple[list[bytes], Any]]:
+        """(raw frames, rx_ns) in groups of about REPLAY_FRAMES, in the received order."""
         raws: list[bytes] = []
         rxs: list[Any] = []
         n = 0
         for batch in iter_frames(self.info):
-            raws.extend(batch.column("raw").to_pylist())
-            rxs.append(batch.column("rx_ns").to_numpy())
-            n += batch.num_rows
-            if n >= REPLAY_FRAMES:
-                yield raws, (rxs[0] if len(rxs) == 1 else _concat(rxs))
-                raws, rxs, n = [], [], 0
+            for off in range(0, batch.num_rows, REPLAY_FRAMES):
+                sl = batch.slice(off, REPLAY_FRAMES)
+                raws.extend(sl.column("raw").to_pylist())
+                rxs.append(sl.column("rx_ns").to_numpy())
+                n += sl.num_rows
+                if n >= REPLAY_FRAMES:
+                    yield raws, (rxs[0] if len(rxs) == 1 else _concat(rxs))
+                    raws, rxs, n = [], [], 0
         if raws:
             yield raws, (rxs[0] if len(rxs) == 1 else _concat(rxs))
 
