@@ -963,3 +963,20 @@ def edf_start_offset(layout: StreamLayout) -> timedelta:
     if layout.start_utc is None:
         return timedelta(0)
     return timedelta(microseconds=layout.start_utc.microsecond)
+
+
+def export_edf(
+    source_or_recording: Source | str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    events: Iterable[Event] = (),
+    **kw: Any,
+) -> EdfExportStats:
+    """:func:`write_edf` for a Source or a recording folder / EDF file path."""
+    src: Source
+    if isinstance(source_or_recording, str | os.PathLike):
+        from detector.export import open_source
+
+        src = open_source(source_or_recording)
+    else:
+        src = source_or_recording
+    return write_edf(src, path, events, **kw)
