@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import socket
 from typing import Any
 
@@ -32,6 +33,36 @@ from bumble.transport.common import AsyncPipeSink, Transport
 from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
 _serial = itertools.count(1)
+_bumble_log = logging.getLogger("bumble")
+
+
+def _tracing() -> bool:
+    return _bumble_log.isEnabledFor(logging.DEBUG)
+
+
+class VirtualHost(Host):
+    """bumble's host without the per-packet debug f-strings.
+
+    bumble formats every HCI packet into a coloured string for ``logger.debug`` whether or
+    not debug logging is on: half the CPU of a streamed night went there.  With bumble's
+    debug logging enabled the original methods run unchanged.
+    """
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if _tracing() or self.snooper:
+            return super().send_hci_packet(packet)
+        if self.hci_sink:
+            self.hci_sink.on_packet(bytes(packet))
+
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if _tracing() or self.snooper:
+            return super().on_hci_packet(packet)
+        if isinstance(packet, hci.HCI_Event):
+            self.on_hci_event_packet(packet)
+        elif isinstance(packet, hci.HCI_AclDataPacket):
+            self.on_hci_acl_data_packet(packet)
+        else:
+            super().on_hci_packet(packet)
 
 
 class VirtualController(Controller):
@@ -41,7 +72,31 @@ class VirtualController(Controller):
     sends the completion, so a connect that timed out hangs the host.  Per the Core spec
     (Vol 4 Part E 7.8.13) the controller ends a cancelled attempt with an LE Connection
     Complete event of status 0x02 (Unknown Connection Identifier).
+
+    Its LE ACL buffers are 251 bytes, as with LE Data Length Extension (Core spec 4.2+,
+    Vol 6 Part B 4.5.10) that MTU 247 relies on (``firmware_protocol.gatt``): one
+    notification = one ACL packet, instead of nine 27-byte pieces.
     """
+
+    le_acl_data_packet_length = 251
+
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if _tracing():
+            return super().on_hci_packet(packet)
+        if isinstance(packet, hci.HCI_AclDataPacket):
+            if self.find_connection_by_handle(packet.connection_handle) is None:
+                return  # data queued before a disconnection: the air drops it
+            self.on_hci_acl_data_packet(packet)
+        elif isinstance(packet, hci.HCI_Command):
+            self.on_hci_command_packet(packet)
+        else:
+            super().on_hci_packet(packet)
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if _tracing():
+            return super().send_hci_packet(packet)
+        if self.host:
+            asyncio.get_running_loop().call_soon(self.host.on_packet, bytes(packet))
 
     def on_hci_le_create_connection_cancel_command(self, _command: Any) -> Any:
         pending = self.pending_le_connection
@@ -206,7 +261,7 @@ class LocalAir(Air):
 
     async def _make_central_host(self) -> Host:
         ctrl = VirtualController(f"central-{next(_serial)}", link=self.link)
-        return Host(ctrl, AsyncPipeSink(ctrl))
+        return VirtualHost(ctrl, AsyncPipeSink(ctrl))
 
     def add_peripheral(self, name: str, address: str) -> Device:
         """A bumble device attached to this air (the caller adds services, powers on)."""
@@ -216,7 +271,7 @@ class LocalAir(Air):
 def peripheral_device(link: LocalLink, name: str, address: str) -> Device:
     ctrl = VirtualController(f"periph-{next(_serial)}", link=link)
     cfg = DeviceConfiguration(name=name, address=Address(address))
-    return Device(config=cfg, host=Host(ctrl, AsyncPipeSink(ctrl)))
+    return Device(config=cfg, host=VirtualHost(ctrl, AsyncPipeSink(ctrl)))
 
 
 class RemoteAir(Air):
@@ -231,7 +286,7 @@ class RemoteAir(Air):
 
     async def _make_central_host(self) -> Host:
         self._transport = await open_transport(self.spec)
-        return Host(self._transport.source, self._transport.sink)
+        return VirtualHost(self._transport.source, self._transport.sink)
 
     async def close(self) -> None:
         await super().close()
