@@ -12,6 +12,11 @@
     frames, header mutations re-sealed with a valid CRC, fragment streams) through
     ``decode_frame``, ``decode_command``, ``StreamDecoder`` and ``decode_batch`` and counts
     exceptions other than ``ProtocolError`` (must be 0).
+
+Measured 2026-11-26 on the shared 2-core build machine (load ~3): decode_batch 1.56 M
+frames/s, the 8-h night (720,000 frames) in 0.46 s (0.53 s with float64 conversion);
+decode_frame 190 k frames/s; fuzz 1,000,000 inputs in 52 s, 0 exceptions other than
+ProtocolError.
 """
 
 from __future__ import annotations
