@@ -44,6 +44,8 @@ class BurstFeatures:
     has_tibialis: bool
     lf_ratio: float
     """Raw in-frame variance / band-passed power (1 for clean EMG; >> 1 for mains/pops)."""
+    step_ratio: float
+    """Excursion of the raw 10-ms mean / peak band-passed envelope (clean EMG < 1)."""
     f_eff_hz: float
     """Effective frequency of the band-passed EMG from TKEO / mean square (Hz)."""
     flat_frac: float
@@ -97,6 +99,13 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             "saturation",
             f"raw signal flat or clipped in {f.flat_frac:.0%} of the burst",
             0.9,
+        )
+    if f.step_ratio >= cfg.artifact_step_ratio and d <= cfg.pop_max_s:
+        return Verdict(
+            "artifact",
+            "pop",
+            f"raw signal stepped {f.step_ratio:.0f}x the EMG envelope and decayed: electrode pop",
+            0.85,
         )
     if f.lf_ratio >= cfg.artifact_lf_ratio:
         sub = "pop" if d < cfg.pop_max_s else "electrode-off"

@@ -79,6 +79,7 @@ def demo(
             faults=Faults(),
             seed=seed,
             handle_signals=True,
+            host_start_ns=time.time_ns() - int(dur * 1e9),  # a night that ends now
             out_dir=out_dir,
             db=db,
             **kwargs,

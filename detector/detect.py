@@ -94,10 +94,19 @@ class DetectorConfig:
     """Large chunks are processed in pieces of at most this, s (bounded memory)."""
 
     # --- adaptive rest --------------------------------------------------------------
-    rest_window_s: int = 600
-    """Resting level = low percentile of 1-s RMS over this trailing window, s."""
-    rest_percentile: float = 10.0
-    """... this percentile, %; robust to bursts covering up to ~90 % of the window."""
+    rest_window_s: int = 120
+    """Resting level = low percentile of the per-second median 10-ms RMS over this
+    trailing window, s (short enough to follow drift: a rising ramp lags ~100 s)."""
+    rest_percentile: float = 20.0
+    """... this percentile, %."""
+    rest_gate_x: float = 3.0
+    """Seconds whose median exceeds this multiple of the current rest do not feed it
+    (gated update, so bursts and long cramps cannot lift the baseline), unitless."""
+    rest_min_s: int = 10
+    """Quiet seconds needed in the window to update the level, s."""
+    rest_relock_s: int = 900
+    """After this long with every second gated out the level restarts from all seconds,
+    s (a lasting change of electrode contact; longer than the longest cramp)."""
     rest_update_s: int = 10
     """The resting level is recomputed every this many seconds, s."""
     rest_warmup_s: int = 30
@@ -191,6 +200,9 @@ class DetectorConfig:
     artifact_lf_ratio: float = 8.0
     """Raw in-frame variance over band-passed power above which a burst is a pop /
     electrode-off / mains spell (clean EMG ~1), unitless."""
+    artifact_step_ratio: float = 3.0
+    """Excursion of the raw 10-ms mean over the peak envelope above which a short burst
+    (<= pop_max_s) is an electrode pop: a step that decays (DOMAIN.md); clean EMG < 1."""
     pop_max_s: float = 3.0
     """A low-frequency burst shorter than this is an electrode pop, s."""
     artifact_min_f_hz: float = 0.0
@@ -272,19 +284,19 @@ class Detector:
         self.sec_n = Growable(1)
         self.sec_med = Growable(c, np.nan)  # median of the frames' mean square, µV²
         self.sec_med_tk = Growable(c, np.nan)
-        self._mcarry_e2 = np.zeros((c, 0))
-        self._mcarry_tk = np.zeros((c, 0))
+        self._mcarry = np.zeros((3 * c, 0))
         self._mcarry_sec = np.zeros(0, dtype=np.int64)
         self.sec_rest = Growable(c, np.nan)
         self.sec_rest_tk = Growable(c, np.nan)
         self._rest_next = 0
+        self._rest_locked_since: int | None = None
         self.acc_fs = layout.acc_fs
         self.sec_acc = Growable(7)  # sx sy sz sxx syy szz n
         self._acc_next: int | None = None
         self._acc_sec_done = 0
         # frame ring (recent frames: smoothed mean square, e2, tk, rv)
         self.ring_n = int(math.ceil((cfg.max_segment_s + 240.0) * self.fps))
-        self.ring = np.zeros((self.ring_n, 4 * c))
+        self.ring = np.zeros((self.ring_n, 5 * c))
         # burst state
         self.G = max(1, int(round(cfg.end_quiet_s * self.fps)))
         self.max_seg = int(round(cfg.max_segment_s * self.fps))
@@ -443,13 +455,27 @@ class Detector:
             if update and (s < cfg.rest_warmup_s or s % cfg.rest_update_s == 0):
                 lo = max(0, s - cfg.rest_window_s)
                 n = self.sec_n.a[lo:s, 0]
-                ok = (n >= 0.5 * fpsec) & np.isfinite(self.sec_med.a[lo:s, 0])
+                med = self.sec_med.a[lo:s]
+                ok = (n >= 0.5 * fpsec) & np.isfinite(med[:, 0])
+                # gate: seconds clearly active (median > rest_gate x the current level)
+                # do not feed the resting level, so a long cramp cannot lift it; if the
+                # gate has shut everything out for rest_relock_s, start afresh
+                if np.all(np.isfinite(val)):
+                    quiet = ok & np.all(med <= (cfg.rest_gate_x * val) ** 2, axis=1)
+                    if quiet.sum() >= cfg.rest_min_s:
+                        ok = quiet
+                        self._rest_locked_since = None
+                    elif self._rest_locked_since is None:
+                        self._rest_locked_since = s
+                        ok = np.zeros_like(ok)
+                    elif s - self._rest_locked_since < cfg.rest_relock_s:
+                        ok = np.zeros_like(ok)
+                    else:
+                        self._rest_locked_since = None
                 if ok.any():
                     # nearest-rank percentile of the per-second medians (np.partition:
                     # ~10x cheaper than np.percentile; rms and TKEO in one call)
-                    v = np.concatenate(
-                        [self.sec_med.a[lo:s][ok], self.sec_med_tk.a[lo:s][ok]], axis=1
-                    )
+                    v = np.concatenate([med[ok], self.sec_med_tk.a[lo:s][ok]], axis=1)
                     kq = int(cfg.rest_percentile / 100.0 * (v.shape[0] - 1) + 0.5)
                     q = np.partition(v, kq, axis=0)[kq]
                     val, val_tk = np.sqrt(q[:c]), q[c:]
@@ -475,25 +501,12 @@ class Detector:
     # ------------------------------------------------------------------ frame stage
     def _frames(self, fr: Frames, out: list[Event]) -> None:
         c = self.n_ch
-        # per-second aggregation of the raw frames
-        ks = np.arange(fr.k0, fr.k0 + fr.n)
-        sec = self._sec_of(ks)
-        s0 = int(sec[0])
-        rel = sec - s0
-        nb = int(rel[-1]) + 1
-        for g in (self.sec_e2, self.sec_tk, self.sec_rv, self.sec_flat, self.sec_n):
-            g.ensure(s0 + nb)
-        flat = fr.rv < self.cfg.flat_rv_uv2
-        for ch in range(c):
-            self.sec_e2.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=fr.e2[ch], minlength=nb)
-            self.sec_tk.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=fr.tk[ch], minlength=nb)
-            self.sec_rv.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=fr.rv[ch], minlength=nb)
-            self.sec_flat.a[s0 : s0 + nb, ch] += np.bincount(rel, weights=flat[ch], minlength=nb)
-        self.sec_n.a[s0 : s0 + nb, 0] += np.bincount(rel, minlength=nb)
-        self._medians(sec, fr.e2, fr.tk, final=False)
+        sec = self._sec_of(np.arange(fr.k0, fr.k0 + fr.n))
+        self._seconds(sec, np.concatenate([fr.e2, fr.tk, fr.rv], axis=0), final=False)
         self._ring_put(fr.k0, slice(c, 2 * c), fr.e2)
         self._ring_put(fr.k0, slice(2 * c, 3 * c), fr.tk)
         self._ring_put(fr.k0, slice(3 * c, 4 * c), fr.rv)
+        self._ring_put(fr.k0, slice(4 * c, 5 * c), fr.rm)
         if self.smooth.carry.shape[1] == 0:
             self.run_k0 = fr.k0
         k_out, e2s = self.smooth.process(fr.k0, fr.e2)
@@ -502,38 +515,55 @@ class Detector:
         self._ring_put(k_out, slice(0, c), e2s)
         self._bursts(k_out, e2s, out)
 
-    def _medians(self, sec: np.ndarray, e2: np.ndarray, tk: np.ndarray, final: bool) -> None:
-        """Per-second median of the 10-ms mean squares: the resting level's input.
+    def _seconds(self, sec: np.ndarray, feats: np.ndarray, final: bool) -> None:
+        """Per-second aggregates of the frames (e2, tk, rv stacked: (3 c, n)).
 
-        A median, not a mean, so that narrow spikes (ECG R waves, twitches) in a second do
-        not lift it.  Frames of a second not yet complete are carried."""
+        Sums (for the trace and features) and the median of the 10-ms mean squares (the
+        resting level's input: a median, so narrow spikes such as ECG R waves or twitches
+        in a second do not lift it).  A second is aggregated only once all its frames are
+        in (the rest is carried), always by the same operations: bit-exact whatever the
+        chunking.
+        """
+        c = self.n_ch
         if self._mcarry_sec.size:
             sec = np.concatenate([self._mcarry_sec, sec])
-            e2 = np.concatenate([self._mcarry_e2, e2], axis=1)
-            tk = np.concatenate([self._mcarry_tk, tk], axis=1)
+            feats = np.concatenate([self._mcarry, feats], axis=1)
         if sec.size == 0:
             return
         cut = sec.size if final else int(np.searchsorted(sec, sec[-1]))
-        self._mcarry_sec, self._mcarry_e2, self._mcarry_tk = sec[cut:], e2[:, cut:], tk[:, cut:]
+        self._mcarry_sec, self._mcarry = sec[cut:], feats[:, cut:]
         if cut == 0:
             return
-        sec, e2, tk = sec[:cut], e2[:, :cut], tk[:, :cut]
+        sec, feats = sec[:cut], feats[:, :cut]
         s0, s1 = int(sec[0]), int(sec[-1])
-        nsec = s1 - s0 + 1
+        for g in (self.sec_e2, self.sec_tk, self.sec_rv, self.sec_flat, self.sec_n):
+            g.ensure(s1 + 1)
         self.sec_med.ensure(s1 + 1)
         self.sec_med_tk.ensure(s1 + 1)
-        if cut % nsec == 0 and np.all(sec.reshape(nsec, -1) == np.arange(s0, s1 + 1)[:, None]):
-            L = cut // nsec
-            both = np.concatenate([e2, tk], axis=0).reshape(2 * self.n_ch, nsec, L)
+        starts = np.r_[0, np.flatnonzero(np.diff(sec)) + 1]
+        secs = sec[starts]
+        sums = np.add.reduceat(feats, starts, axis=1)
+        flat = np.add.reduceat(
+            (feats[2 * c :] < self.cfg.flat_rv_uv2).astype(float), starts, axis=1
+        )
+        self.sec_e2.a[secs] = sums[:c].T
+        self.sec_tk.a[secs] = sums[c : 2 * c].T
+        self.sec_rv.a[secs] = sums[2 * c :].T
+        self.sec_flat.a[secs] = flat.T
+        lens = np.diff(np.r_[starts, cut])
+        self.sec_n.a[secs, 0] = lens
+        nsec = secs.size
+        if np.all(lens == lens[0]):
+            L = int(lens[0])
+            both = feats[: 2 * c].reshape(2 * c, nsec, L)
             med = np.partition(both, L // 2, axis=-1)[:, :, L // 2]  # upper median
-            self.sec_med.a[s0 : s1 + 1] = med[: self.n_ch].T
-            self.sec_med_tk.a[s0 : s1 + 1] = med[self.n_ch :].T
+            self.sec_med.a[secs] = med[:c].T
+            self.sec_med_tk.a[secs] = med[c:].T
         else:
-            bounds = np.flatnonzero(np.diff(sec)) + 1
-            for a, b in zip(np.r_[0, bounds], np.r_[bounds, cut], strict=True):
-                L = b - a
-                self.sec_med.a[sec[a]] = np.partition(e2[:, a:b], L // 2, axis=1)[:, L // 2]
-                self.sec_med_tk.a[sec[a]] = np.partition(tk[:, a:b], L // 2, axis=1)[:, L // 2]
+            for a, n_ in zip(starts, lens, strict=True):
+                m = np.partition(feats[: 2 * c, a : a + n_], n_ // 2, axis=1)[:, n_ // 2]
+                self.sec_med.a[sec[a]] = m[:c]
+                self.sec_med_tk.a[sec[a]] = m[c:]
 
     def _thresholds(self, k0: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.cfg
@@ -666,12 +696,7 @@ class Detector:
         self._flush_episode(out, final=True)
         if not final:
             self._flush_lm(out, final=True)
-        self._medians(
-            np.zeros(0, dtype=np.int64),
-            np.zeros((self.n_ch, 0)),
-            np.zeros((self.n_ch, 0)),
-            final=True,
-        )
+        self._seconds(np.zeros(0, dtype=np.int64), np.zeros((3 * self.n_ch, 0)), final=True)
         self.front.reset()
         self.smooth.reset()
 
@@ -691,9 +716,10 @@ class Detector:
         env = np.sqrt(e2s)
         xr = env / np.maximum(rest, 1e-9)
         off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv)
-        above = (env > off).any(axis=1)
-        sustain = float(above.mean())
         calf = self.calf_idx
+        # sustained = the calf stays above its off level (walking: it falls to rest in
+        # every swing phase while the tibialis fires; a cramp holds)
+        sustain = float((env[:, calf] > off[:, calf]).any(axis=1).mean())
         cx = xr[:, calf].max(axis=1)
         cramp_x = float(np.median(cx))
         cramp_peak = float(cx.max())
@@ -703,6 +729,17 @@ class Detector:
             tib_x = 0.0
         s_e2 = float(e2.sum())
         lf = float(rv.sum()) / max(s_e2, 1e-12)
+        # steps: excursion of the raw signal's 100-ms mean (which cancels 50 and 60 Hz
+        # hum and their harmonics) over the burst, against the peak of the band-passed
+        # envelope, on the burst's main channel: a pop's step and decay dwarf it
+        w = max(1, int(round(0.1 * self.fps)))
+        rm = self._ring_get(max(self.run_k0, k0 - w), k1)[:, 4 * c : 5 * c]
+        main = int(np.argmax(env.max(axis=0)))
+        if rm.shape[0] > w:
+            sm = np.convolve(rm[:, main], np.ones(w) / w, mode="valid")
+            step = float(sm.max() - sm.min()) / max(float(env[:, main].max()), 1e-9)
+        else:
+            step = 0.0
         ratio = min(1.0, max(0.0, float(tk.sum()) / max(s_e2, 1e-12) / 2.0))
         f_eff = math.asin(math.sqrt(ratio)) * self.fs / (2 * math.pi)
         flat_frac = float((rv < cfg.flat_rv_uv2).all(axis=1).mean())
@@ -729,6 +766,7 @@ class Detector:
             tib_x_rest=tib_x,
             has_tibialis=bool(self.tib_idx),
             lf_ratio=lf,
+            step_ratio=step,
             f_eff_hz=f_eff,
             flat_frac=flat_frac,
             stride_ac=ac,
@@ -1045,7 +1083,10 @@ class Detector:
         rms[n == 0] = np.nan
         if n_sec:
             self._rest_upto(n_sec - 1)
-        rest = np.nanmax(self.sec_rest.a[:n_sec], axis=1) if n_sec else np.zeros(0)
+        r2 = self.sec_rest.a[:n_sec]
+        rest = np.full(n_sec, np.nan)
+        okr = np.isfinite(r2).any(axis=1) if n_sec else np.zeros(0, bool)
+        rest[okr] = np.nanmax(r2[okr], axis=1)
         if self.acc_fs and n_sec:
             self.sec_acc.ensure(n_sec)
             g, act, ok = self._acc_sec(0, n_sec)

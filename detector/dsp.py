@@ -186,13 +186,14 @@ class MainsTracker:
         self._buf_block = -1
         self._buf_fill = 0
 
-    def feed(self, x: np.ndarray, i0: int) -> list[int]:
+    def feed(self, x: np.ndarray, i0: int) -> list[tuple[int, tuple[float, ...]]]:
         """Feed raw samples (ch, n) starting at absolute index ``i0``.
 
-        Returns the absolute sample indices (block ends) where the notch set changed.
+        Returns ``(index, notches)`` for each change: the absolute sample index (a check
+        block's end) from which the notch set ``notches`` applies.
         """
         n = x.shape[1]
-        changes: list[int] = []
+        changes: list[tuple[int, tuple[float, ...]]] = []
         i1 = i0 + n
         j = i0 // self.n
         while j * self.n < i1:
@@ -215,7 +216,7 @@ class MainsTracker:
             if self._buf_fill == self.n:
                 self._buf_block = -1
                 if self._decide(mains_check(self._buf, self.fs, self.ratio_min, 200.0)):
-                    changes.append(b1)
+                    changes.append((b1, self.notches()))
             j += 1
         return changes
 
@@ -271,6 +272,9 @@ class Frames:
     """Mean Teager-Kaiser energy psi[n] = y[n]^2 - y[n-1] y[n+1] in the frame, µV²."""
     rv: np.ndarray
     """Variance of the raw (unfiltered) EMG within the frame, µV²."""
+    rm: np.ndarray
+    """Mean of the raw (unfiltered) EMG in the frame, µV (steps, pops, hum show in its
+    frame-to-frame differences)."""
 
     @property
     def n(self) -> int:
@@ -298,7 +302,8 @@ class FrontEnd:
         self.fs, self.n_ch, self.hp, self.lp, self.q, self.hop = fs, n_ch, hp, lp, notch_q, hop
         self.mains = mains
         self.nb = n_band_sections(lp)
-        self.sos = design_sos(fs, hp, lp, mains.notches(), notch_q)
+        self.notch_set = mains.notches()
+        self.sos = design_sos(fs, hp, lp, self.notch_set, notch_q)
         self.zi: np.ndarray | None = None
         self.buf = np.zeros((n_ch, 0))  # col 0: previous filtered sample; then pending
         self.rbuf = np.zeros((n_ch, 0))  # raw samples from the pending frame start
@@ -312,12 +317,19 @@ class FrontEnd:
         self.next_i = None
         self.mains.reset()
 
-    def _refilter(self) -> None:
-        new = design_sos(self.fs, self.hp, self.lp, self.mains.notches(), self.q)
+    def _refilter(self, notches: tuple[float, ...]) -> None:
+        new = design_sos(self.fs, self.hp, self.lp, notches, self.q)
         zi = np.zeros((new.shape[0], self.n_ch, 2))
         if self.zi is not None:
-            zi[: self.nb] = self.zi[: self.nb]  # band-pass state survives; notches restart
-        self.sos, self.zi = new, zi
+            # the band-pass state survives, and so does each notch kept (by frequency):
+            # only a newly added notch starts from rest
+            zi[: self.nb] = self.zi[: self.nb]
+            old = [f for f in self.notch_set if f < 0.48 * self.fs]
+            new_f = [f for f in notches if f < 0.48 * self.fs]
+            for i, f in enumerate(new_f):
+                if f in old:
+                    zi[self.nb + i] = self.zi[self.nb + old.index(f)]
+        self.sos, self.zi, self.notch_set = new, zi, tuple(notches)
 
     def process(self, x: np.ndarray, i0: int) -> Frames | None:
         n = x.shape[1]
@@ -338,13 +350,13 @@ class FrontEnd:
         changes = self.mains.feed(x, i0)
         if changes:
             parts, pos = [], 0
-            for c in changes:
+            for c, notches in changes:
                 cut = c - i0
                 if cut > pos:
                     y, self.zi = signal.sosfilt(self.sos, x[:, pos:cut], axis=-1, zi=self.zi)
                     parts.append(y)
                 pos = cut
-                self._refilter()
+                self._refilter(notches)
             if n > pos:
                 y, self.zi = signal.sosfilt(self.sos, x[:, pos:], axis=-1, zi=self.zi)
                 parts.append(y)
@@ -387,6 +399,7 @@ class FrontEnd:
             e2=s2 / h,
             tk=(s2 - cross) / h,
             rv=np.maximum(r2 - r1 * r1, 0.0),
+            rm=r1,
         )
         self.buf = self.buf[:, m:]
         self.rbuf = self.rbuf[:, m:]

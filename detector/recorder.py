@@ -190,6 +190,7 @@ class Recorder:
         on_event: Callable[[Event], None] | None = None,
         source_label: str = "ble",
         stop_at_source_end: bool = True,
+        clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.target = target
         self.out_dir = out_dir
@@ -205,6 +206,9 @@ class Recorder:
         self.on_event = on_event
         self.source_label = source_label
         self.stop_at_source_end = stop_at_source_end
+        self.clock_ns = clock_ns
+        """Host receive clock, UTC ns (an emulation running faster than real time passes
+        its own, so the night's wall times stay those of a real night)."""
 
         self.address: str | None = target.upper() if looks_like_address(target) else None
         self.name: str | None = None if self.address else target
@@ -308,7 +312,7 @@ class Recorder:
                 if now >= next_sync:
                     next_sync = now + TIME_SYNC_EVERY_S
                     await self._command(
-                        codec.TimeSync(host_us=time.time_ns() // 1000, token=self._next_token())
+                        codec.TimeSync(host_us=self.clock_ns() // 1000, token=self._next_token())
                     )
                 self._print_status()
                 waiters = [
@@ -412,7 +416,7 @@ class Recorder:
 
     # ---------------------------------------------------------------- notifications
     def _on_data(self, _char: Any, data: bytearray) -> None:
-        rx_ns = time.time_ns()
+        rx_ns = self.clock_ns()
         raw = bytes(data)
         self.stats.notifications += 1
         try:
@@ -467,7 +471,7 @@ class Recorder:
             await coro
 
     def _on_control(self, _char: Any, data: bytearray) -> None:
-        rx_ns = time.time_ns()
+        rx_ns = self.clock_ns()
         try:
             f = codec.decode_frame(bytes(data))
         except ProtocolError:
@@ -500,7 +504,7 @@ class Recorder:
         if isinstance(f, codec.StatusFrame):
             self._on_status(f)
             if self.writer is not None:
-                self.writer.append_frame(bytes(data), time.time_ns())
+                self.writer.append_frame(bytes(data), self.clock_ns())
 
     def _on_status(self, st: codec.StatusFrame) -> None:
         self._status = st

@@ -1,0 +1,318 @@
+"""The streaming detector: chunk invariance, gaps, rates, mains, cramps vs hard negatives,
+real recordings.  Small ad-hoc synthetic signals (tests/detector_synth.py), no mocks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector.detect import DETECTOR_VERSION, Detector, DetectorConfig
+from detector.events import Event, NightResult
+from detector.pipeline import Pipeline
+from detector.stream import ArraySource, Chunk, Gap, StreamLayout
+
+sys.path.insert(0, str(Path(__file__).parent))
+from detector_synth import Synth  # noqa: E402
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+
+
+def run_chunks(det: Detector, items: list[Chunk | Gap]) -> tuple[list[Event], NightResult]:
+    pushed: list[Event] = []
+    for it in items:
+        pushed += det.push(it)
+    return pushed, det.finish()
+
+
+def chunked(s: Synth, sizes: list[int]) -> list[Chunk | Gap]:
+    """Cut the synthetic arrays at the given EMG chunk sizes (acc follows, as ArraySource)."""
+    out: list[Chunk | Gap] = []
+    i0 = 0
+    fs, afs = s.fs, s.acc_fs
+    k = 0
+    while i0 < s.n:
+        i1 = min(s.n, i0 + sizes[k % len(sizes)])
+        k += 1
+        if afs:
+            j0 = int(np.ceil(i0 / fs * afs - 1e-9))
+            j1 = s.acc.shape[0] if i1 == s.n else int(np.ceil(i1 / fs * afs - 1e-9))
+            acc = s.acc[j0:j1]
+        else:
+            j0, acc = 0, np.zeros((0, 3))
+        out.append(Chunk(i0, s.emg[i0:i1], j0, acc))
+        i0 = i1
+    return out
+
+
+def detect(s: Synth, chunk_s: float = 5.0, config: DetectorConfig | None = None) -> NightResult:
+    d = Detector(s.layout, config)
+    for it in ArraySource(s.layout, s.emg, s.acc if s.acc_fs else None, chunk_s).chunks():
+        d.push(it)
+    return d.finish()
+
+
+@pytest.fixture(scope="module")
+def busy() -> Synth:
+    s = Synth(330, seed=3)
+    s.plm_series(15, 5, 18)
+    s.cramp(110, 25)
+    s.walking(200, 40)
+    s.stretch(255)
+    s.turn(300)
+    return s
+
+
+@pytest.fixture(scope="module")
+def busy_result(busy: Synth) -> NightResult:
+    return detect(busy, 1.0)
+
+
+def kinds(res: NightResult, kind: str) -> list[Event]:
+    return [e for e in res.events if e.kind == kind]
+
+
+# ------------------------------------------------------------------ contract
+def test_version_and_result_shape(busy_result: NightResult) -> None:
+    assert isinstance(DETECTOR_VERSION, str) and DETECTOR_VERSION
+    r = busy_result
+    assert r.detector_version == DETECTOR_VERSION
+    assert abs(r.duration_s - 330) < 0.01
+    assert len(r.trace) == 330
+    assert list(r.trace.columns) == ["t_s", "emg_rms_uv", "rest_uv", "activity_g", "posture"]
+    assert len(r.epochs) == 11
+    assert set(r.epochs["state"]) <= {"sleep", "wake", "gap"}
+    assert r.stats["samples"] == 330_000
+    assert r.stats["mains_hz"] == 50.0
+
+
+def test_chunk_invariance_random_chunkings(busy: Synth, busy_result: NightResult) -> None:
+    rng = np.random.default_rng(7)
+    ref = busy_result.events
+    assert len(ref) >= 8
+    for trial in range(2):
+        sizes = [int(x) for x in np.exp(rng.uniform(0, np.log(40000), size=300))]
+        pushed, res = run_chunks(Detector(busy.layout), chunked(busy, sizes))
+        assert res.events == ref, f"trial {trial}"
+        # bit-for-bit: floats equal, not merely close
+        assert [e.peak_uv for e in res.events] == [e.peak_uv for e in ref]
+        assert pushed == res.events[: len(pushed)]
+        np.testing.assert_array_equal(
+            res.trace["emg_rms_uv"].to_numpy(), busy_result.trace["emg_rms_uv"].to_numpy()
+        )
+    whole = detect(busy, 330.0)
+    assert whole.events == ref
+
+
+def test_one_sample_chunks_equal_one_piece() -> None:
+    s = Synth(14, seed=11, acc_fs=None, sites=("calf",))
+    s.burst(0, 6.0, 8.0, 40.0)
+    one = detect(s, 14.0)
+    _, res = run_chunks(Detector(s.layout), chunked(s, [1]))
+    assert one.events == res.events
+    assert len(one.events) == 1
+
+
+def test_pipeline_emits_each_event_once(busy: Synth, busy_result: NightResult) -> None:
+    seen: list[Event] = []
+    pipe = Pipeline(busy.layout, on_event=seen.append)
+    for it in ArraySource(busy.layout, busy.emg, busy.acc, 0.02 * 50).chunks():
+        pipe.feed(it)
+    res = pipe.finish()
+    assert seen == res.events == busy_result.events
+
+
+# ------------------------------------------------------------------ classification
+def test_cramp_found_with_onset_within_half_second(busy_result: NightResult) -> None:
+    cr = kinds(busy_result, "cramp")
+    assert len(cr) == 1
+    c = cr[0]
+    assert abs(c.start_s - 110) < 0.5
+    assert abs(c.end_s - 135) < 3.0
+    assert c.channels == ("EMG1",)
+    assert c.peak_x_rest > 10 and c.mean_x_rest > 5
+    assert 0 < c.confidence <= 1 and c.reason
+    ctx = c.context
+    assert {
+        "asleep_before",
+        "woke_after",
+        "moved_after_s",
+        "walked_after_s",
+        "awake_after_s",
+    } <= set(ctx)
+
+
+def test_hard_negatives_are_not_cramps(busy_result: NightResult) -> None:
+    ev = busy_result.events
+    plm = kinds(busy_result, "plm")
+    assert [round(e.start_s) for e in plm] == [15, 33, 51, 69, 87]
+    walking = [e for e in ev if e.subtype == "walking"]
+    assert walking and all(195 < e.start_s < 245 for e in walking)
+    assert any(e.subtype == "stretch" and abs(e.start_s - 255) < 1 for e in ev)
+    assert any(e.subtype == "turning" and abs(e.start_s - 300) < 1 for e in ev)
+    assert all(not (e.kind == "cramp" and e.start_s > 140) for e in ev)
+
+
+def test_walking_without_accelerometer_is_not_a_cramp() -> None:
+    s = Synth(200, seed=5, acc_fs=None)
+    s.walking(60, 90, period=1.0)
+    res = detect(s, 2.0)
+    assert not kinds(res, "cramp")
+    assert any(e.subtype == "walking" for e in res.events)
+
+
+def test_isolated_leg_movements_are_movements_not_plm() -> None:
+    s = Synth(300, seed=8, acc_fs=None)
+    s.plm_series(60, 2, 100)  # two movements 100 s apart: not a series
+    res = detect(s, 2.0)
+    assert not kinds(res, "plm")
+    assert sum(e.subtype == "leg-movement" for e in res.events) == 2
+
+
+def test_electrode_pop_is_an_artifact() -> None:
+    s = Synth(120, seed=9, acc_fs=None, sites=("calf",))
+    i = int(60 * s.fs)
+    tau = 0.3
+    t = np.arange(int(2 * s.fs)) / s.fs
+    s.emg[i : i + t.size, 0] += 2000 * np.exp(-t / tau)
+    res = detect(s, 2.0)
+    assert not kinds(res, "cramp")
+    pops = [e for e in res.events if 59 < e.start_s < 61]
+    assert pops and all(e.kind == "artifact" for e in pops)
+
+
+def test_electrode_off_hum_is_not_a_cramp() -> None:
+    s = Synth(200, seed=10, acc_fs=None, sites=("calf",))
+    i0, i1 = int(80 * s.fs), int(110 * s.fs)
+    t = np.arange(i1 - i0) / s.fs
+    s.emg[i0:i1, 0] = np.clip(3000 * np.sin(2 * np.pi * 50 * t), -2500, 2500)
+    res = detect(s, 2.0)
+    assert not kinds(res, "cramp")
+    assert any(e.kind == "artifact" for e in res.events)
+
+
+# ------------------------------------------------------------------ adaptation
+@pytest.mark.parametrize("fs", [256.0, 500.0, 1000.0, 2000.0])
+def test_sampling_rates(fs: float) -> None:
+    s = Synth(120, fs=fs, seed=int(fs), acc_fs=None)
+    s.cramp(60, 20)
+    res = detect(s, 3.0)
+    hp, lp = res.stats["band_hz"]
+    assert hp == 20.0
+    assert lp is None or lp <= 0.45 * fs
+    cr = kinds(res, "cramp")
+    assert len(cr) == 1 and abs(cr[0].start_s - 60) < 0.5 and abs(cr[0].end_s - 80) < 3
+
+
+@pytest.mark.parametrize("mains", [50.0, 60.0])
+def test_mains_detected(mains: float) -> None:
+    s = Synth(40, seed=2, mains_hz=mains, mains_uv=50.0, acc_fs=None)
+    res = detect(s, 1.0)
+    assert res.stats["mains_hz"] == mains
+    # the notch removed it: the rest level is close to the 2 µV of the noise
+    assert float(np.nanmedian(res.trace["rest_uv"].to_numpy()[5:])) < 4.0
+
+
+def test_one_and_three_channels_no_acc() -> None:
+    s = Synth(100, seed=4, acc_fs=None, sites=("calf",))
+    s.cramp(40, 15)
+    assert len(kinds(detect(s), "cramp")) == 1
+    s3 = Synth(100, seed=4, sites=("gastrocnemius", "soleus", "tibialis"))
+    s3.cramp(40, 15)
+    r3 = detect(s3)
+    assert len(kinds(r3, "cramp")) == 1
+    assert set(r3.trace["posture"].iloc[5:]) == {"lying"}
+
+
+def test_rest_tracks_drift() -> None:
+    s = Synth(900, seed=6, acc_fs=None, sites=("calf",))
+    gain = np.linspace(1.0, 3.0, s.n)
+    s.emg[:, 0] = (s.emg[:, 0] - 300.0) * gain + 300.0
+    res = detect(s, 10.0)
+    rest = res.trace["rest_uv"].to_numpy()
+    assert rest[850] > 1.8 * rest[100]
+    assert not res.events  # drift alone is no event
+
+
+# ------------------------------------------------------------------ gaps, latency
+def test_gap_closes_bursts_and_resets() -> None:
+    s = Synth(200, seed=12, acc_fs=None)
+    s.cramp(60, 40)
+    items = [it for it in ArraySource(s.layout, s.emg, None, 1.0).chunks()]
+    assert isinstance(items[80], Chunk)
+    # drop 80..90 s: the cramp is cut by a gap
+    kept: list[Chunk | Gap] = [it for it in items if not (80 <= it.emg_start / s.fs < 90)]
+    pos = next(i for i, it in enumerate(kept) if it.emg_start / s.fs >= 90)
+    kept.insert(pos, Gap(80.0, 90.0, "link"))
+    _, res = run_chunks(Detector(s.layout), kept)
+    assert res.gaps and res.stats["gap_s"] == 10.0
+    for e in res.events:
+        assert e.end_s <= 80.0 or e.start_s >= 90.0, e
+    assert any(e.kind == "cramp" and e.start_s < 61 for e in res.events)
+    assert res.epochs["state"].iloc[0] == "sleep"
+    # and the same whatever the chunking
+    kept2: list[Chunk | Gap] = []
+    for it in kept:
+        if isinstance(it, Chunk) and it.emg.shape[0] > 300:
+            kept2 += [Chunk(it.emg_start, it.emg[:300]), Chunk(it.emg_start + 300, it.emg[300:])]
+        else:
+            kept2.append(it)
+    _, res2 = run_chunks(Detector(s.layout), kept2)
+    assert res2.events == res.events
+
+
+def test_cramp_emitted_within_seconds_of_its_end() -> None:
+    s = Synth(150, seed=13)
+    s.cramp(50, 30)
+    d = Detector(s.layout)
+    when = None
+    for it in ArraySource(s.layout, s.emg, s.acc, 0.1).chunks():
+        assert isinstance(it, Chunk)
+        for e in d.push(it):
+            if e.kind == "cramp":
+                when = it.emg_stop / s.fs
+    assert when is not None and when - 80 <= 5.0
+
+
+# ------------------------------------------------------------------ real recordings
+def _real(
+    path: Path, fs: float, x: np.ndarray, acc: np.ndarray | None = None, afs=None
+) -> NightResult:
+    lay = StreamLayout(emg_fs=fs, emg_labels=(path.stem,), emg_sites=("unknown",), acc_fs=afs)
+    d = Detector(lay)
+    for it in ArraySource(lay, x[:, None], acc, 0.5).chunks():
+        d.push(it)
+    return d.finish()
+
+
+def _bitalino_uv(counts: np.ndarray) -> np.ndarray:
+    # 12-bit BITalino-style EMG: ~0.8 µV per count around mid-scale (3.3 V / 4096 / G=1009)
+    return (counts - np.median(counts)) * 3.3e6 / 4096 / 1009
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared real data not present")
+def test_real_biosppy_emg_1_activations_are_events_not_cramps() -> None:
+    p = REAL / "biosppy_examples" / "emg_1.txt"
+    res = _real(p, 1000.0, _bitalino_uv(np.loadtxt(p)))
+    assert not kinds(res, "cramp")
+    starts = [e.start_s for e in res.events]
+    # the two clear activations (around 15.5-17 s and 25.5-26.5 s)
+    assert any(15 <= t <= 16.5 for t in starts) and any(25 <= t <= 26.5 for t in starts)
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared real data not present")
+def test_real_files_run() -> None:
+    p = REAL / "biosppy_examples" / "emg.txt"
+    acc = np.loadtxt(REAL / "biosppy_examples" / "acc.txt")  # magnitudes ~1: g, 100 Hz, 20 s
+    x = _bitalino_uv(np.loadtxt(p))
+    n_acc = min(acc.shape[0], int(x.size / 1000 * 100))
+    res = _real(p, 1000.0, x, acc[:n_acc], 100.0)
+    assert not kinds(res, "cramp")
+    for name in ("emg_healthy", "emg_myopathy", "emg_neuropathy"):
+        f = REAL / "physionet_emgdb_tibialis" / f"{name}.dat"
+        uv = np.fromfile(f, dtype="<i2") / 1e4 * 1000.0  # counts -> mV -> µV
+        r = _real(f, 4000.0, uv)
+        assert r.stats["samples"] == uv.size
+        assert not kinds(r, "cramp") or name != "emg_healthy"
