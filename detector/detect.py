@@ -535,7 +535,7 @@ class Detector:
         if cut == 0:
             return
         sec, feats = sec[:cut], feats[:, :cut]
-        s0, s1 = int(sec[0]), int(sec[-1])
+        s1 = int(sec[-1])
         for g in (self.sec_e2, self.sec_tk, self.sec_rv, self.sec_flat, self.sec_n):
             g.ensure(s1 + 1)
         self.sec_med.ensure(s1 + 1)
@@ -938,7 +938,7 @@ class Detector:
         env = np.sqrt(blk[:, self.calf_idx]).max(axis=1)
         sec = self._sec_of(np.arange(lo, k1))
         self._rest_upto(int(sec[-1]))
-        rest = np.nanmax(self.sec_rest.a[sec][:, self.calf_idx], axis=1)
+        rest = self.sec_rest.a[sec][:, self.calf_idx].max(axis=1)  # NaN while unknown
         inner = env[k0 - lo :]
         p90 = float(np.percentile(inner, 90))
         level = np.maximum(rest * cfg.cramp_core_x_rest, cfg.cramp_core_frac * p90)
