@@ -1016,7 +1016,8 @@ class _Planner:
         def count(v: int | None, choices: list[int], probs: list[float]) -> int:
             if v is not None:
                 return int(v)
-            return int(r.choice(choices, p=probs))
+            # per-night figures are for ~8 h in bed: thin them out in shorter recordings
+            return int(r.binomial(int(r.choice(choices, p=probs)), min(1.0, hours / 6.0)))
 
         n_cramps = count(sc.cramps, [0, 1, 2, 3], [0.25, 0.35, 0.25, 0.15])
         n_plm = count(sc.plm_series, [0, 1, 2, 3], [0.35, 0.3, 0.2, 0.15])
@@ -1098,7 +1099,8 @@ class _Planner:
 
         # PLM series (asleep)
         for _ in range(n_plm):
-            n = max(4, int(round(_loguniform(r, 4, 60))))
+            # series of 4..60 movements, at most ~a quarter of the recording long
+            n = max(4, min(int(round(_loguniform(r, 4, 60))), int(T / 4 / 30)))
             ok = self._place(onset, 40 + n * 15.0, lambda t, n=n: self.plm_series(t + 40, n) + 40)
             if not ok:
                 self._place(onset, 40 + 4 * 15.0, lambda t: self.plm_series(t + 40, 4) + 40)
@@ -1706,7 +1708,7 @@ class SyntheticNight:
         x += amp
         self._add_mains(x, idx)
         self._add_ecg(x, t)
-        self._add_additive(x, t)
+        self._add_additive(x, t, amp)
         lim = self.scenario.emg_range_uv
         np.clip(x, -lim, lim, out=x)
         out = np.ascontiguousarray(x.T)
@@ -1798,7 +1800,8 @@ class SyntheticNight:
         s = np.bincount(pos[ok], weights=wave[ok], minlength=x.shape[1])[: x.shape[1]]
         x += self._ecg_gain[:, None] * s[None, :]
 
-    def _add_additive(self, x: np.ndarray, t: np.ndarray) -> None:
+    def _add_additive(self, x: np.ndarray, t: np.ndarray, white: np.ndarray) -> None:
+        """Pops, wander and electrode-off spells; ``white`` = this segment's amplifier noise."""
         if not self._add:
             return
         ta, tb = float(t[0]), float(t[-1])
@@ -1841,8 +1844,9 @@ class SyntheticNight:
             elif mode == "flat":
                 x[ch, i0:i1] = 0.0
             else:
-                # loose electrode: cable/skin motion (1..20 Hz, large), the EMG swamped by
-                # broadband contact noise, mains picked up through the high impedance
+                # loose electrode: cable/skin motion (1..20 Hz, large), white contact noise
+                # (not EMG-shaped: the front end's flat band), mains picked up through the
+                # high impedance, what is left of the EMG
                 ph = par[2]
                 s = np.zeros_like(u)
                 for q in range(4):
@@ -1851,7 +1855,8 @@ class SyntheticNight:
                 w = 2 * np.pi * (self.mains_hz if self.mains_hz > 0 else 50.0)
                 x[ch, i0:i1] = (
                     0.3 * par[1] * s
-                    + x[ch, i0:i1] * (0.05 * par[1] / 5.0)
+                    + white[ch, i0:i1] * (0.04 * par[1] / self._amp_noise[ch])
+                    + 0.5 * x[ch, i0:i1]
                     + 0.1 * par[1] * np.sin(w * t[i0:i1] + ph)
                 )
 
