@@ -21,7 +21,10 @@ Any :class:`detector.stream.Source`.  Its samples are re-chunked into frames; if
 differ from the configured ones they are resampled by linear interpolation (simple, no
 anti-alias filter: fine for 2048 -> 2000 Hz or 512 -> 500 Hz, not a lab-grade resampler).
 Equal rates pass through exactly.  The first ``n_ch`` provider channels are used.  Indices a
-provider skips (``Gap`` items, or a chunk starting later than expected) read as zeros.
+provider skips (``Gap`` items, or a chunk starting later than expected) are not invented:
+frames lying wholly inside such a gap are not sent, a LOSS frame with reason 2 (fault)
+declares them in the stream (and again on RESEND); a frame only partly inside one carries
+zeros for the missing samples.
 When the provider runs out, acquisition stops producing frames (status flag SOURCE_END).
 
 Frames
@@ -59,6 +62,7 @@ from firmware_protocol.codec import (
     FLAG_LOW_BATTERY,
     FLAG_RING_OVERFLOW,
     FLAG_SOURCE_END,
+    LOSS_FAULT,
     LOSS_RING,
     LOW_BATTERY_PCT,
     MAX_FRAME,
@@ -101,6 +105,12 @@ DEFAULT_DRAIN_PCT_PER_H = 3.3
 class _Held:
     seq: int
     data: bytes
+    stop: int = -1
+    """One past the last seq this entry covers (a LOSS(fault) entry covers several)."""
+
+    def __post_init__(self) -> None:
+        if self.stop < 0:
+            self.stop = self.seq + 1
 
 
 class _Resampler:
@@ -114,6 +124,7 @@ class _Resampler:
         self._parts: list[np.ndarray] = []  # appended, not yet concatenated (no O(n^2))
         self.buf0 = 0  # provider index of buf[0]
         self._end = 0  # provider index one past the last sample held
+        self.gaps: list[tuple[int, int]] = []  # provider index ranges the provider skipped
 
     @property
     def have_until(self) -> int:
@@ -136,8 +147,9 @@ class _Resampler:
             self._buf = np.zeros((0, x.shape[1]))
             self.buf0 = self._end = start
         end = self._end
-        if start > end:  # provider gap -> zeros
+        if start > end:  # provider gap -> zeros (and remembered, see in_gap)
             self._parts.append(np.zeros((start - end, x.shape[1])))
+            self.gaps.append((end, start))
         elif start < end:  # overlap: keep what we have
             x = x[end - start :]
         if x.shape[0]:
@@ -167,6 +179,14 @@ class _Resampler:
         cols = [np.interp(x, xp, buf[:, c]) for c in range(width)]
         return np.stack(cols, axis=1).reshape(-1, width)
 
+    def in_gap(self, k0: int, k1: int) -> bool:
+        """True if every provider sample behind output samples ``[k0, k1)`` lies in a gap."""
+        if not self.gaps or k1 <= k0:
+            return False
+        lo = int(math.floor(k0 * self.fs_in / self.fs_out + 1e-9))
+        hi = self.src_needed(k1)
+        return any(g0 <= lo and hi <= g1 for g0, g1 in self.gaps)
+
     def trim(self, k_keep: int) -> None:
         """Forget provider samples not needed for output samples ``>= k_keep``."""
         keep_from = int(math.floor(k_keep * self.fs_in / self.fs_out + 1e-9)) - 1
@@ -178,6 +198,7 @@ class _Resampler:
         drop = min(keep_from - self.buf0, buf.shape[0])
         self._buf = buf[drop:].copy() if drop > buf.shape[0] // 2 else buf[drop:]
         self.buf0 += drop
+        self.gaps = [g for g in self.gaps if g[1] > self.buf0]
 
 
 class SensorFirmware:
@@ -496,11 +517,18 @@ class SensorFirmware:
         else:
             acc_b = b""
         bpe = self.n_ch * self.emg_bits // 8
+        gap_run: int | None = None  # first seq of a run of frames the provider has no data for
         for i in range(n):
             seq = s0 + i
             e0, e1, a0, a1 = self._frame_ranges(seq)
-            t_us = int(round((self._k0 + e0) * 1e6 / self.emg_fs - self._boot_osc_us))
-            t_us = max(0, t_us) & U48
+            if self._emg_rs.gaps and self._emg_rs.in_gap(self._k0 + e0, self._k0 + e1):
+                if gap_run is None:
+                    gap_run = seq
+                continue
+            if gap_run is not None:
+                self._emit_fault_loss(gap_run, seq)
+                gap_run = None
+            t_us = self._t_us(e0)
             hdr = _DATA_HDR.pack(
                 VERSION,
                 _T_DATA,
@@ -528,14 +556,36 @@ class SensorFirmware:
             self._hold(seq, data)
             if self.state == STATE_STREAMING:
                 self._outbox.append((seq, self._maybe_corrupt(seq, data)))
+        if gap_run is not None:
+            self._emit_fault_loss(gap_run, s0 + n)
         self.next_seq = s0 + n
         self.stats["frames"] += n
         self._emg_rs.trim(self._k0 + e_stop)
         if self.acc_fs:
             self._acc_rs.trim(self._j0 + a_stop)
 
-    def _hold(self, seq: int, data: bytes) -> None:
-        self.ring.append(_Held(seq, data))
+    def _t_us(self, e0: int) -> int:
+        """Sensor clock (µs since boot) at acquisition EMG index ``e0``."""
+        assert self._k0 is not None
+        t_us = int(round((self._k0 + e0) * 1e6 / self.emg_fs - self._boot_osc_us))
+        return max(0, t_us) & U48
+
+    def _loss_frame(self, s0: int, s1: int, reason: int) -> bytes:
+        e0, _, a0, _ = self._frame_ranges(s0)
+        e1, _, a1, _ = self._frame_ranges(s1)
+        return encode_frame(LossFrame(self.boot_id, s0, s1, e0, e1, a0, a1, self._t_us(e0), reason))
+
+    def _emit_fault_loss(self, s0: int, s1: int) -> None:
+        """Frames ``[s0, s1)`` have no provider samples (a gap in a replayed recording):
+        the sensor declares them lost (reason fault) in the stream, and keeps the LOSS in
+        the ring so a RESEND repeats it."""
+        data = self._loss_frame(s0, s1, LOSS_FAULT)
+        self._hold(s0, data, stop=s1)
+        if self.state == STATE_STREAMING:
+            self._outbox.append((s0, data))
+
+    def _hold(self, seq: int, data: bytes, stop: int = -1) -> None:
+        self.ring.append(_Held(seq, data, stop))
         while len(self.ring) > self.ring_frames:
             self.ring.popleft()
             self.ring_overflowed = True
@@ -616,25 +666,8 @@ class SensorFirmware:
         first = max(cmd.from_seq, self.oldest_seq)
         queue: list[bytes] = []
         if cmd.from_seq < self.oldest_seq and self._k0 is not None:
-            e0, _, a0, _ = self._frame_ranges(cmd.from_seq)
-            e1, _, a1, _ = self._frame_ranges(self.oldest_seq)
-            t_us = int(round((self._k0 + e0) * 1e6 / self.emg_fs - self._boot_osc_us))
-            queue.append(
-                encode_frame(
-                    LossFrame(
-                        boot_id=self.boot_id,
-                        seq_start=cmd.from_seq,
-                        seq_stop=self.oldest_seq,
-                        emg_start=e0,
-                        emg_stop=e1,
-                        acc_start=a0,
-                        acc_stop=a1,
-                        t_us=max(0, t_us) & U48,
-                        reason=LOSS_RING,
-                    )
-                )
-            )
-        held = [h.data for h in self.ring if h.seq >= first]
+            queue.append(self._loss_frame(cmd.from_seq, self.oldest_seq, LOSS_RING))
+        held = [h.data for h in self.ring if h.stop > first]
         queue += held
         self.stats["resent"] += len(held)
         # Live frames made but not yet returned: those the resend covers would come twice;

@@ -348,3 +348,43 @@ def test_every_frame_arrives_or_is_declared_lost(schedule: list[tuple[float, flo
         assert fw.ring_overflowed
     if schedule == [(10.0, 200.0), (5.0, 30.0)]:
         assert len(lost) > 0
+
+
+class _GappySource:
+    """10 s of ramp, a 7.5-s hole, then 10 s more (like a saved recording with a link gap)."""
+
+    def __init__(self) -> None:
+        self.layout = StreamLayout(emg_fs=FS, emg_labels=("L",), emg_sites=("calf",), acc_fs=None)
+
+    def chunks(self):
+        from detector.stream import Chunk, Gap
+
+        i = np.arange(10_000)
+        yield Chunk(0, ((i % 1000) * 0.1)[:, None] + 1.0)
+        yield Gap(10.0, 17.5, "link")
+        j = np.arange(17_500, 27_500)
+        yield Chunk(17_500, ((j % 1000) * 0.1)[:, None] + 1.0)
+
+    def wall_time(self, t_s: float):
+        return None
+
+
+def test_provider_gap_becomes_an_explicit_fault_loss() -> None:
+    fw = SensorFirmware(_GappySource(), config=Configure(n_ch=1, acc_fs=0, emg_per_frame=100))
+    ctl(fw, StartStreaming(), t_us=0)
+    out = [decode_frame(r) for r in fw.advance_to(30 * S)]
+    losses = [f for f in out if isinstance(f, LossFrame)]
+    data = [f for f in out if isinstance(f, DataFrame)]
+    assert len(losses) == 1
+    loss = losses[0]
+    assert loss.reason_name == "fault"
+    # 100-sample frames: frames 100..174 cover EMG 10,000..17,499, all inside the hole.
+    assert (loss.seq_start, loss.seq_stop) == (100, 175)
+    assert (loss.emg_start, loss.emg_stop) == (10_000, 17_500)
+    assert loss.t_us == 10 * S
+    assert sorted([f.seq for f in data] + list(range(100, 175))) == list(range(fw.next_seq))
+    assert np.all(np.concatenate([f.emg_uv() for f in data]) >= 1.0)  # no invented zeros
+    # A RESEND from inside the hole repeats the LOSS, then the data after it.
+    ctl(fw, Resend(150))
+    again = [decode_frame(r) for r in fw.advance_to(30 * S)]
+    assert again[0] == loss and [f.seq for f in again[1:]] == list(range(175, fw.next_seq))
