@@ -9,7 +9,10 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
 * **Surface EMG** = Gaussian noise with a surface-EMG power spectrum
   ``P(f) ~ f^2 fh^4 / ((f^2 + fl^2)(f^2 + fh^2)^2)`` (Shwedyk et al. 1977, the classic
   sEMG spectral model), ``fl`` 50..95 Hz and ``fh`` = 1.8..2.6 x ``fl`` drawn per channel
-  and night, so the peak lies at ~55..120 Hz and >93 % of the power in 20..450 Hz.
+  and night, so the peak lies at ~55..120 Hz and >93 % of the power in 20..450 Hz; on 30 %
+  of nights instead a flat band between 2nd-order edges at 15..30 and 150..450 Hz
+  (``Scenario.spectrum``; how simpler simulators make EMG: detectors must not rely on
+  one spectral shape).
   A front end shapes it: ``wearable`` (2nd-order high-pass at 0.5..20 Hz, 4th-order
   low-pass at min(450 Hz, 0.45 fs)) or ``sleeplab`` (the 10..100 Hz band of sleep-lab leg
   EMG; the default below 400 Hz); nothing exists above Nyquist (the ADC's anti-aliasing
@@ -55,7 +58,7 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
 * **Movements** (truth ``movement``): ``turning`` (1.5..6 s, both muscles 15..150 µV,
   gravity vector rolls), ``posture`` (sit up / stand up / lie down), ``walking`` (stride
   0.85..1.4 s, ~1 per second; a calf burst of 30..200 µV over stance, 35..55 % of the
-  cycle, on 3..12 µV of tonic activity; tibialis bursts at heel strike and over swing;
+  cycle, on 1..12 µV of tonic activity; tibialis bursts at heel strike and over swing;
   shank swing and heel strikes on the accelerometer; bathroom trips 15 s..2 min per leg
   of the trip, pacing up to 6 min on hard nights), ``standing`` (tonic soleus 4..15 µV with sway),
   ``stretch`` (tibialis 20..150 µV held 10..60 s, up to 150 s on hard nights; calf
@@ -76,7 +79,8 @@ What is modelled (figures from ``shared/brief/DOMAIN.md`` unless said otherwise)
   mediolateral, z = out of the calf (posterior).  At rest it reads +1 g "up":
   standing (1, 0, 0), supine (0, 0, -1), prone (0, 0, 1), side (0, +-1, 0) with
   random shank pitch/roll per posture, a per-night mounting rotation (<= 15 deg per axis),
-  bias <= 0.02 g, noise 2..8 mg.  ``sitting`` = on the bed edge (shank near vertical),
+  bias <= 0.02 g, noise 2..8 mg; ``Scenario(acc_axes="random")`` wears the sensor in any
+  of the 24 right-angle orientations (another device's axis convention).  ``sitting`` = on the bed edge (shank near vertical),
   ``sitting-in-bed`` = legs straight in bed (the shank alone cannot tell it from lying).
 * Sleep/wake periods (``night.states``) and postures (``night.postures``) as ground truth.
 
@@ -234,6 +238,13 @@ class Scenario:
     emg_range_uv: float = 3276.7
     """The amplifier's input range +-µV; the signal saturates there (default: the emulated
     sensor's 16-bit samples at 0.1 µV/count, ``PROTOCOL.md``)."""
+    spectrum: str | None = None
+    """EMG spectral model: ``shwedyk`` (the sEMG shape, peak 55..120 Hz) or ``bandpass``
+    (flat between a 15..30 Hz and a 150..450 Hz 2nd-order edge: how simpler simulators
+    make EMG).  Random: shwedyk on 70 % of nights."""
+    acc_axes: str = "canonical"
+    """``canonical`` (x up the shank, z out of the calf) or ``random`` (the sensor worn in
+    any of the 24 right-angle orientations, as another device's axis convention would be)."""
     rest_drift: float = 1.0
     """Scale of the slow drift of the resting level over the night (1 = x0.55..1.8)."""
     mains_uv: tuple[float, float] | None = None
@@ -613,7 +624,7 @@ class _Planner:
         c_on = float(r.uniform(0.05, 0.15))
         c_len = float(r.uniform(0.35, 0.55))
         for c in self.calf:
-            self.p.env_comp(c, t0, t0 + dur, _loguniform(r, 3, 12), rise=1.0, fall=1.0)
+            self.p.env_comp(c, t0, t0 + dur, _loguniform(r, 1, 12), rise=1.0, fall=1.0)
         t = t0
         n = 0
         while t + period <= t0 + dur:
@@ -911,7 +922,7 @@ class _Planner:
             tc,
             t1,
             active,
-            prerise_start_s=round(tc - pre, 3) if pct > 0 else None,
+            prerise_start_s=round(tc - pre, 4) if pct > 0 else None,
             prerise_pct=round(pct, 1),
             peak_uv=amps,
             relief=relief,
@@ -1344,6 +1355,11 @@ class SyntheticNight:
         # EMG spectrum per channel (Shwedyk 1977 shape)
         self._fl = np.array([r.uniform(50, 95) for _ in range(nch)])
         self._fh = self._fl * np.array([r.uniform(1.8, 2.6) for _ in range(nch)])
+        spec = scenario.spectrum or ("shwedyk" if r.random() < 0.7 else "bandpass")
+        if spec not in ("shwedyk", "bandpass"):
+            raise ValueError(f"spectrum must be 'shwedyk' or 'bandpass', got {spec!r}")
+        self._spec_kind = spec
+        self._bp = [(float(r.uniform(15, 30)), float(r.uniform(150, 450))) for _ in range(nch)]
         lo, hi = scenario.rest_uv
         self._rest_base = np.array([_loguniform(r, lo, hi) for _ in range(nch)])
         self._rest_drift = [
@@ -1394,6 +1410,7 @@ class SyntheticNight:
         if scenario.artifact_rate <= 0 and scenario.ecg is None:
             ecg_mode = "none"
         self.params.update(
+            spectrum=spec,
             spectrum_fl_hz=[round(float(x), 1) for x in self._fl],
             spectrum_fh_hz=[round(float(x), 1) for x in self._fh],
             rest_uv=[round(float(x), 2) for x in self._rest_base],
@@ -1432,7 +1449,13 @@ class SyntheticNight:
         self._H = np.empty((nch, f.size))
         self._Hamp = np.empty((nch, f.size))
         for c in range(nch):
-            h = np.sqrt(_semg_psd(f, self._fl[c], self._fh[c])) * g
+            if self._spec_kind == "shwedyk":
+                h = np.sqrt(_semg_psd(f, self._fl[c], self._fh[c])) * g
+            else:
+                lo_c, hi_c = self._bp[c]
+                with np.errstate(divide="ignore"):
+                    hb = 1.0 / np.sqrt(1.0 + (lo_c / np.maximum(f, 1e-9)) ** 4)
+                h = hb / np.sqrt(1.0 + (f / hi_c) ** 4) * g
             self._H[c] = h * self._norm(h)
             self._Hamp[c] = g * self._norm(g) * self._amp_noise[c]
         w = np.linspace(0.0, math.pi / 2, self._ov, endpoint=False) + math.pi / (4 * self._ov)
@@ -1571,7 +1594,19 @@ class SyntheticNight:
         d = math.radians
         self._mount = _rot(d(r.uniform(-15, 15)), d(r.uniform(-15, 15)), d(r.uniform(-15, 15)))
         if self.scenario.side == "left":
+            # the left leg's lateral side is the body frame's -y
             self._mount = self._mount @ np.diag([1.0, -1.0, 1.0])
+        if self.scenario.acc_axes == "random":
+            perm = np.eye(3)[list(r.permutation(3))]
+            signs = r.choice([-1.0, 1.0], size=3)
+            m = perm * signs[:, None]
+            if np.linalg.det(m) < 0:
+                m[2] *= -1.0  # a proper rotation: the sensor is worn turned, not mirrored
+            self._mount = m @ self._mount
+        elif self.scenario.acc_axes != "canonical":
+            raise ValueError(
+                f"acc_axes must be 'canonical' or 'random', got {self.scenario.acc_axes!r}"
+            )
         self._acc_bias = r.uniform(-0.02, 0.02, size=3)
         self._acc_scale = r.uniform(0.98, 1.02, size=3)
         self._acc_noise = float(r.uniform(0.002, 0.008))

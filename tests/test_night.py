@@ -31,6 +31,7 @@ BUSY = Scenario(
     stretches=1,
     sleep_onset_s=60.0,
     artifact_rate=1.0,
+    spectrum="shwedyk",
 )
 
 
@@ -177,7 +178,7 @@ def test_truth_sane_on_random_8h_nights(seed: int) -> None:
             assert 10.0 <= e.duration_s <= 600.0
             if e.extra["prerise_pct"] > 0:
                 pre = e.start_s - e.extra["prerise_start_s"]
-                assert 20.0 <= pre <= 70.0 and 100.0 <= e.extra["prerise_pct"] <= 500.0
+                assert 19.99 <= pre <= 70.01 and 99.9 <= e.extra["prerise_pct"] <= 500.1
                 assert e.extra["asleep_before"]
             else:
                 assert e.extra["prerise_start_s"] is None
@@ -262,6 +263,22 @@ def test_resting_level_cramp_amplitude_and_spectrum(
         emg[int((cramp.start_s - 10) * fs) : int((cramp.start_s - 1) * fs)], fs, night.mains_hz
     )
     assert late[calf] > 1.3 * early[calf]
+
+
+def test_bandpass_spectrum_nights_stay_in_band() -> None:
+    n = make_night(8, 60.0, scenario=Scenario(cramps=0, artifact_rate=0.0, spectrum="bandpass"))
+    assert n.params["spectrum"] == "bandpass"
+    x = n.render(0, n.n_emg)[:, 0]
+    f, p = welch(x, fs=1000.0, nperseg=2048)
+    assert p[(f >= 15) & (f <= 460)].sum() / p.sum() > 0.8
+
+
+def test_random_acc_axes_keep_one_g() -> None:
+    a = make_night(8, 60.0, scenario=Scenario(cramps=0, acc_axes="random"))
+    b = make_night(8, 60.0, scenario=Scenario(cramps=0))
+    ga, gb = a.render_acc(0, 500), b.render_acc(0, 500)
+    assert np.median(np.linalg.norm(ga, axis=1)) == pytest.approx(1.0, abs=0.05)
+    assert not np.allclose(np.median(ga, axis=0), np.median(gb, axis=0), atol=0.1)
 
 
 def test_sleeplab_rate_has_nothing_above_its_band() -> None:
