@@ -59,6 +59,8 @@ class BurstFeatures:
     """Median acc activity during the burst (g), None without accelerometer."""
     acc_upright: bool | None
     turn_deg: float | None
+    in_lm_series: bool = False
+    """Set by the detector: starts 10-90 s after the previous leg movement."""
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -213,7 +215,7 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     # 6. leg movements, twitches, fidgets ------------------------------------------
     if d < cfg.lm_min_s:
         return Verdict("movement", "twitch", f"{d:.2f} s burst, shorter than 0.5 s", 0.6)
-    if d <= cfg.lm_max_s:
+    if d <= cfg.lm_max_s or (d <= cfg.cramp_lm_context_s and f.in_lm_series):
         return Verdict(
             "movement",
             "leg-movement",

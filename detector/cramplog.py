@@ -334,6 +334,7 @@ class CrampLog:
         self._conn = conn
         self.path = path
         self._lock = threading.RLock()
+        self.journal_mode = ""
 
     # -- opening --------------------------------------------------------------------
 
@@ -370,8 +371,7 @@ class CrampLog:
         log = cls(conn, p)
         log._migrate()
         log._tighten_companions()
-        if mode.lower() != "wal":  # pragma: no cover - only on filesystems without shm
-            pass
+        log.journal_mode = str(mode).lower()
         return log
 
     def _tighten_companions(self) -> None:
@@ -392,20 +392,23 @@ class CrampLog:
                     f"understands ({SCHEMA_VERSION}); upgrade nightcramp"
                 )
             while version < SCHEMA_VERSION:
-                script = MIGRATIONS[version]
-                # executescript commits first; run the statements in one explicit
-                # transaction so a failed step leaves the file at the old version.
-                stmts = [s.strip() for s in _split_sql(script) if s.strip()]
+                # executescript would commit first; run the statements in one explicit
+                # transaction so a failed step leaves the file at the old version.  The
+                # version is read again under the write lock: another process opening
+                # the same fresh file may have migrated it meanwhile.
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for s in stmts:
-                        self._conn.execute(s)
-                    self._conn.execute(f"PRAGMA user_version = {version + 1}")
+                    version = self.schema_version
+                    if version < SCHEMA_VERSION:
+                        for stmt in _split_sql(MIGRATIONS[version]):
+                            if stmt.strip():
+                                self._conn.execute(stmt)
+                        self._conn.execute(f"PRAGMA user_version = {version + 1}")
                     self._conn.execute("COMMIT")
                 except BaseException:
                     self._conn.execute("ROLLBACK")
                     raise
-                version += 1
+                version = self.schema_version
 
     @property
     def schema_version(self) -> int:

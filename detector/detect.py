@@ -153,6 +153,10 @@ class DetectorConfig:
     cramp_min_s: float = 8.0
     """Shortest cramp, s: beyond the longest PLMs' median durations (0.5-5 s, DOMAIN) and
     the plain floor's 8 s; cramps last seconds to ~10 min (Hallegraeff 2017)."""
+    cramp_lm_context_s: float = 15.0
+    """A cramp candidate this short (the longest bilateral leg movement, WASM 2016, s)
+    that starts plm_min_interval_s..plm_max_interval_s after the previous leg movement
+    is a long leg movement of a series, not a cramp."""
     cramp_min_x_rest: float = 5.0
     """Median calf envelope over a cramp, multiple of rest ("many x rest"; the pre-cramp
     rise alone is +217 % = ~3x, Chaney & Sherman)."""
@@ -313,6 +317,7 @@ class Detector:
         self._lm_pending: list[Event] = []
         self._lm_in_series = False
         self._awake_until = -1.0
+        self._last_lm_start: float | None = None
         # output
         self.events: list[Event] = []
         self.gaps: list[Gap] = []
@@ -859,6 +864,8 @@ class Detector:
             seg = _Segment(k0, k1)
             f = self._features([seg])
             v = classify(f, self.cfg)
+            if v.kind == "cramp" and self._in_lm_series(f):
+                continue
             if v.kind == "cramp":
                 cramps.append((seg, f, v, pre))
         if not cramps:
@@ -905,6 +912,7 @@ class Detector:
 
     def _classify_part(self, segs: list[_Segment], out: list[Event], allow_cramp: bool) -> None:
         f = self._features(segs)
+        f.in_lm_series = self._in_lm_series(f)
         v = classify(f, self.cfg, allow_cramp=allow_cramp)
         if v.subtype == "twitch" and len(segs) == 1:
             self.n_twitches += 1
@@ -981,8 +989,16 @@ class Detector:
         return runs
 
     # ------------------------------------------------------------------ PLM series
+    def _in_lm_series(self, f: BurstFeatures) -> bool:
+        cfg = self.cfg
+        if f.duration_s > cfg.cramp_lm_context_s or self._last_lm_start is None:
+            return False
+        iv = f.start_s - self._last_lm_start
+        return cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s
+
     def _lm(self, ev: Event, out: list[Event], f: BurstFeatures | None = None) -> None:
         cfg = self.cfg
+        self._last_lm_start = ev.start_s
         # PLMS are leg movements in sleep, mostly of the tibialis anterior (DOMAIN.md,
         # AASM): movements while the sleeper is known to be awake, or led by the calf
         # when a tibialis channel is recorded, are not series candidates.
