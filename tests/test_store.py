@@ -240,3 +240,15 @@ def test_disk_full_on_a_real_tiny_filesystem(tmp_path: Path) -> None:
         assert got == [(i, _payload(i), False) for i in range(len(got))]
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_background_flush_writes_idle_frames_within_a_second(tmp_path: Path) -> None:
+    w = RecordingWriter.create(tmp_path, device={}, config={})
+    try:
+        for i in range(10):
+            w.append_frame(_payload(i), i)
+        time.sleep(1.3)  # no more appends: the timer must flush on its own
+        got = _read_all(w.folder)
+        assert [r for r, _, _ in got] == list(range(10))
+    finally:
+        w.close()
