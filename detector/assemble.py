@@ -1,9 +1,12 @@
 """Frames in, an ordered sample stream out: the ONE place where frames become samples.
 
 :class:`FrameAssembler` is used identically by the live recorder and by replay
-(:class:`detector.store_source.RecordingSource` feeds it the saved frames in the order
-they were received, with their receive times), so a replay yields exactly the chunks
-and gaps -- and therefore the events -- of the live run.
+(:class:`detector.store.RecordingSource` feeds it the saved frames in the order they
+were received, with their receive times), so a replay yields exactly the chunks and
+gaps -- and therefore the events -- of the live run.  Its output chunks are cut on a
+fixed timeline grid (``CHUNK_S`` = 10 s, see :class:`AlignedChunker`), so how frames
+were grouped on arrival (one by one live, thousands at a time in replay) cannot change
+what the detector sees.
 
 What it does with the frames, in arrival order:
 
