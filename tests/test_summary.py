@@ -285,3 +285,24 @@ def test_unknown_night_is_a_user_error(log: CrampLog) -> None:
 
     with pytest.raises(UserError, match="no night 'nope'"):
         build_summary(log, "nope")
+
+
+def test_fast_emulated_clock_falls_back_to_timeline(log: CrampLog) -> None:
+    """A night streamed 100x faster than real time: wall clock != timeline; clock times
+    follow the timeline so the span and the cramp times agree."""
+    r = hand_night(with_trace=False)
+    t0 = r.layout.start_utc
+    assert t0 is not None
+    log.begin_night("fast", source="demo", layout=r.layout, start_utc=t0,
+                    detector_version=HAND_VERSION)  # fmt: skip
+    fast = lambda t: t0 + timedelta(seconds=t / 100)  # noqa: E731
+    sink = log.event_sink("fast", fast)
+    for ev in r.events:
+        sink(ev)
+    log.end_night("fast", r, wall_time=fast)
+    s = build_summary(log, "fast")
+    assert s["night"]["end_clock"] == (t0 + timedelta(seconds=r.duration_s)).astimezone().strftime(
+        "%H:%M"
+    )
+    c = s["cramps"][0]
+    assert c["clock"] == (t0 + timedelta(seconds=c["start_s"])).astimezone().strftime("%H:%M")
