@@ -283,3 +283,23 @@ def test_delete_night_cascades(tmp_path: Path) -> None:
         log.delete_night("n")
     for t in ("events", "annotations", "night_epochs", "gaps", "nights"):
         assert _count(db, f"SELECT COUNT(*) FROM {t}") == 0
+
+
+def test_two_openers_of_a_fresh_file(tmp_path: Path) -> None:
+    """The recorder and a `cramp log` command may create the same log at once."""
+    db = tmp_path / "fresh.sqlite3"
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            CrampLog.open(db).close()
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    ts = [threading.Thread(target=opener) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+    assert _count(db, "PRAGMA user_version") == SCHEMA_VERSION
