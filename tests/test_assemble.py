@@ -228,3 +228,33 @@ def test_wall_time_follows_receive_times(night) -> None:  # noqa: ANN001
     assert wt is not None
     expect = (rx[0] - 25_000_000 - 8_000_000) / 1e9 + 6.0
     assert abs(wt.timestamp() - expect) < 0.02
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_any_late_order_with_resends_gives_the_in_order_stream(night, seed: int) -> None:  # noqa: ANN001
+    """Property: frames delivered late (within the hold bound), twice, or corrupted and
+    then resent, always give the samples of the in-order delivery, with no gap."""
+    _, _, fr, rx = night
+    ref = _emg(_run(fr, rx)[1])
+    rng = np.random.default_rng(seed)
+    keys = np.arange(len(fr)) + rng.uniform(0, 60, len(fr))  # up to 60 frames (1.5 s) late
+    keys[0] = -1  # the recording starts with the first frame it receives
+    order = [int(i) for i in np.argsort(keys, kind="stable")]
+    frames, times = [], []
+    for k, i in enumerate(order):
+        r = rng.random()
+        if r < 0.03:  # corrupted on the air, resent a little later
+            b = bytearray(fr[i])
+            b[int(rng.integers(0, len(b)))] ^= 1 << int(rng.integers(0, 8))
+            frames.append(bytes(b))
+            times.append(rx[min(k, len(rx) - 1)])
+        frames.append(fr[i])
+        times.append(rx[min(k, len(rx) - 1)])
+        if r > 0.97:
+            frames.append(fr[i])
+            times.append(rx[min(k, len(rx) - 1)])
+    for many in (False, True):
+        a, items = _run(frames, times, many=many)
+        assert not [it for it in items if isinstance(it, Gap)]
+        np.testing.assert_array_equal(_emg(items), ref)
+        _check_contiguity(items)
