@@ -26,7 +26,9 @@ What it does with the frames, in arrival order:
 * keeps the clock alignment (sensor sample time vs host receive time) for
   :meth:`FrameAssembler.wall_time`.
 
-Timeline: EMG sample 0 is the first EMG sample of the first data frame received.
+Timeline: EMG sample 0 is the first EMG sample of the first data frame received; frames
+of that boot with lower sequence numbers arriving later are dropped (``duplicates``), so a
+recorder should start the recording with the frames it wants first.
 """
 
 from __future__ import annotations
