@@ -123,6 +123,32 @@ EVENT_COLUMNS: list[tuple[str, str, Callable[[Any], str] | None]] = [
 # ----------------------------------------------------------------------------- parsing
 
 
+class _Number(click.ParamType):
+    """A number whose bad spelling is a one-line :class:`UserError`, not a usage dump."""
+
+    def __init__(self, name: str, kind: type, example: str) -> None:
+        self.name = name
+        self._kind = kind
+        self._example = example
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, self._kind):
+            return value
+        try:
+            return self._kind(str(value).strip())
+        except ValueError:
+            what = (param.name or "value") if param is not None else "value"
+            what = what.replace("event_ids", "event id").replace("_", " ")
+            raise UserError(
+                f"{what} {value!r} is not {self.name}; give e.g. {self._example}"
+            ) from None
+
+
+EVENT_ID = _Number("a whole number", int, "12 (the id column of `cramp log list`)")
+WHOLE = _Number("a whole number", int, "7")
+NUMBER = _Number("a number", float, "1.5")
+
+
 def parse_duration(text: str | None) -> float | None:
     """``90``, ``90s``, ``1:30``, ``2m``, ``1m30s``, ``2 min`` -> seconds."""
     if text is None:
@@ -237,7 +263,7 @@ def list_(
 
 
 @log.command("show")
-@click.argument("event_id", type=int)
+@click.argument("event_id", type=EVENT_ID)
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @db_option
 @click.pass_context
@@ -299,7 +325,7 @@ def _one_line(ev: dict[str, Any]) -> str:
 
 
 @log.command("confirm")
-@click.argument("event_ids", type=int, nargs=-1, required=True)
+@click.argument("event_ids", type=EVENT_ID, nargs=-1, required=True)
 @db_option
 @click.pass_context
 def confirm(ctx: click.Context, event_ids: tuple[int, ...], db: str | None) -> None:
@@ -315,7 +341,7 @@ def confirm(ctx: click.Context, event_ids: tuple[int, ...], db: str | None) -> N
 
 
 @log.command("reject")
-@click.argument("event_ids", type=int, nargs=-1, required=True)
+@click.argument("event_ids", type=EVENT_ID, nargs=-1, required=True)
 @db_option
 @click.pass_context
 def reject(ctx: click.Context, event_ids: tuple[int, ...], db: str | None) -> None:
@@ -332,7 +358,7 @@ def reject(ctx: click.Context, event_ids: tuple[int, ...], db: str | None) -> No
 
 def annotation_options(f: F) -> F:
     f = click.option("--note", "note", metavar="TEXT", help="Free text.")(f)
-    f = click.option("--soreness", type=int, metavar="0-10", help="Soreness the next day.")(f)
+    f = click.option("--soreness", type=WHOLE, metavar="0-10", help="Soreness the next day.")(f)
     f = click.option(
         "--eased-by",
         "eased_by",
@@ -342,7 +368,7 @@ def annotation_options(f: F) -> F:
     )(f)
     f = click.option("--side", metavar="SIDE", help="left, right or both.")(f)
     f = click.option("--muscle", metavar="MUSCLE", help="calf, thigh or foot.")(f)
-    f = click.option("--pain", type=int, metavar="0-10", help="Pain, 0 none to 10 worst.")(f)
+    f = click.option("--pain", type=WHOLE, metavar="0-10", help="Pain, 0 none to 10 worst.")(f)
     return f
 
 
@@ -351,7 +377,7 @@ def _eased(eased_by: tuple[str, ...]) -> str | None:
 
 
 @log.command("annotate")
-@click.argument("event_id", type=int)
+@click.argument("event_id", type=EVENT_ID)
 @annotation_options
 @click.option("--confirm/--reject", "verdict", default=None, help="Also give a verdict.")
 @db_option
@@ -474,14 +500,14 @@ def _default_evening() -> str:
 
 @log.command("evening")
 @click.argument("day", metavar="[DATE]", required=False)
-@click.option("--water", type=float, metavar="LITRES", help="Water drunk over the day, L.")
+@click.option("--water", type=NUMBER, metavar="LITRES", help="Water drunk over the day, L.")
 @click.option("--stretch/--no-stretch", default=None, help="Calf stretch before bed.")
 @click.option("--exercise/--no-exercise", default=None, help="Light exercise in the evening.")
 @click.option("--long-sitting/--no-long-sitting", default=None, help="Sat for long.")
 @click.option("--long-standing/--no-long-standing", default=None, help="Stood for long.")
 @click.option("--crossed-legs/--no-crossed-legs", default=None, help="Sat with legs crossed.")
 @click.option("--hard-floor/--no-hard-floor", default=None, help="Stood on hard floors.")
-@click.option("--tired", type=int, metavar="0-10", help="Tiredness, 0 fresh to 10 exhausted.")
+@click.option("--tired", type=WHOLE, metavar="0-10", help="Tiredness, 0 fresh to 10 exhausted.")
 @click.option("--supplement", metavar="TEXT", help="Supplement or medicine taken.")
 @click.option("--note", metavar="TEXT", help="Free text.")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")

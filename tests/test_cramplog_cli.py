@@ -96,6 +96,9 @@ def test_show_confirm_reject_annotate(db: Path) -> None:
         (("log", "evening", "--water", "1500"), "water 1500.0 L is out of range"),
         (("log", "list", "--json", "--csv"), "exclude each other"),
         (("summary", "nope"), "no night 'nope'"),
+        (("log", "confirm", "abc"), "event id 'abc' is not a whole number"),
+        (("log", "annotate", "{a}", "--pain", "lots"), "pain 'lots' is not a whole number"),
+        (("log", "evening", "--water", "much"), "water 'much' is not a number"),
     ],
 )
 def test_friendly_errors(db: Path, args: tuple[str, ...], message: str) -> None:
