@@ -197,8 +197,9 @@ class DetectorConfig:
     upright_deg: float = 40.0
     """Shank within this angle of vertical counts as upright, degrees."""
     acc_shank_axis: int = 0
-    """Accelerometer axis along the shank (0=x, 1=y, 2=z); the sensor's x points along
-    the shank towards the knee (firmware_protocol/night.py, PROTOCOL)."""
+    """Accelerometer axis along the shank (0=x, 1=y, 2=z) when it cannot be learnt from
+    the night (see Detector._shank_axis); the sensor's x points along the shank towards
+    the knee (firmware_protocol/night.py)."""
     turn_angle_deg: float = 30.0
     """Gravity vector change across a burst that makes turning over, degrees."""
     artifact_lf_ratio: float = 8.0
@@ -298,6 +299,8 @@ class Detector:
         self.sec_acc = Growable(7)  # sx sy sz sxx syy szz n
         self._acc_next: int | None = None
         self._acc_sec_done = 0
+        self._acc_carry = np.zeros((0, 3))
+        self._acc_carry_j0 = 0
         # frame ring (recent frames: smoothed mean square, e2, tk, rv)
         self.ring_n = int(math.ceil((cfg.max_segment_s + 240.0) * self.fps))
         self.ring = np.zeros((self.ring_n, 5 * c))
@@ -367,6 +370,7 @@ class Detector:
         if self._finished is not None:
             return self._finished
         out: list[Event] = []
+        self._acc_flush()
         self._gap(out, final=True)
         self._flush_lm(out, final=True)
         events = self._with_context(self.events)
@@ -419,25 +423,48 @@ class Detector:
         return k * self.hop / self.fs
 
     def _push_acc(self, j0: int, a: np.ndarray) -> None:
+        """Per-second accelerometer sums; a second is summed once complete (carried until
+        then), by the same operations whatever the chunking."""
         fs = float(self.acc_fs or 0)
         m = a.shape[0]
         self.n_acc += m
-        j = np.arange(j0, j0 + m)
-        if abs(fs - round(fs)) < 1e-9:
-            sec = j // int(round(fs))
+        if self._acc_carry.shape[0] and self._acc_next != j0:
+            self._acc_flush()
+        if self._acc_carry.shape[0] == 0:
+            self._acc_carry_j0 = j0
+            buf = a
         else:
-            sec = np.floor(j / fs).astype(np.int64)
-        s0 = int(sec[0])
-        rel = sec - s0
-        nb = int(rel[-1]) + 1
-        self.sec_acc.ensure(s0 + nb)
-        cols = [a[:, 0], a[:, 1], a[:, 2], a[:, 0] ** 2, a[:, 1] ** 2, a[:, 2] ** 2]
-        blk = self.sec_acc.a[s0 : s0 + nb]
-        for ci, v in enumerate(cols):
-            blk[:, ci] += np.bincount(rel, weights=v, minlength=nb)
-        blk[:, 6] += np.bincount(rel, minlength=nb)
+            buf = np.concatenate([self._acc_carry, a])
+        j = np.arange(self._acc_carry_j0, self._acc_carry_j0 + buf.shape[0])
+        sec = (
+            j // int(round(fs)) if abs(fs - round(fs)) < 1e-9 else np.floor(j / fs).astype(np.int64)
+        )
+        cut = int(np.searchsorted(sec, sec[-1]))
+        # the last second is complete when its last sample is in
+        if abs(fs - round(fs)) < 1e-9 and (j[-1] + 1) % int(round(fs)) == 0:
+            cut = buf.shape[0]
+        self._acc_sum(sec[:cut], buf[:cut])
+        self._acc_carry = buf[cut:]
+        self._acc_carry_j0 = int(j[cut]) if cut < buf.shape[0] else int(j[-1]) + 1
         self._acc_next = j0 + m
         self._acc_sec_done = max(self._acc_sec_done, int(math.floor((j0 + m) / fs)))
+
+    def _acc_flush(self) -> None:
+        if self._acc_carry.shape[0]:
+            fs = float(self.acc_fs or 1)
+            j = np.arange(self._acc_carry_j0, self._acc_carry_j0 + self._acc_carry.shape[0])
+            self._acc_sum(np.floor(j / fs + 1e-9).astype(np.int64), self._acc_carry)
+            self._acc_carry = np.zeros((0, 3))
+
+    def _acc_sum(self, sec: np.ndarray, a: np.ndarray) -> None:
+        if sec.size == 0:
+            return
+        starts = np.r_[0, np.flatnonzero(np.diff(sec)) + 1]
+        secs = sec[starts]
+        self.sec_acc.ensure(int(secs[-1]) + 1)
+        cols = np.concatenate([a, a * a], axis=1)
+        self.sec_acc.a[secs, :6] = np.add.reduceat(cols, starts, axis=0)
+        self.sec_acc.a[secs, 6] = np.diff(np.r_[starts, sec.size])
 
     def _rest_upto(self, s_max: int) -> None:
         """Compute the resting level for seconds up to ``s_max`` (inclusive)."""
@@ -795,9 +822,31 @@ class Detector:
         act = np.sqrt(var.sum(axis=1))
         return mean, act, ok
 
-    def _upright(self, g: np.ndarray) -> np.ndarray:
+    def _shank_axis(self, s_max: int) -> np.ndarray:
+        """Unit vector along the shank in sensor axes, from quiet seconds before s_max.
+
+        Lying, gravity is across the shank whichever way the leg rolls, so the shank is
+        the direction gravity visits least: the smallest-eigenvalue eigenvector of the
+        scatter of unit gravity vectors.  When the leg did not roll enough to tell (the
+        two smallest eigenvalues close), the configured axis is used.
+        """
+        default = np.zeros(3)
+        default[self.cfg.acc_shank_axis] = 1.0
+        g, act, ok = self._acc_sec(0, s_max)
+        sel = ok & (act < self.cfg.active_acc_g)
+        if sel.sum() < 60:
+            return default
+        u = g[sel] / np.maximum(np.linalg.norm(g[sel], axis=1, keepdims=True), 1e-9)
+        w, v = np.linalg.eigh(u.T @ u / u.shape[0])
+        if w[0] < 0.35 * w[1]:
+            return v[:, 0]
+        return default
+
+    def _upright(self, g: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
+        if axis is None:
+            axis = self._shank_axis(self.sec_acc.n)
         norm = np.linalg.norm(g, axis=-1)
-        cosang = np.abs(g[..., self.cfg.acc_shank_axis]) / np.maximum(norm, 1e-9)
+        cosang = np.abs(g @ axis) / np.maximum(norm, 1e-9)
         return cosang >= math.cos(math.radians(self.cfg.upright_deg))
 
     def _acc_features(self, t0: float, t1: float) -> tuple[float | None, bool | None, float | None]:
@@ -808,7 +857,7 @@ class Detector:
         if not ok.any():
             return None, None, None
         activity = float(np.median(act[ok]))
-        upright = bool(self._upright(g[ok]).mean() >= 0.5)
+        upright = bool(self._upright(g[ok], self._shank_axis(s0)).mean() >= 0.5)
         gb, _, okb = self._acc_sec(s0 - 3, s0 - 1)
         ga, _, oka = self._acc_sec(s1 + 1, s1 + 3)
         turn = None
