@@ -367,3 +367,18 @@ def test_corpus_splits_are_disjoint_and_cover_the_requirements() -> None:
     q = corpus("tune", quick=True)
     assert 0 < len(q) < len(tune) and all(s.hours <= 1.5 for s in q)
     assert SEG_S == 10.0
+
+
+@pytest.mark.slow
+def test_a_whole_8h_night_streams_in_bounded_memory() -> None:
+    n = make_night(7, 8 * 3600.0)
+    tracemalloc.start()
+    total = acc = 0
+    for ch in n.chunks(1.0):
+        assert isinstance(ch, Chunk)
+        total += ch.emg.shape[0]
+        acc += ch.acc.shape[0]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert (total, acc) == (28_800_000, 1_440_000)
+    assert peak < 20e6
