@@ -55,9 +55,10 @@ POSTURE_COLOURS = {
 }
 STATE_COLOURS = {"sleep": "#3f51b5", "wake": "#ffc107", "gap": "#dddddd"}
 GAP_COLOUR = "#bbbbbb"
-#: Envelope bins for the timeline, s: 8 h at 1200 px is ~24 s per pixel, so a 10-s max
-#: keeps every burst visible without drawing 28 800 points.
-PLOT_BIN_S = 10.0
+#: Envelope bins for the timeline, s: about one bin per pixel of a 1200-px plot (8 h ->
+#: 24 s), at least 1 s (the trace's resolution): each bin shows its maximum, so every
+#: burst stays visible without drawing 28 800 points.
+PLOT_PIXELS = 1200
 
 
 def _png(fig: Any) -> str:
@@ -94,15 +95,15 @@ class _Axis:
         ax.set_xlabel(f"clock time ({name})" if name else "clock time")
 
 
-def _binned(trace: pd.DataFrame, col: str, how: str) -> tuple[np.ndarray, np.ndarray]:
+def _binned(trace: pd.DataFrame, col: str, how: str, bin_s: float) -> tuple[np.ndarray, np.ndarray]:
     if col not in trace or trace[col].isna().all():
         return np.array([]), np.array([])
-    b = (trace["t_s"] // PLOT_BIN_S) * PLOT_BIN_S
-    g = trace[col].groupby(b)
+    b = (trace["t_s"] // bin_s) * bin_s
+    g = trace[col].astype(float).groupby(b)
     v = g.max() if how == "max" else g.median()
-    full = pd.Series(np.nan, index=np.arange(b.min(), b.max() + PLOT_BIN_S, PLOT_BIN_S))
+    full = pd.Series(np.nan, index=np.arange(b.min(), b.max() + bin_s, bin_s))
     full.loc[v.index] = v.values
-    return full.index.to_numpy(dtype=float) + PLOT_BIN_S / 2, full.to_numpy(dtype=float)
+    return full.index.to_numpy(dtype=float) + bin_s / 2, full.to_numpy(dtype=float)
 
 
 def timeline_png(
@@ -132,11 +133,14 @@ def timeline_png(
         ha="left",
     )
     # --- EMG envelope
-    x, env = _binned(trace, "emg_rms_uv", "max")
-    xr, rest = _binned(trace, "rest_uv", "median")
+    bin_s = float(max(1, round(span / PLOT_PIXELS)))
+    x, env = _binned(trace, "emg_rms_uv", "max", bin_s)
+    xr, rest = _binned(trace, "rest_uv", "median", bin_s)
     ymax = 100.0
     if len(x):
-        a_emg.plot(ax_t.x(x), env, color="#333333", lw=0.7, label="EMG envelope (10-s max)")
+        a_emg.plot(
+            ax_t.x(x), env, color="#333333", lw=0.7, label=f"EMG envelope ({bin_s:.0f}-s max)"
+        )
         if np.isfinite(env).any():
             ymax = max(ymax, float(np.nanmax(env)) * 3)
     if len(xr):
@@ -215,7 +219,7 @@ def timeline_png(
         borderaxespad=0.0,
     )
     # --- activity
-    xa, act = _binned(trace, "activity_g", "max")
+    xa, act = _binned(trace, "activity_g", "max", bin_s)
     if len(xa):
         a_act.fill_between(ax_t.x(xa), 0, np.nan_to_num(act), color="#1f77b4", alpha=0.6, lw=0)
         top = float(np.nanmax(act)) if np.isfinite(act).any() else 0.0
@@ -284,8 +288,10 @@ def _runs_band(
 
 
 def trends_png(rows: list[dict[str, Any]]) -> str | None:
-    """Cramps per night over the last weeks against the evening record (base64 PNG)."""
-    if not rows:
+    """Cramps per night over the last weeks against the evening record (base64 PNG).
+
+    ``None`` below two nights: one bar is not a trend."""
+    if len(rows) < 2:
         return None
     dates = [datetime.fromisoformat(r["date"]) for r in rows]
     x = mdates.date2num(dates)
@@ -514,6 +520,11 @@ def render_html(log: CrampLog, night_id: str | None = None) -> str:
         parts.append(
             '<p class="muted">Plain averages over your own nights, not a trial: many things '
             "change from night to night.</p>"
+        )
+    elif tr is None:
+        parts.append(
+            '<p class="muted">Trends appear here once the log holds a few nights. Log your '
+            "evenings too (<code>cramp log evening --water 1.5 --stretch</code>).</p>"
         )
     else:
         parts.append(
