@@ -109,6 +109,23 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             f"raw signal stepped {f.step_ratio:.0f}x the EMG envelope and decayed: electrode pop",
             0.85,
         )
+    moving = f.acc_activity_g is not None and f.acc_activity_g >= cfg.walk_acc_g
+    if f.step_ratio >= cfg.artifact_step_long and d > cfg.pop_max_s and not moving:
+        return Verdict(
+            "artifact",
+            "electrode-off",
+            f"raw baseline swings {f.step_ratio:.1f}x the EMG envelope with the leg still: "
+            "loose electrode",
+            0.8,
+        )
+    if f.depth >= cfg.steady_depth_min and f.cramp_x_rest >= cfg.cramp_min_x_rest and d >= 3:
+        return Verdict(
+            "artifact",
+            "electrode-off",
+            f"steady noise at {f.cramp_x_rest:.0f}x rest without the waxing and waning of a "
+            f"contraction (P10/P90 {f.depth:.2f})",
+            0.75,
+        )
     if f.lf_ratio >= cfg.artifact_lf_ratio:
         sub = "pop" if d < cfg.pop_max_s else "electrode-off"
         return Verdict(
@@ -144,7 +161,8 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     stride_env = (
         f.stride_ac >= cfg.stride_ac_min
         and f.sustain < cfg.cramp_min_sustain
-        and d >= cfg.walk_min_strides * lo
+        and f.cramp_peak_x_rest >= cfg.on_x_rest
+        and d >= cfg.walk_min_strides * max(lo, f.stride_period_s)
     )
     acc_walk = (
         f.acc_activity_g is not None

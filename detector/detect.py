@@ -157,9 +157,10 @@ class DetectorConfig:
     """A cramp candidate this short (the longest bilateral leg movement, WASM 2016, s)
     that starts plm_min_interval_s..plm_max_interval_s after the previous leg movement
     is a long leg movement of a series, not a cramp."""
-    cramp_min_x_rest: float = 5.0
-    """Median calf envelope over a cramp, multiple of rest ("many x rest"; the pre-cramp
-    rise alone is +217 % = ~3x, Chaney & Sherman)."""
+    cramp_min_x_rest: float = 8.0
+    """Median calf envelope over a cramp, multiple of rest ("many x rest", DOMAIN): above
+    the highest pre-cramp rise (+500 % = 6x, Chaney & Sherman) and quiet-standing tonic
+    soleus activity."""
     cramp_min_sustain: float = 0.8
     """Fraction of a cramp's frames above the off level (sustained, not strides)."""
     cramp_core_x_rest: float = 6.0
@@ -188,7 +189,7 @@ class DetectorConfig:
     """Stride (gait cycle) period range, s: about one calf burst per second (DOMAIN)."""
     walk_min_strides: int = 5
     """Bursts at a stride period that make walking, count."""
-    stride_ac_min: float = 0.35
+    stride_ac_min: float = 0.6
     """Envelope autocorrelation at the stride lag that counts as periodic, unitless."""
     stride_depth_max: float = 0.35
     """... with the envelope falling this close to rest between strides (P10/P90)."""
@@ -208,6 +209,12 @@ class DetectorConfig:
     artifact_step_ratio: float = 3.0
     """Excursion of the raw 10-ms mean over the peak envelope above which a short burst
     (<= pop_max_s) is an electrode pop: a step that decays (DOMAIN.md); clean EMG < 1."""
+    artifact_step_long: float = 1.5
+    """Same ratio for a longer burst with the leg still (acc below walk_acc_g or no
+    acc): a loose electrode's baseline swings; muscle EMG is zero-mean, < 0.5 here."""
+    steady_depth_min: float = 0.9
+    """P10/P90 of the calf envelope at or above which loud activity is steady noise
+    (electrode off), not a contraction, which waxes and wanes (DOMAIN, Minetto 2009)."""
     pop_max_s: float = 3.0
     """A low-frequency burst shorter than this is an electrode pop, s."""
     artifact_min_f_hz: float = 0.0
