@@ -107,6 +107,14 @@ def test_same_seed_same_samples_and_chunk_size_invariance() -> None:
     )
     assert sum(p.emg.shape[0] for p in s1) == c.n_emg == 60000
     assert sum(p.acc.shape[0] for p in s1) == c.n_acc == 3000
+    # across a cramp (motor-unit trains, envelopes) in a fresh instance, seam by seam
+    (cr,) = a.truth_of("cramp")
+    j0, j1 = int((cr.start_s - 2) * 333.3), int((cr.start_s + 25) * 333.3)
+    fresh = make_night(5, 600.0, emg_fs=333.3, scenario=BUSY)
+    seams = [j0] + [k * fresh._seg_n for k in range(j0 // fresh._seg_n + 1, j1 // fresh._seg_n + 1)]
+    spans = list(zip(seams, seams[1:] + [j1], strict=True))
+    parts = [fresh.render(u, v) for u, v in reversed(spans)]  # last seam first
+    np.testing.assert_array_equal(np.concatenate(parts[::-1]), b.render(j0, j1))
     # a different seed is a different night
     d = make_night(6, 600.0, emg_fs=333.3, scenario=BUSY)
     assert not np.array_equal(d.render(i0, i1), whole)
