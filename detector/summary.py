@@ -487,6 +487,12 @@ def render_text(s: dict[str, Any]) -> str:
         f"{'s' if rec['n_gaps'] != 1 else ''} ({fmt_duration(rec['gap_s'])}),"
         f" electrode off {fmt_duration(rec['electrode_off_s'])}"
     )
+    if rec["gaps"]:
+        g = max(rec["gaps"], key=lambda g: g["duration_s"])
+        lines.append(
+            f"             longest gap {fmt_duration(g['duration_s'])} at {g['start_clock']}"
+            f" ({g['reason']})"
+        )
     sl = s.get("sleep")
     if sl:
         lines.append(
