@@ -1868,10 +1868,15 @@ class SyntheticNight:
             mode = _OFF_MODES[int(par[0])]
             lim = self.scenario.emg_range_uv
             if mode == "hum":
-                w = 2 * np.pi * self.mains_hz if self.mains_hz > 0 else 2 * np.pi * 50.0
+                fm = self.mains_hz if self.mains_hz > 0 else 50.0
                 tt = t[i0:i1]
-                s = par[1] * (np.sin(w * tt + par[2]) + 0.3 * np.sin(3 * w * tt + par[2]))
-                s += 0.05 * par[1] * np.sin(2 * np.pi * 0.3 * u)
+                s = np.zeros_like(u)
+                for h, rel in ((1, 1.0), (3, 0.3)):
+                    if h * fm < 0.45 * fs:  # the ADC's anti-aliasing removes the rest
+                        gh = float(_frontend_gain(np.array([h * fm]), self.fe_hp, self.fe_lp)[0])
+                        s += rel * gh * par[1] * np.sin(2 * np.pi * h * fm * tt + par[2])
+                g03 = float(_frontend_gain(np.array([0.3]), self.fe_hp, self.fe_lp)[0])
+                s += 0.05 * g03 * par[1] * np.sin(2 * np.pi * 0.3 * u)
                 x[ch, i0:i1] = s + 0.5 * x[ch, i0:i1]
             elif mode == "saturation":
                 sign = 1.0 if par[2] > 3.14 else -1.0
@@ -1886,13 +1891,15 @@ class SyntheticNight:
                 s = np.zeros_like(u)
                 for q in range(4):
                     fq = 1.0 + ((ph * (q + 1) * 7.31) % 19.0)
-                    s += (0.5 / (q + 1)) * np.sin(2 * np.pi * fq * u + q * ph)
-                w = 2 * np.pi * (self.mains_hz if self.mains_hz > 0 else 50.0)
+                    gq = float(_frontend_gain(np.array([fq]), self.fe_hp, self.fe_lp)[0])
+                    s += (0.5 / (q + 1)) * gq * np.sin(2 * np.pi * fq * u + q * ph)
+                fm = self.mains_hz if self.mains_hz > 0 else 50.0
+                gm = float(_frontend_gain(np.array([fm]), self.fe_hp, self.fe_lp)[0])
                 x[ch, i0:i1] = (
                     0.3 * par[1] * s
                     + white[ch, i0:i1] * (0.04 * par[1] / self._amp_noise[ch])
                     + 0.5 * x[ch, i0:i1]
-                    + 0.1 * par[1] * np.sin(w * t[i0:i1] + ph)
+                    + 0.1 * gm * par[1] * np.sin(2 * np.pi * fm * t[i0:i1] + ph)
                 )
 
     def render(self, i0: int, i1: int) -> np.ndarray:
