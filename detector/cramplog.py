@@ -791,7 +791,7 @@ class CrampLog:
     def _event_row(r: dict[str, Any]) -> dict[str, Any]:
         r["channels"] = json.loads(r.get("channels") or "[]")
         r["context"] = json.loads(r.pop("context_json", None) or "{}")
-        r["duration_s"] = r["end_s"] - r["start_s"]
+        r["duration_s"] = round(r["end_s"] - r["start_s"], 3)
         r["superseded"] = bool(r["superseded"])
         r["orphaned"] = bool(r.get("orphaned") or 0)
         return r
