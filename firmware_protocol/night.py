@@ -1781,13 +1781,16 @@ class SyntheticNight:
             )
             if times.size == 0:
                 continue
-            hw = int(math.ceil(4 * width * fs))
+            # band-limit the shape analytically: a Gaussian low-pass with its -3 dB point at
+            # the front end's low-pass (sigma = 0.132 / f_c) widens the Gaussian to w_eff
+            w_eff = math.hypot(width, 0.132 / self.fe_lp)
+            hw = int(math.ceil(4 * w_eff * fs))
             off = np.arange(-hw, hw + 1)
             centre = np.round((times - ta) * fs).astype(np.int64)
             frac = (times - ta) * fs - centre
-            u = (off[None, :] - frac[:, None]) / (width * fs)
+            u = (off[None, :] - frac[:, None]) / (w_eff * fs)
             # biphasic motor-unit action potential (first derivative of a Gaussian)
-            wave = -u * np.exp(-0.5 * u * u) * 1.65 * amp
+            wave = -u * np.exp(-0.5 * u * u) * (1.65 * amp * (width / w_eff) ** 2)
             pos = centre[:, None] + off[None, :]
             ok = (pos >= 0) & (pos < x.shape[1])
             if ok.any():

@@ -290,10 +290,14 @@ def test_random_acc_axes_keep_one_g() -> None:
 
 
 def test_sleeplab_rate_has_nothing_above_its_band() -> None:
-    n = make_night(8, 120.0, emg_fs=256.0, scenario=Scenario(cramps=0, artifact_rate=0.0))
-    x = n.render(0, n.n_emg)[:, 0]
-    f, p = welch(x, fs=256.0, nperseg=1024)
-    assert p[f > 115].sum() / p.sum() < 0.05
+    sc = Scenario(cramps=1, cramp_durations=(60.0,), sleep_onset_s=30.0, artifact_rate=0.0)
+    n = make_night(3, 900.0, emg_fs=256.0, scenario=sc)
+    assert n.params["front_end"] == "sleeplab"
+    (c,) = n.truth_of("cramp")
+    for a, b in ((5.0, 125.0), (c.start_s + 5, c.end_s - 5)):  # rest, then the cramp
+        x = n.render(int(a * 256), int(b * 256))[:, 0]
+        f, p = welch(x, fs=256.0, nperseg=512)
+        assert p[f > 115].sum() / p.sum() < 0.05
 
 
 def test_plm_amplitude_above_rest(
