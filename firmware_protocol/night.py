@@ -1828,11 +1828,16 @@ class SyntheticNight:
         centre = np.round((bt - ta) * fs).astype(np.int64)
         pos = centre[:, None] + off[None, :]
         dt = (pos + 0.0) / fs + ta - bt[:, None]
+        # QRS (energy ~10..20 Hz) and T wave (~4 Hz), each through the front end's gain
+        g_qrs, g_t = _frontend_gain(np.array([15.0, 4.0]), self.fe_hp, self.fe_lp)
         wave = (
-            -0.12 * np.exp(-0.5 * ((dt + 0.03) / 0.008) ** 2)
-            + np.exp(-0.5 * (dt / 0.01) ** 2)
-            - 0.25 * np.exp(-0.5 * ((dt - 0.03) / 0.01) ** 2)
-            + 0.2 * np.exp(-0.5 * ((dt - 0.25) / 0.04) ** 2)
+            g_qrs
+            * (
+                -0.12 * np.exp(-0.5 * ((dt + 0.03) / 0.008) ** 2)
+                + np.exp(-0.5 * (dt / 0.01) ** 2)
+                - 0.25 * np.exp(-0.5 * ((dt - 0.03) / 0.01) ** 2)
+            )
+            + g_t * 0.2 * np.exp(-0.5 * ((dt - 0.25) / 0.04) ** 2)
         ) * ba[:, None]
         ok = (pos >= 0) & (pos < x.shape[1])
         s = np.bincount(pos[ok], weights=wave[ok], minlength=x.shape[1])[: x.shape[1]]
