@@ -90,7 +90,7 @@ class DetectorConfig:
     """Centred RMS window of the detection envelope, s (short, so strides stay apart)."""
     settle_s: float = 0.3
     """Ignore this long after a start or gap while the filters settle, s."""
-    max_piece_s: float = 30.0
+    max_piece_s: float = 60.0
     """Large chunks are processed in pieces of at most this, s (bounded memory)."""
 
     # --- adaptive rest --------------------------------------------------------------
@@ -308,6 +308,7 @@ class Detector:
         self._acc_sec_done = 0
         self._acc_carry = np.zeros((0, 3))
         self._acc_carry_j0 = 0
+        self._axis_cache: dict[int, np.ndarray] = {}
         # frame ring (recent frames: smoothed mean square, e2, tk, rv)
         self.ring_n = int(math.ceil((cfg.max_segment_s + 240.0) * self.fps))
         self.ring = np.zeros((self.ring_n, 5 * c))
@@ -839,6 +840,14 @@ class Detector:
         """
         default = np.zeros(3)
         default[self.cfg.acc_shank_axis] = 1.0
+        s_max = (s_max // 300) * 300  # re-learnt every 5 min (cached; chunk-invariant)
+        if s_max in self._axis_cache:
+            return self._axis_cache[s_max]
+        axis = self._learn_axis(s_max, default)
+        self._axis_cache = {s_max: axis}
+        return axis
+
+    def _learn_axis(self, s_max: int, default: np.ndarray) -> np.ndarray:
         g, act, ok = self._acc_sec(0, s_max)
         sel = ok & (act < self.cfg.active_acc_g)
         if sel.sum() < 60:
