@@ -76,7 +76,7 @@ class DetectorConfig:
     mains_ratio_min: float = 10.0
     """Narrow-band power at 50/60 Hz over the EMG band median that counts as hum
     (power ratio, 10 dB); our choice."""
-    mains_check_every_s: int = 60
+    mains_check_every_s: int = 120
     """Mains re-check period after the first 5 min (every 10 s until then), s."""
     mains_first_checks_s: int = 10
     """Every second is checked at the start of a recording, s."""
@@ -309,6 +309,9 @@ class Detector:
         self._acc_carry = np.zeros((0, 3))
         self._acc_carry_j0 = 0
         self._axis_cache: dict[int, np.ndarray] = {}
+        self._axis_scatter = np.zeros((3, 3))
+        self._axis_n = 0
+        self._axis_upto = 0
         # frame ring (recent frames: smoothed mean square, e2, tk, rv)
         self.ring_n = int(math.ceil((cfg.max_segment_s + 240.0) * self.fps))
         self.ring = np.zeros((self.ring_n, 5 * c))
@@ -614,12 +617,12 @@ class Detector:
         on = np.maximum(rest * cfg.on_x_rest, rest + cfg.on_abs_uv) ** 2
         off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv) ** 2
         rel = sec - s0
-        return on[rel].T, off[rel].T, rest[rel].T
+        ok = np.isfinite(rest).all(axis=1)
+        return on.T[:, rel], off.T[:, rel], ok[rel]
 
     def _bursts(self, k0: int, e2s: np.ndarray, out: list[Event]) -> None:
         n = e2s.shape[1]
-        on2, off2, rest = self._thresholds(k0, n)
-        valid = np.isfinite(rest).all(axis=0)
+        on2, off2, valid = self._thresholds(k0, n)
         valid &= np.arange(k0, k0 + n) >= self.run_k0 + self.settle
         with np.errstate(invalid="ignore"):
             above = ((e2s > off2).any(axis=0)) & valid
@@ -848,12 +851,20 @@ class Detector:
         return axis
 
     def _learn_axis(self, s_max: int, default: np.ndarray) -> np.ndarray:
-        g, act, ok = self._acc_sec(0, s_max)
-        sel = ok & (act < self.cfg.active_acc_g)
-        if sel.sum() < 60:
+        # scatter of unit gravity vectors over quiet seconds, accumulated in fixed 300-s
+        # blocks in time order (the same sums whatever the chunking)
+        while self._axis_upto + 300 <= s_max:
+            a = self._axis_upto
+            g, act, ok = self._acc_sec(a, a + 300)
+            sel = ok & (act < self.cfg.active_acc_g)
+            if sel.any():
+                u = g[sel] / np.maximum(np.linalg.norm(g[sel], axis=1, keepdims=True), 1e-9)
+                self._axis_scatter += u.T @ u
+                self._axis_n += int(sel.sum())
+            self._axis_upto += 300
+        if self._axis_n < 60:
             return default
-        u = g[sel] / np.maximum(np.linalg.norm(g[sel], axis=1, keepdims=True), 1e-9)
-        w, v = np.linalg.eigh(u.T @ u / u.shape[0])
+        w, v = np.linalg.eigh(self._axis_scatter / self._axis_n)
         if w[0] < 0.35 * w[1]:
             return v[:, 0]
         return default
