@@ -2090,7 +2090,7 @@ def make_night(
 
 
 def _main(argv: list[str]) -> None:
-    """``python -m firmware_protocol.night [--hours H] [--fs HZ] [--seed N] [--truth]``:
+    """``python -m firmware_protocol.night [--hours H] [--fs HZ] [--cramps N] [--truth]``:
     build a night, stream it in 1-s chunks and print the rendering speed and truth counts."""
     import argparse
     import resource
@@ -2102,6 +2102,8 @@ def _main(argv: list[str]) -> None:
     ap.add_argument("--acc-fs", type=float, default=50.0)
     ap.add_argument("--sites", default="calf,tibialis")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--cramps", type=int, default=2)
+    ap.add_argument("--hard", action="store_true", help="a hard night (see Scenario.hard)")
     ap.add_argument("--truth", action="store_true", help="list the truth events")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -2112,6 +2114,8 @@ def _main(argv: list[str]) -> None:
         emg_fs=a.fs,
         acc_fs=a.acc_fs or None,
         sites=tuple(a.sites.split(",")),
+        cramps=a.cramps,
+        hard=a.hard,
     )
     plan_s = time.perf_counter() - t0
     samples = 0
