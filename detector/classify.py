@@ -42,6 +42,10 @@ class BurstFeatures:
     tib_x_rest: float
     """Median envelope on the tibialis channel as a multiple of rest (0 if none)."""
     has_tibialis: bool
+    calf_uv: float
+    """Median envelope on the calf channel(s), µV RMS."""
+    tib_uv: float
+    """Median envelope on the tibialis channel, µV RMS (0 if none)."""
     lf_ratio: float
     """Raw in-frame variance / band-passed power (1 for clean EMG; >> 1 for mains/pops)."""
     step_ratio: float
@@ -242,7 +246,7 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             lm_candidate=True,
         )
     if d >= cfg.cramp_min_s and f.sustain >= cfg.cramp_min_sustain:
-        why = f"sustained {d:.0f} s but only {f.cramp_x_rest:.1f}x rest on the calf"
+        why2 = f"sustained {d:.0f} s but only {f.cramp_x_rest:.1f}x rest on the calf"
     else:
-        why = f"{d:.0f} s of intermittent activity ({f.sustain:.0%} above rest)"
-    return Verdict("movement", "fidget", why, 0.6)
+        why2 = f"{d:.0f} s of intermittent activity ({f.sustain:.0%} above rest)"
+    return Verdict("movement", "fidget", why2, 0.6)

@@ -113,14 +113,20 @@ class DetectorConfig:
     """... and every second during the first this many seconds, s."""
 
     # --- double threshold (Bonato 1998) with AASM/WASM amplitudes -------------------
-    on_x_rest: float = 4.0
-    """Onset level as a multiple of rest (AASM: >= 8 µV above a ~2-3 µV rest ~ 4x)."""
     on_abs_uv: float = 8.0
-    """... and at least rest + this, µV (AASM 2007 leg movement onset)."""
-    off_x_rest: float = 2.0
-    """End level as a multiple of rest (AASM: within 2 µV of a ~2 µV rest ~ 2x)."""
+    """Onset level = rest + this, µV (AASM 2007 leg movement onset: >= 8 µV above
+    resting EMG) ..."""
+    on_min_x_rest: float = 2.0
+    """... but at least this multiple of rest (clear of the 100-ms RMS noise) ..."""
+    on_x_rest: float = 4.0
+    """... and at most this multiple (the same rule for a ~2.7 µV rest; keeps it
+    meaningful when the data are not µV-scaled)."""
     off_abs_uv: float = 2.0
-    """... and at least rest + this, µV (AASM 2007 / WASM 2016 end rule)."""
+    """End level = rest + this, µV (AASM 2007 / WASM 2016: within 2 µV of rest) ..."""
+    off_min_x_rest: float = 1.5
+    """... but at least this multiple of rest ..."""
+    off_x_rest: float = 2.0
+    """... and at most this multiple (2 µV over a 2 µV rest)."""
     end_quiet_s: float = 0.5
     """A burst ends at the start of >= this long below the off level, s (AASM, WASM)."""
     onset_search_s: float = 0.3
@@ -608,14 +614,24 @@ class Detector:
                 self.sec_med.a[sec[a]] = m[:c]
                 self.sec_med_tk.a[sec[a]] = m[c:]
 
+    def _on(self, rest: np.ndarray) -> np.ndarray:
+        """Onset level, µV: AASM's rest + 8 µV, kept within [on_min_x, on_max_x] x rest so
+        it stays meaningful when the data are not µV-scaled or the rest is unusual."""
+        c = self.cfg
+        return np.clip(rest + c.on_abs_uv, c.on_min_x_rest * rest, c.on_x_rest * rest)
+
+    def _off(self, rest: np.ndarray) -> np.ndarray:
+        """End level, µV: AASM/WASM rest + 2 µV, within [off_min_x, off_x] x rest."""
+        c = self.cfg
+        return np.clip(rest + c.off_abs_uv, c.off_min_x_rest * rest, c.off_x_rest * rest)
+
     def _thresholds(self, k0: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        cfg = self.cfg
         sec = self._sec_of(np.arange(k0, k0 + n))
         s0, s1 = int(sec[0]), int(sec[-1])
         self._rest_upto(s1)
         rest = self.sec_rest.a[s0 : s1 + 1]  # per second, then spread over the frames
-        on = np.maximum(rest * cfg.on_x_rest, rest + cfg.on_abs_uv) ** 2
-        off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv) ** 2
+        on = self._on(rest) ** 2
+        off = self._off(rest) ** 2
         rel = sec - s0
         ok = np.isfinite(rest).all(axis=1)
         return on.T[:, rel], off.T[:, rel], ok[rel]
@@ -758,7 +774,7 @@ class Detector:
         rest = self.sec_rest.a[sec]
         env = np.sqrt(e2s)
         xr = env / np.maximum(rest, 1e-9)
-        off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv)
+        off = self._off(rest)
         calf = self.calf_idx
         # sustained = the calf stays above its off level (walking: it falls to rest in
         # every swing phase while the tibialis fires; a cramp holds)
@@ -768,8 +784,10 @@ class Detector:
         cramp_peak = float(cx.max())
         if self.tib_idx:
             tib_x = float(np.median(xr[:, self.tib_idx].max(axis=1)))
+            tib_uv = float(np.median(env[:, self.tib_idx].max(axis=1)))
         else:
-            tib_x = 0.0
+            tib_x = tib_uv = 0.0
+        calf_uv = float(np.median(env[:, calf].max(axis=1)))
         s_e2 = float(e2.sum())
         lf = float(rv.sum()) / max(s_e2, 1e-12)
         # steps: excursion of the raw signal's 100-ms mean (which cancels 50 and 60 Hz
@@ -808,6 +826,8 @@ class Detector:
             cramp_peak_x_rest=cramp_peak,
             tib_x_rest=tib_x,
             has_tibialis=bool(self.tib_idx),
+            calf_uv=calf_uv,
+            tib_uv=tib_uv,
             lf_ratio=lf,
             step_ratio=step,
             f_eff_hz=f_eff,
@@ -904,7 +924,7 @@ class Detector:
         rest0 = self.sec_rest.a[sec0]
         xr = env / np.maximum(rest0, 1e-9)
         main = int(np.argmax(np.median(xr, axis=0)))
-        on = np.maximum(rest0 * self.cfg.on_x_rest, rest0 + self.cfg.on_abs_uv)
+        on = self._on(rest0)
         act = (env > on).mean(axis=0)
         chans = tuple(
             lab for i, lab in enumerate(self.layout.emg_labels) if i == main or act[i] >= 0.1
@@ -1037,7 +1057,7 @@ class Detector:
         ends = idx[np.r_[brk - 1, idx.size - 1]] + 1
         runs = []
         min_len = int(round(cfg.cramp_min_s * self.fps))
-        off = np.maximum(rest * cfg.off_x_rest, rest + cfg.off_abs_uv)
+        off = self._off(rest)
         for a, b in zip(starts, ends, strict=True):
             if b - a < min_len:
                 continue
@@ -1079,7 +1099,7 @@ class Detector:
         # AASM): movements while the sleeper is known to be awake, or led by the calf
         # when a tibialis channel is recorded, are not series candidates.
         awake = ev.start_s < self._awake_until
-        calf_led = f is not None and f.has_tibialis and f.cramp_x_rest > f.tib_x_rest
+        calf_led = f is not None and f.has_tibialis and f.calf_uv > f.tib_uv
         if awake or calf_led:
             why = "while awake" if awake else "calf-led, not tibialis"
             self._emit(replace(ev, reason=ev.reason + f"; {why}"), out)
@@ -1181,9 +1201,9 @@ class Detector:
         rest[okr] = np.nanmax(r2[okr], axis=1)
         if self.acc_fs and n_sec:
             self.sec_acc.ensure(n_sec)
-            g, act, ok = self._acc_sec(0, n_sec)
+            gv, act, ok = self._acc_sec(0, n_sec)
             act = np.where(ok, act, np.nan)
-            upright = self._upright(g)
+            upright = self._upright(gv)
         else:
             act = np.full(n_sec, np.nan)
             ok = np.zeros(n_sec, bool)

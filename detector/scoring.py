@@ -20,9 +20,16 @@ from typing import Protocol
 
 
 class Span(Protocol):
-    kind: str
-    start_s: float
-    end_s: float
+    """Anything with a kind and a time span (Event, TruthEvent, ...); read-only."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def start_s(self) -> float: ...
+
+    @property
+    def end_s(self) -> float: ...
 
 
 @dataclass(frozen=True)
