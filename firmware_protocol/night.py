@@ -932,6 +932,10 @@ class _Planner:
             lull_s=None if lull is None else round(lull, 3),
         )
         self.p.wake.append((wake_at, t1))
+        if relief == "massage" and sat is None:
+            # one sits up to reach the calf
+            self.p.transitions.append((t1, t1 + float(r.uniform(1.0, 2.5)), "sitting-in-bed"))
+            sat = "sitting-in-bed"
         end = self._relief(tc, t1, fall, relief, hard)
         if relief == "walk":
             sat = None
