@@ -803,11 +803,15 @@ class _Planner:
         rise = float(r.uniform(0.3, 2.0))
         fall = float(r.uniform(0.5, 3.0)) if relief == "stretch" else float(r.uniform(0.5, 4.0))
         t1 = tc + dur
-        # waxing and waning: the 1.4 Hz shared oscillation (Minetto 2009) and slower swells
+        # waxing and waning: the 1.4 Hz shared oscillation (Minetto 2009) and slower swells;
+        # in half the cramps a second component near 1.4 Hz makes it quasi-periodic (a
+        # spectral peak, not a clock)
+        f1 = float(r.normal(1.4, 0.25))
+        f3 = float(r.uniform(0.3, 0.8)) if r.random() < 0.5 else f1 * float(r.uniform(0.8, 1.2))
         mods = (
-            (float(r.normal(1.4, 0.25)), float(r.uniform(0.15, 0.4)), float(r.uniform(0, 6.28))),
+            (f1, float(r.uniform(0.15, 0.4)), float(r.uniform(0, 6.28))),
             (float(r.uniform(0.05, 0.3)), float(r.uniform(0.1, 0.3)), float(r.uniform(0, 6.28))),
-            (float(r.uniform(0.3, 0.8)), float(r.uniform(0.0, 0.15)), float(r.uniform(0, 6.28))),
+            (f3, float(r.uniform(0.0, 0.15)), float(r.uniform(0, 6.28))),
         )
         # in some long cramps the muscle half lets go for 1..3 s and cramps again
         lull = None

@@ -263,6 +263,11 @@ def test_resting_level_cramp_amplitude_and_spectrum(
     f, p = welch(seg[:, calf], fs=fs, nperseg=2048)
     assert p[(f >= 20) & (f <= 450)].sum() / p.sum() > 0.9
     assert 40.0 <= f[np.argmax(p)] <= 160.0
+    # waxing and waning near 1.4 Hz (Minetto 2009): the 50-ms envelope has more power at
+    # 0.9..2.1 Hz than at 3..8 Hz
+    e = np.sqrt(np.mean(_band(seg[:, calf], fs)[: len(seg) // 50 * 50].reshape(-1, 50) ** 2, 1))
+    fe, pe = welch(e - e.mean(), fs=20.0, nperseg=256)
+    assert pe[(fe >= 0.9) & (fe <= 2.1)].mean() > 1.5 * pe[(fe >= 3) & (fe <= 8)].mean()
     # the pre-cramp rise: calf RMS in the last 10 s before onset above the earlier level
     pre0 = cramp.extra["prerise_start_s"]
     assert pre0 is not None
