@@ -225,6 +225,11 @@ class DetectorConfig:
     """A low-frequency burst shorter than this is an electrode pop, s."""
     artifact_min_f_hz: float = 0.0
     """Effective frequency (TKEO) below which a burst is not EMG, Hz (0 = off)."""
+    flat_x_rest: float = 0.05
+    """A second whose EMG-band median is below this fraction of rest carries no signal
+    (electrode off / flat); such seconds never feed the resting level, unitless."""
+    flat_min_s: int = 2
+    """Shortest flat spell reported as an electrode-off artifact, s."""
     flat_rv_uv2: float = 1e-6
     """Raw in-frame variance below which a frame is flat (stuck/clipped), µV²."""
     spike_max_s: float = 0.35
@@ -233,10 +238,13 @@ class DetectorConfig:
     """Heart-beat period range (40-150 bpm), s."""
     ecg_min_spikes: int = 5
     """Spikes in a train to call ECG bleed, count."""
-    wake_hold_s: float = 300.0
-    """After a cramp, walking, a stretch or a posture change the sleeper is taken to be
-    awake for this long, s: leg movements then are not PLMS (AASM scores PLMS in sleep;
-    sleepers lie awake minutes after a cramp, Hallegraeff 2017)."""
+    wake_quiet_s: float = 180.0
+    """The sleeper is taken to be awake from the start of the recording and after a
+    cramp, walking, a stretch or a posture change, until the first this-long stretch
+    without any burst of >= 0.5 s, s: leg movements meanwhile are not PLMS (AASM scores
+    PLMS in sleep; sleepers lie awake minutes after a cramp, Hallegraeff 2017) ..."""
+    wake_max_s: float = 1200.0
+    """... or for at most this long, s (a 20-min sleep latency)."""
     wake_subtypes: tuple[str, ...] = ("walking", "stretch", "posture")
     """Movement subtypes that mean the sleeper is awake."""
     asleep_quiet_s: float = 300.0
@@ -314,6 +322,7 @@ class Detector:
         self._acc_sec_done = 0
         self._acc_carry = np.zeros((0, 3))
         self._acc_carry_j0 = 0
+        self._flat_run: list[Any] | None = None
         self._axis_cache: dict[int, np.ndarray] = {}
         self._axis_scatter = np.zeros((3, 3))
         self._axis_n = 0
@@ -336,7 +345,9 @@ class Detector:
         # PLM series
         self._lm_pending: list[Event] = []
         self._lm_in_series = False
-        self._awake_until = -1.0
+        self._wake_t = 0.0  # last wake trigger (the recording start counts)
+        self._sleep_t = self.cfg.wake_max_s  # estimated time of falling asleep after it
+        self._last_active = 0.0  # end of the last burst >= 0.5 s
         self._last_lm_start: float | None = None
         # output
         self.events: list[Event] = []
@@ -367,6 +378,8 @@ class Detector:
             return out
         if self._first_i is None:
             self._first_i = item.emg_start
+            self._wake_t = self._last_active = item.emg_start / self.fs
+            self._sleep_t = self._wake_t + self.cfg.wake_max_s
         if self.front.next_i is not None and self.front.next_i != item.emg_start:
             self._gap(out)  # discontiguous without a Gap item: treat as one
         self.n_samples += n
@@ -511,6 +524,8 @@ class Detector:
                 # gate has shut everything out for rest_relock_s, start afresh
                 if np.all(np.isfinite(val)):
                     quiet = ok & np.all(med <= (cfg.rest_gate_x * val) ** 2, axis=1)
+                    # ... nor do seconds without signal (electrode off, flat)
+                    quiet &= np.all(med >= (cfg.flat_x_rest * val) ** 2, axis=1)
                     if quiet.sum() >= cfg.rest_min_s:
                         ok = quiet
                         self._rest_locked_since = None
@@ -551,7 +566,7 @@ class Detector:
     def _frames(self, fr: Frames, out: list[Event]) -> None:
         c = self.n_ch
         sec = self._sec_of(np.arange(fr.k0, fr.k0 + fr.n))
-        self._seconds(sec, np.concatenate([fr.e2, fr.tk, fr.rv], axis=0), final=False)
+        self._seconds(sec, np.concatenate([fr.e2, fr.tk, fr.rv], axis=0), False, out)
         self._ring_put(fr.k0, slice(c, 2 * c), fr.e2)
         self._ring_put(fr.k0, slice(2 * c, 3 * c), fr.tk)
         self._ring_put(fr.k0, slice(3 * c, 4 * c), fr.rv)
@@ -564,7 +579,9 @@ class Detector:
         self._ring_put(k_out, slice(0, c), e2s)
         self._bursts(k_out, e2s, out)
 
-    def _seconds(self, sec: np.ndarray, feats: np.ndarray, final: bool) -> None:
+    def _seconds(
+        self, sec: np.ndarray, feats: np.ndarray, final: bool, out: list[Event] | None = None
+    ) -> None:
         """Per-second aggregates of the frames (e2, tk, rv stacked: (3 c, n)).
 
         Sums (for the trace and features) and the median of the 10-ms mean squares (the
@@ -613,6 +630,49 @@ class Detector:
                 m = np.partition(feats[: 2 * c, a : a + n_], n_ // 2, axis=1)[:, n_ // 2]
                 self.sec_med.a[sec[a]] = m[:c]
                 self.sec_med_tk.a[sec[a]] = m[c:]
+        self._flat_seconds(secs, lens, out)
+
+    def _flat_seconds(self, secs: np.ndarray, lens: np.ndarray, out: list[Event] | None) -> None:
+        """Electrode-off spells where a channel carries no signal: raw flat (stuck or
+        pinned) in most frames, or EMG-band power < flat_x_rest of rest.  Runs of >=
+        flat_min_s seconds become artifact events (emitted when the run ends)."""
+        cfg = self.cfg
+        self._rest_upto(int(secs[-1]))
+        rest = self.sec_rest.a[secs]
+        med = self.sec_med.a[secs]
+        with np.errstate(invalid="ignore"):
+            low = med < (cfg.flat_x_rest * rest) ** 2
+        flat = (self.sec_flat.a[secs] >= 0.5 * lens[:, None]) | low
+        any_flat = flat.any(axis=1)
+        for i, sc in enumerate(secs):
+            sc = int(sc)
+            if any_flat[i]:
+                if self._flat_run is None or sc != self._flat_run[1]:
+                    self._close_flat(out)
+                    self._flat_run = [sc, sc + 1, set()]
+                else:
+                    self._flat_run[1] = sc + 1
+                self._flat_run[2].update(int(j) for j in np.flatnonzero(flat[i]))
+            elif self._flat_run is not None:
+                self._close_flat(out)
+
+    def _close_flat(self, out: list[Event] | None) -> None:
+        run = self._flat_run
+        self._flat_run = None
+        if run is None or out is None or run[1] - run[0] < self.cfg.flat_min_s:
+            return
+        labels = tuple(self.layout.emg_labels[j] for j in sorted(run[2]))
+        ev = Event(
+            kind="artifact",
+            start_s=float(run[0]),
+            end_s=float(run[1]),
+            channels=labels,
+            confidence=0.9,
+            subtype="electrode-off",
+            reason=f"no signal on {', '.join(labels)} for {run[1] - run[0]} s "
+            "(flat, pinned or below the tissue noise): electrode off",
+        )
+        self._emit(ev, out)
 
     def _on(self, rest: np.ndarray) -> np.ndarray:
         """Onset level, µV: AASM's rest + 8 µV, kept within [on_min_x, on_max_x] x rest so
@@ -755,7 +815,8 @@ class Detector:
         self._flush_episode(out, final=True)
         if not final:
             self._flush_lm(out, final=True)
-        self._seconds(np.zeros(0, dtype=np.int64), np.zeros((3 * self.n_ch, 0)), final=True)
+        self._seconds(np.zeros(0, dtype=np.int64), np.zeros((3 * self.n_ch, 0)), True, out)
+        self._close_flat(out)
         self.front.reset()
         self.smooth.reset()
 
@@ -955,6 +1016,15 @@ class Detector:
         self.episode = None
         if ep is None:
             return
+        # sleep onset: the first quiet stretch after the last wake trigger
+        t0, t1 = self._t(ep.k0), self._t(ep.k1)
+        if t1 - t0 >= self.cfg.lm_min_s:
+            if (
+                t0 - self._last_active >= self.cfg.wake_quiet_s
+                and self._last_active >= self._wake_t
+            ):
+                self._sleep_t = min(self._sleep_t, self._last_active + self.cfg.wake_quiet_s)
+            self._last_active = max(self._last_active, t1)
         cramps: list[tuple[_Segment, BurstFeatures, Verdict, float]] = []
         for k0, k1, pre in self._cramp_runs(ep):
             seg = _Segment(k0, k1)
@@ -1098,7 +1168,7 @@ class Detector:
         # PLMS are leg movements in sleep, mostly of the tibialis anterior (DOMAIN.md,
         # AASM): movements while the sleeper is known to be awake, or led by the calf
         # when a tibialis channel is recorded, are not series candidates.
-        awake = ev.start_s < self._awake_until
+        awake = self._wake_t <= ev.start_s < self._sleep_t
         calf_led = f is not None and f.has_tibialis and f.calf_uv > f.tib_uv
         if awake or calf_led:
             why = "while awake" if awake else "calf-led, not tibialis"
@@ -1138,7 +1208,10 @@ class Detector:
 
     def _emit(self, ev: Event, out: list[Event]) -> None:
         if ev.kind == "cramp" or ev.subtype in self.cfg.wake_subtypes:
-            self._awake_until = max(self._awake_until, ev.end_s + self.cfg.wake_hold_s)
+            if ev.end_s > self._wake_t:
+                self._wake_t = ev.end_s
+                self._sleep_t = ev.end_s + self.cfg.wake_max_s
+                self._last_active = max(self._last_active, ev.end_s)
         out.append(ev)
         self.events.append(ev)
 
