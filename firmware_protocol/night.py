@@ -534,7 +534,7 @@ class _Planner:
 
     def fidget(self, t0: float) -> float:
         r = self.rng
-        t = t0
+        t = end = t0
         chans_all: list[int] = []
         for _ in range(int(r.integers(1, 4))):
             d = float(r.uniform(0.3, 2.0))
@@ -545,9 +545,8 @@ class _Planner:
             )
             self.burst(ch, t, d, _loguniform(r, 15, 100))
             chans_all += ch
+            end = t + d  # the spell ends with its last burst
             t += d + float(r.uniform(0.2, 1.5))
-        t -= 0.0
-        end = t
         if self.has_acc:
             self._jitter(t0, end, float(r.uniform(0.02, 0.15)))
         self.truth("movement", "fidget", t0, end, chans_all)
@@ -623,8 +622,7 @@ class _Planner:
         tib_amp = _loguniform(r, 20, 100)
         c_on = float(r.uniform(0.05, 0.15))
         c_len = float(r.uniform(0.35, 0.55))
-        for c in self.calf:
-            self.p.env_comp(c, t0, t0 + dur, _loguniform(r, 1, 12), rise=1.0, fall=1.0)
+        tonic = {c: _loguniform(r, 1, 12) for c in self.calf}
         t = t0
         n = 0
         while t + period <= t0 + dur:
@@ -670,6 +668,8 @@ class _Planner:
                 )
             t += p
             n += 1
+        for c, a in tonic.items():
+            self.p.env_comp(c, t0, t, a, rise=1.0, fall=1.0)
         for c in range(len(self.sites)):
             if r.random() < 0.5:
                 self._motion_artifact(c, t0, t, _loguniform(r, 10, 100))
@@ -778,7 +778,7 @@ class _Planner:
         dur = float(r.uniform(20, 90))
         t = t0
         while t < t0 + dur - 1:
-            d = float(r.uniform(0.3, 1.5))
+            d = min(float(r.uniform(0.3, 1.5)), t0 + dur - t)
             c = int(r.integers(0, len(self.sites)))
             self.p.env_comp(c, t, t + d, _loguniform(r, 5, 30), rise=0.1, fall=0.2)
             t += d + float(r.uniform(0.2, 2.0))

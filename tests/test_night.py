@@ -294,6 +294,34 @@ def test_random_acc_axes_keep_one_g() -> None:
     assert not np.allclose(np.median(ga, axis=0), np.median(gb, axis=0), atol=0.1)
 
 
+def test_no_activity_outside_the_truth(
+    night: SyntheticNight, arrays: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Every 250-ms stretch of EMG well above rest lies in a truth event (or a pre-rise)."""
+    emg, _ = arrays
+    fs = night.layout.emg_fs
+    y = _band(emg, fs)
+    for h in (1, 2, 3, 5, 6):
+        f0 = h * night.mains_hz
+        if f0 < 0.45 * fs:
+            sos = butter(2, [f0 - 2, f0 + 2], btype="bandstop", fs=fs, output="sos")
+            y = sosfiltfilt(sos, y, axis=0)
+    k = int(0.25 * fs)
+    m = len(y) // k * k
+    r = np.sqrt(np.mean(y[:m].reshape(-1, k, y.shape[1]) ** 2, axis=1))
+    q = np.percentile(r, 20, axis=0)
+    hot = np.flatnonzero((r > np.maximum(6 * q, q + 8)).any(axis=1)) * 0.25
+    assert hot.size > 100  # the night is not empty
+    spans = [(e.start_s - 0.5, e.end_s + 0.5) for e in night.truth]
+    spans += [
+        (e.extra["prerise_start_s"], e.start_s)
+        for e in night.truth_of("cramp")
+        if e.extra["prerise_start_s"] is not None
+    ]
+    stray = [t for t in hot if not any(a <= t + 0.25 and t <= b for a, b in spans)]
+    assert stray == []
+
+
 def test_sleeplab_rate_has_nothing_above_its_band() -> None:
     sc = Scenario(cramps=1, cramp_durations=(60.0,), sleep_onset_s=30.0, artifact_rate=0.0)
     n = make_night(3, 900.0, emg_fs=256.0, scenario=sc)
