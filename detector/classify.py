@@ -46,6 +46,10 @@ class BurstFeatures:
     """Median envelope on the calf channel(s), µV RMS."""
     tib_uv: float
     """Median envelope on the tibialis channel, µV RMS (0 if none)."""
+    calf_exc_uv: float
+    """90th percentile of the calf envelope's excess over its rest, µV."""
+    tib_exc_uv: float
+    """Same on the tibialis, µV (0 if none)."""
     lf_ratio: float
     """Raw in-frame variance / band-passed power (1 for clean EMG; >> 1 for mains/pops)."""
     step_ratio: float

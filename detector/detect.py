@@ -849,6 +849,12 @@ class Detector:
         else:
             tib_x = tib_uv = 0.0
         calf_uv = float(np.median(env[:, calf].max(axis=1)))
+        # which muscle leads: 90th percentile of the envelope's excess over rest, µV
+        exc = env - np.nan_to_num(rest)
+        calf_exc = float(np.percentile(exc[:, calf].max(axis=1), 90))
+        tib_exc = (
+            float(np.percentile(exc[:, self.tib_idx].max(axis=1), 90)) if self.tib_idx else 0.0
+        )
         s_e2 = float(e2.sum())
         lf = float(rv.sum()) / max(s_e2, 1e-12)
         # steps: excursion of the raw signal's 100-ms mean (which cancels 50 and 60 Hz
@@ -889,6 +895,8 @@ class Detector:
             has_tibialis=bool(self.tib_idx),
             calf_uv=calf_uv,
             tib_uv=tib_uv,
+            calf_exc_uv=calf_exc,
+            tib_exc_uv=tib_exc,
             lf_ratio=lf,
             step_ratio=step,
             f_eff_hz=f_eff,
@@ -1169,7 +1177,7 @@ class Detector:
         # AASM): movements while the sleeper is known to be awake, or led by the calf
         # when a tibialis channel is recorded, are not series candidates.
         awake = self._wake_t <= ev.start_s < self._sleep_t
-        calf_led = f is not None and f.has_tibialis and f.calf_uv > f.tib_uv
+        calf_led = f is not None and f.has_tibialis and f.calf_exc_uv > f.tib_exc_uv
         if awake or calf_led:
             why = "while awake" if awake else "calf-led, not tibialis"
             self._emit(replace(ev, reason=ev.reason + f"; {why}"), out)
