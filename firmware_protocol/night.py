@@ -706,11 +706,12 @@ class _Planner:
                 )
         if not self.tib:
             # without a tibialis channel only crosstalk of the stretch shows in the calf
+            # (labelled on the channel only when >= 6 µV RMS of it shows, else acc-only)
             for c in self.calf:
-                self.p.env_comp(
-                    c, t0, t0 + dur, amp * float(r.uniform(0.05, 0.15)), rise=1.0, fall=1.0
-                )
-                chans.append(c)
+                xt = amp * float(r.uniform(0.05, 0.15))
+                self.p.env_comp(c, t0, t0 + dur, xt, rise=1.0, fall=1.0)
+                if xt >= 6.0:
+                    chans.append(c)
         self.p.transitions.append((t0, t0 + 1.0, "tilt"))
         self.p.transitions.append((t0 + dur - 1.0, t0 + dur, "untilt"))
         if self.has_acc:

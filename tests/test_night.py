@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import tracemalloc
 from pathlib import Path
@@ -320,6 +321,15 @@ def test_no_activity_outside_the_truth(
     ]
     stray = [t for t in hot if not any(a <= t + 0.25 and t <= b for a, b in spans)]
     assert stray == []
+    # and the other way round: every cramp, PLM and movement shows in its channels
+    labels = night.layout.emg_labels
+    for e in night.truth:
+        if e.kind == "artifact" or e.subtype in ("standing", "twitch") or not e.channels:
+            continue
+        cols = [labels.index(c) for c in e.channels]
+        i0, i1 = int(e.start_s / 0.25), int(math.ceil(e.end_s / 0.25))
+        peak = max(float(np.max(r[i0:i1, c] / q[c])) for c in cols)
+        assert peak > 2.0, e
 
 
 def test_sleeplab_rate_has_nothing_above_its_band() -> None:
