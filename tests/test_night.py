@@ -232,6 +232,8 @@ def test_counts_follow_the_scenario() -> None:
     )
     free = make_night(9, 3600.0, scenario=Scenario(cramps=0))
     assert free.truth_of("cramp") == []
+    df = n.truth_frame()
+    assert len(df) == len(n.truth) and (df["end_s"] > df["start_s"]).all()
 
 
 # ------------------------------------------------------------------ physiology
