@@ -349,6 +349,7 @@ class Detector:
         self._sleep_t = self.cfg.wake_max_s  # estimated time of falling asleep after it
         self._last_active = 0.0  # end of the last burst >= 0.5 s
         self._last_lm_start: float | None = None
+        self._held: tuple[Event, BurstFeatures] | None = None
         # output
         self.events: list[Event] = []
         self.gaps: list[Gap] = []
@@ -802,6 +803,9 @@ class Detector:
                     )
                 if quiet and acc_ok:
                     self._close_episode(out)
+        if not final and self._held is not None:
+            if self._t(self.k_done) - self._held[0].start_s > self.cfg.plm_max_interval_s:
+                self._release_held(out)
         if not final and self._lm_pending:
             t_now = self._t(self.k_done)
             if t_now - self._lm_pending[-1].start_s > self.cfg.plm_max_interval_s:
@@ -813,6 +817,7 @@ class Detector:
                 self._segment(self.seg_k0, self.seg_last + 1, out)
             self.seg_open = False
         self._flush_episode(out, final=True)
+        self._release_held(out)
         if not final:
             self._flush_lm(out, final=True)
         self._seconds(np.zeros(0, dtype=np.int64), np.zeros((3 * self.n_ch, 0)), True, out)
@@ -1038,6 +1043,8 @@ class Detector:
             seg = _Segment(k0, k1)
             f = self._features([seg])
             v = classify(f, self.cfg)
+            if v.kind == "cramp" and f.duration_s <= self.cfg.cramp_lm_context_s:
+                self._held_to_lm(f.start_s, out)
             if v.kind == "cramp" and self._in_lm_series(f):
                 continue
             if v.kind == "cramp":
@@ -1079,8 +1086,15 @@ class Detector:
                 ev = self._make_event([c], f, v)
                 ctx = dict(ev.context)
                 ctx["prerise_s"] = round(pre, 1)
-                self._flush_lm(out, final=True)
-                self._emit(replace(ev, context=ctx), out)
+                ev = replace(ev, context=ctx)
+                self._release_held(out)
+                if ev.duration_s <= self.cfg.cramp_lm_context_s:
+                    # as short as the longest leg movement (WASM 15 s): a cramp only once
+                    # no leg movement follows at a series interval (known <= 90 s later)
+                    self._held = (ev, f)
+                else:
+                    self._flush_lm(out, final=True)
+                    self._emit(ev, out)
             else:
                 self._classify_part(it[1], out, allow_cramp=False)
 
@@ -1095,6 +1109,8 @@ class Detector:
         if v.lm_candidate:
             self._lm(ev, out, f)
         else:
+            if ev.kind != "artifact":
+                self._release_held(out)
             if ev.kind != "artifact" and ev.duration_s > self.cfg.lm_max_s:
                 self._flush_lm(out, final=True)
             self._emit(ev, out)
@@ -1170,8 +1186,41 @@ class Detector:
         iv = f.start_s - self._last_lm_start
         return cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s
 
+    def _release_held(self, out: list[Event]) -> None:
+        """Emit the short cramp held back (no leg-movement series followed it)."""
+        if self._held is not None:
+            ev, _ = self._held
+            self._held = None
+            self._flush_lm(out, final=True)
+            self._emit(ev, out)
+
+    def _held_to_lm(self, t_start: float, out: list[Event]) -> None:
+        """A movement starting at ``t_start`` decides the held short cramp: a leg
+        movement of a series if at a series interval, else a cramp."""
+        cfg = self.cfg
+        if self._held is not None:
+            h, hf = self._held
+            iv = t_start - h.start_s
+            if cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s:
+                # the held short "cramp" was the first, long leg movement of a series
+                self._held = None
+                hf.in_lm_series = True
+                lm = replace(
+                    h,
+                    kind="movement",
+                    subtype="leg-movement",
+                    reason=f"{h.duration_s:.1f} s leg movement followed by another "
+                    f"{iv:.0f} s later (WASM: up to 15 s)",
+                    confidence=0.6,
+                    context={},
+                )
+                self._lm(lm, out, hf)
+            else:
+                self._release_held(out)
+
     def _lm(self, ev: Event, out: list[Event], f: BurstFeatures | None = None) -> None:
         cfg = self.cfg
+        self._held_to_lm(ev.start_s, out)
         self._last_lm_start = ev.start_s
         # PLMS are leg movements in sleep, mostly of the tibialis anterior (DOMAIN.md,
         # AASM): movements while the sleeper is known to be awake, or led by the calf

@@ -329,3 +329,21 @@ def test_flat_electrode_off_spell_is_reported_and_rest_survives() -> None:
     assert not kinds(res, "cramp")  # signal returning is not a burst: rest did not collapse
     rest = res.trace["rest_uv"].to_numpy()
     assert 0.5 * rest[90] < rest[250] < 2 * rest[90]
+
+
+def test_long_leg_movements_of_a_series_are_not_cramps_short_cramp_is_held() -> None:
+    s = Synth(560, seed=15, acc_fs=None, sites=("calf",))
+    for i in range(5):  # calf-only PLMs of 9 s (AASM allows up to 10 s), 30 s apart
+        s.burst(0, 200 + 30 * i, 209 + 30 * i, 40.0)
+    s.cramp(420, 12.0)  # a short cramp alone: a cramp, emitted once no series follows
+    d = Detector(s.layout)
+    emitted_at: dict[float, float] = {}
+    for it in ArraySource(s.layout, s.emg, None, 1.0).chunks():
+        assert isinstance(it, Chunk)
+        for e in d.push(it):
+            emitted_at[e.start_s] = it.emg_stop / s.fs
+    res = d.finish()
+    assert [round(e.start_s) for e in kinds(res, "plm")] == [200, 230, 260, 290, 320]
+    cr = kinds(res, "cramp")
+    assert len(cr) == 1 and abs(cr[0].start_s - 420) < 0.5
+    assert emitted_at[cr[0].start_s] <= cr[0].start_s + 95
