@@ -67,7 +67,7 @@ def _quiet_windows(night: SyntheticNight, length: float, n: int = 5) -> list[tup
     """Sleep windows with no truth event within 5 s (artefacts included)."""
     spans = [(e.start_s - 5, e.end_s + 5) for e in night.truth]
     spans += [(a, b) for a, b, s in night.states if s == "wake"]
-    out = []
+    out: list[tuple[float, float]] = []
     t = 0.0
     while t + length < night.duration_s and len(out) < n:
         if all(t + length <= a or t >= b for a, b in spans):
@@ -114,8 +114,8 @@ def test_same_seed_same_samples_and_chunk_size_invariance() -> None:
     fresh = make_night(5, 600.0, emg_fs=333.3, scenario=BUSY)
     seams = [j0] + [k * fresh._seg_n for k in range(j0 // fresh._seg_n + 1, j1 // fresh._seg_n + 1)]
     spans = list(zip(seams, seams[1:] + [j1], strict=True))
-    parts = [fresh.render(u, v) for u, v in reversed(spans)]  # last seam first
-    np.testing.assert_array_equal(np.concatenate(parts[::-1]), b.render(j0, j1))
+    blocks = [fresh.render(u, v) for u, v in reversed(spans)]  # last seam first
+    np.testing.assert_array_equal(np.concatenate(blocks[::-1]), b.render(j0, j1))
     # a different seed is a different night
     d = make_night(6, 600.0, emg_fs=333.3, scenario=BUSY)
     assert not np.array_equal(d.render(i0, i1), whole)
