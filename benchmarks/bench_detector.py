@@ -147,7 +147,22 @@ class MethodRun:
     hours: float = 0.0
 
 
-def run_split(specs: list[NightSpec], peers: bool, verbose: bool) -> dict[str, MethodRun]:
+def peer_nights(specs: list[NightSpec], hours: float) -> set[str]:
+    """The nights the slow whole-signal peers run on: nights <= 2 h, shortest and latest
+    first, up to ``hours`` in total."""
+    out: set[str] = set()
+    total = 0.0
+    short = [s for s in specs if s.duration_s <= PEER_MAX_S]
+    for s in sorted(short, key=lambda s: (s.duration_s, -specs.index(s))):
+        if total + s.hours <= hours + 1e-9:
+            out.add(s.name)
+            total += s.hours
+    return out
+
+
+def run_split(
+    specs: list[NightSpec], peers: bool, verbose: bool, peer_hours: float = 3.0
+) -> dict[str, MethodRun]:
     runs: dict[str, MethodRun] = {
         m: MethodRun() for m in ("nightcramp", "scipy-floor", "neurokit2", "biosppy")
     }
