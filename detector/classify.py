@@ -241,7 +241,8 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     # 6. leg movements, twitches, fidgets ------------------------------------------
     if d < cfg.lm_min_s:
         return Verdict("movement", "twitch", f"{d:.2f} s burst, shorter than 0.5 s", 0.6)
-    if d <= cfg.lm_max_s or (d <= cfg.cramp_lm_context_s and f.in_lm_series):
+    single = f.n_segments <= 2  # an LM is one burst (AASM: < 0.5 s apart = one LM)
+    if single and (d <= cfg.lm_max_s or (d <= cfg.cramp_lm_context_s and f.in_lm_series)):
         return Verdict(
             "movement",
             "leg-movement",

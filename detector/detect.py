@@ -1088,7 +1088,9 @@ class Detector:
                 ctx["prerise_s"] = round(pre, 1)
                 ev = replace(ev, context=ctx)
                 self._release_held(out)
-                if ev.duration_s <= self.cfg.cramp_lm_context_s:
+                # calf-led with a tibialis channel it cannot be a PLM: emit at once
+                could_be_lm = not f.has_tibialis or f.tib_exc_uv >= f.calf_exc_uv
+                if ev.duration_s <= self.cfg.cramp_lm_context_s and could_be_lm:
                     # as short as the longest leg movement (WASM 15 s): a cramp only once
                     # no leg movement follows at a series interval (known <= 90 s later)
                     self._held = (ev, f)
@@ -1220,7 +1222,12 @@ class Detector:
 
     def _lm(self, ev: Event, out: list[Event], f: BurstFeatures | None = None) -> None:
         cfg = self.cfg
-        self._held_to_lm(ev.start_s, out)
+        candidate = f is None or not (f.has_tibialis and f.calf_exc_uv > f.tib_exc_uv)
+        candidate = candidate and not (self._wake_t <= ev.start_s < self._sleep_t)
+        if candidate:
+            self._held_to_lm(ev.start_s, out)
+        else:
+            self._release_held(out)
         self._last_lm_start = ev.start_s
         # PLMS are leg movements in sleep, mostly of the tibialis anterior (DOMAIN.md,
         # AASM): movements while the sleeper is known to be awake, or led by the calf
