@@ -241,7 +241,7 @@ class DetectorConfig:
     wake_quiet_s: float = 180.0
     """The sleeper is taken to be awake from the start of the recording and after a
     cramp, walking, a stretch or a posture change, until the first this-long stretch
-    without any burst of >= 0.5 s, s: leg movements meanwhile are not PLMS (AASM scores
+    without movement other than single leg-movement-like bursts, s: leg movements meanwhile are not PLMS (AASM scores
     PLMS in sleep; sleepers lie awake minutes after a cramp, Hallegraeff 2017) ..."""
     wake_max_s: float = 1200.0
     """... or for at most this long, s (a 20-min sleep latency)."""
@@ -1029,9 +1029,11 @@ class Detector:
         self.episode = None
         if ep is None:
             return
-        # sleep onset: the first quiet stretch after the last wake trigger
+        # sleep onset: the first quiet stretch after the last wake trigger; single
+        # bursts of leg-movement length do not count as wakefulness (PLMS occur in sleep)
         t0, t1 = self._t(ep.k0), self._t(ep.k1)
-        if t1 - t0 >= self.cfg.lm_min_s:
+        lm_like = len(ep.segs) <= 2 and t1 - t0 <= self.cfg.lm_max_s
+        if t1 - t0 >= self.cfg.lm_min_s and not lm_like:
             if (
                 t0 - self._last_active >= self.cfg.wake_quiet_s
                 and self._last_active >= self._wake_t
@@ -1188,6 +1190,12 @@ class Detector:
         iv = f.start_s - self._last_lm_start
         return cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s
 
+    def _is_awake(self, t: float) -> bool:
+        """Awake at ``t``: after a wake trigger and before the first quiet stretch."""
+        if t - self._last_active >= self.cfg.wake_quiet_s and self._last_active >= self._wake_t:
+            self._sleep_t = min(self._sleep_t, self._last_active + self.cfg.wake_quiet_s)
+        return self._wake_t <= t < self._sleep_t
+
     def _release_held(self, out: list[Event]) -> None:
         """Emit the short cramp held back (no leg-movement series followed it)."""
         if self._held is not None:
@@ -1223,7 +1231,7 @@ class Detector:
     def _lm(self, ev: Event, out: list[Event], f: BurstFeatures | None = None) -> None:
         cfg = self.cfg
         candidate = f is None or not (f.has_tibialis and f.calf_exc_uv > f.tib_exc_uv)
-        candidate = candidate and not (self._wake_t <= ev.start_s < self._sleep_t)
+        candidate = candidate and not (self._is_awake(ev.start_s))
         if candidate:
             self._held_to_lm(ev.start_s, out)
         else:
@@ -1232,7 +1240,7 @@ class Detector:
         # PLMS are leg movements in sleep, mostly of the tibialis anterior (DOMAIN.md,
         # AASM): movements while the sleeper is known to be awake, or led by the calf
         # when a tibialis channel is recorded, are not series candidates.
-        awake = self._wake_t <= ev.start_s < self._sleep_t
+        awake = self._is_awake(ev.start_s)
         calf_led = f is not None and f.has_tibialis and f.calf_exc_uv > f.tib_exc_uv
         if awake or calf_led:
             why = "while awake" if awake else "calf-led, not tibialis"
