@@ -1328,6 +1328,32 @@ class Detector:
             res.append(replace(e, context=ctx))
         return res
 
+    def _wake_periods(self, t_end: float) -> list[tuple[float, float]]:
+        cfg = self.cfg
+        evs = sorted(self.events, key=lambda e: e.start_s)
+        t0 = (self._first_i or 0) / self.fs
+        triggers = [t0] + [
+            e.end_s for e in evs if e.kind == "cramp" or e.subtype in cfg.wake_subtypes
+        ]
+        busy = [
+            (e.start_s, e.end_s)
+            for e in evs
+            if e.kind in ("movement", "cramp") and e.subtype not in ("leg-movement", "twitch")
+        ]
+        out = []
+        for tr in triggers:
+            last = tr
+            end = min(tr + cfg.wake_max_s, t_end)
+            for a, b in busy:
+                if b <= tr:
+                    continue
+                if a >= end or a - last >= cfg.wake_quiet_s:
+                    break
+                last = max(last, b)
+            end = min(end, last + cfg.wake_quiet_s)
+            out.append((tr, end))
+        return out
+
     def _trace_epochs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         n_sec = max(self.sec_n.n, self.sec_acc.n if self.acc_fs else 0)
         t = np.arange(n_sec, dtype=float)
@@ -1388,6 +1414,12 @@ class Detector:
         score = np.array([float(np.dot(w, padded[i : i + 7])) for i in range(n_ep)])
         state = np.where(score >= 3.0, "wake", "sleep").astype(object)
         state[up_ep >= 15] = "wake"
+        # lying awake after waking up is mostly still (actigraphy misses it): the same
+        # rule as for PLMS -- awake from the recording start and after a cramp, walking,
+        # a stretch or a posture change until 3 min without movement other than single
+        # leg movements (at most wake_max_s)
+        for a, b in self._wake_periods(float(n_sec)):
+            state[int(a // 30) : int(math.ceil(b / 30))] = "wake"
         state[have < 15] = "gap"
         post_ep = []
         for i in range(n_ep):

@@ -64,8 +64,11 @@ BACKOFF_MAX_S = 8.0
 FEED_BLOCK_S = 1.0
 #: Ask for a TimeSync round trip this often (s, wall): pairs go to notes.jsonl.
 TIME_SYNC_EVERY_S = 60.0
-#: A sequence hole seen mid-connection is asked for again at most this often (s, wall).
-HOLE_RESEND_EVERY_S = 1.0
+#: A sequence hole seen mid-connection (a corrupted notification) is asked for again with
+#: one outstanding Resend at a time; a request unanswered after this long (s, wall) is
+#: repeated.  Holes wider than MAX_HOLE_FRAMES are a reconnect's business, not this.
+HOLE_RESEND_TIMEOUT_S = 2.0
+MAX_HOLE_FRAMES = 256
 
 
 def looks_like_address(s: str) -> bool:
@@ -227,7 +230,9 @@ class Recorder:
         self._boot: int | None = None
         self._max_seq = -1
         self._session_max_seq = -1
-        self._last_hole_req = 0.0
+        self._hole_req = None
+        self._holes: set[int] = set()
+        self._hole_req: tuple[int, float] | None = None
         self._status: codec.StatusFrame | None = None
         self._config: codec.ConfigFrame | None = None
         self._source_end = False
@@ -379,6 +384,7 @@ class Recorder:
         await client.start_notify(gatt.CONTROL_CHAR_UUID, self._on_control)
         await client.start_notify(gatt.STATUS_CHAR_UUID, self._on_status_notify)
         self._session_max_seq = -1
+        self._hole_req = None
         if self._boot is not None and st.boot_id == self._boot and self._max_seq >= 0:
             # same boot: backfill everything after the last frame we hold, then live
             self.stats.resends += 1
@@ -430,10 +436,18 @@ class Recorder:
                 self._boot, self._max_seq = frame.boot_id, -1
             backfill = frame.seq <= self._max_seq
             if frame.seq > self._max_seq + 1 and self._max_seq >= 0:
-                self._ask_hole(self._max_seq + 1)
+                if frame.seq - self._max_seq - 1 <= MAX_HOLE_FRAMES:
+                    self._holes.update(range(self._max_seq + 1, frame.seq))
+            self._holes.discard(frame.seq)
+            if self._hole_req is not None and frame.seq >= self._hole_req[0]:
+                self._hole_req = None  # the resend is arriving
             self._max_seq = max(self._max_seq, frame.seq)
+            if self._holes:
+                self._ask_hole()
         elif isinstance(frame, codec.LossFrame):
             self.stats.loss_frames += 1
+            self._holes.difference_update(range(frame.seq_start, frame.seq_stop))
+            self._hole_req = None
             if self.writer is not None:
                 self.writer.note(
                     "loss",
@@ -453,11 +467,13 @@ class Recorder:
         if self.duration_s is not None and self._timeline_s >= self.duration_s - 1e-9:
             self.stop()
 
-    def _ask_hole(self, from_seq: int) -> None:
+    def _ask_hole(self) -> None:
+        """Ask again for the oldest missing frame (and, by the protocol, all after it)."""
         now = time.monotonic()
-        if now - self._last_hole_req < HOLE_RESEND_EVERY_S:
-            return
-        self._last_hole_req = now
+        if self._hole_req is not None and now - self._hole_req[1] < HOLE_RESEND_TIMEOUT_S:
+            return  # one outstanding request at a time
+        from_seq = min(self._holes)
+        self._hole_req = (from_seq, now)
         self.stats.hole_resends += 1
         if self.writer is not None:
             self.writer.note("resend", from_seq=from_seq, why="hole")
