@@ -263,6 +263,43 @@ def print_table(title: str, runs: dict[str, MethodRun]) -> None:
     )
 
 
+def sleep_wake(specs: list[NightSpec]) -> None:
+    """Epoch sleep/wake and per-second posture against the generator's truth."""
+    from firmware_protocol.night import posture_class
+
+    print(
+        f"\n{'night':40s} {'epochs':>6s} {'agree':>6s} {'wake R':>6s} {'sleep R':>7s} {'posture':>7s}"
+    )
+    for spec in specs:
+        night = spec.make()
+        det = Detector(night.layout)
+        for item in night.chunks(CHUNK_S):
+            det.push(item)
+        r = det.finish()
+        truth = []
+        for t in r.epochs["t_s"]:
+            st = "sleep"
+            for a, b, s in night.states:
+                if a <= t + 15 < b:
+                    st = s
+            truth.append(st)
+        tr = np.array(truth)
+        pred = r.epochs["state"].to_numpy().astype(str)
+        m = pred != "gap"
+        wk = tr == "wake"
+        ok = tot = 0
+        for a, b, p in night.postures:
+            sel = ((r.trace["t_s"] >= a) & (r.trace["t_s"] < b)).to_numpy()
+            tot += int(sel.sum())
+            ok += int((r.trace["posture"].to_numpy()[sel] == posture_class(p)).sum())
+        post = f"{ok / tot:7.2f}" if night.layout.acc_fs and tot else "      -"
+        print(
+            f"{spec.name:40s} {int(m.sum()):6d} {float((tr[m] == pred[m]).mean()):6.2f} "
+            f"{float((pred[wk] == 'wake').mean()) if wk.any() else math.nan:6.2f} "
+            f"{float((pred[~wk] == 'sleep').mean()):7.2f} {post}"
+        )
+
+
 def speed_memory(hours: float = 8.0, chunk_s: float = CHUNK_S) -> None:
     fs, afs = 1000.0, 50.0
     layout = StreamLayout(
@@ -328,12 +365,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--split", choices=("tune", "heldout", "both"), default="both")
     ap.add_argument("--no-peers", action="store_true", help="skip neurokit2 / biosppy")
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument(
+        "--sleep-wake", action="store_true", help="epoch sleep/wake + posture vs truth only"
+    )
     ap.add_argument("--verbose", action="store_true", help="list missed and false events")
     ap.add_argument("--only", default="", help="run only nights whose name contains this")
     ap.add_argument(
         "--peer-hours", type=float, default=3.0, help="hours of short nights for the slow peers"
     )
     a = ap.parse_args(argv)
+    if a.sleep_wake:
+        splits = ("tune", "heldout") if a.split == "both" else (a.split,)
+        for sp in splits:
+            sleep_wake([s for s in corpus(sp, quick=a.quick) if a.only in s.name])  # type: ignore[arg-type]
+        return
     if not a.speed_only:
         splits = ("tune", "heldout") if a.split == "both" else (a.split,)
         for sp in splits:
