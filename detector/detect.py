@@ -1418,8 +1418,8 @@ class Detector:
         # rule as for PLMS -- awake from the recording start and after a cramp, walking,
         # a stretch or a posture change until 3 min without movement other than single
         # leg movements (at most wake_max_s)
-        for a, b in self._wake_periods(float(n_sec)):
-            state[int(a // 30) : int(math.ceil(b / 30))] = "wake"
+        for wa, wb in self._wake_periods(float(n_sec)):
+            state[int(wa // 30) : int(math.ceil(wb / 30))] = "wake"
         state[have < 15] = "gap"
         post_ep = []
         for i in range(n_ep):

@@ -439,7 +439,7 @@ class Recorder:
                 if frame.seq - self._max_seq - 1 <= MAX_HOLE_FRAMES:
                     self._holes.update(range(self._max_seq + 1, frame.seq))
             self._holes.discard(frame.seq)
-            if self._hole_req is not None and frame.seq >= self._hole_req[0]:
+            if self._hole_req is not None and frame.seq == self._hole_req[0]:
                 self._hole_req = None  # the resend is arriving
             self._max_seq = max(self._max_seq, frame.seq)
             if self._holes:
