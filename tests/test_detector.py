@@ -84,6 +84,10 @@ def test_version_and_result_shape(busy_result: NightResult) -> None:
     assert list(r.trace.columns) == ["t_s", "emg_rms_uv", "rest_uv", "activity_g", "posture"]
     assert len(r.epochs) == 18
     assert set(r.epochs["state"]) <= {"sleep", "wake", "gap"}
+    st = list(r.epochs["state"])
+    # awake at the start until 3 quiet minutes, asleep through the PLMs, awake after the
+    # cramp (300-325 s) and while walking
+    assert st[0] == "wake" and st[6:9] == ["sleep"] * 3 and st[11] == "wake" and st[13] == "wake"
     assert r.stats["samples"] == 520_000
     assert r.stats["mains_hz"] == 50.0
 
