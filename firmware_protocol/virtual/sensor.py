@@ -38,7 +38,7 @@ from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.link import LocalLink
 
-from firmware_protocol import gatt
+from firmware_protocol import codec, gatt
 from firmware_protocol.virtual.air import LocalAir, peripheral_device, serve_controller
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ STEP_S = 0.1
 #: Notifications allowed in flight in the host stack before the sensor waits for the
 #: link to drain (the real sensor's BLE stack has a few TX buffers).
 MAX_IN_FLIGHT = 24
+#: Shortest wall time per pacing step when running fast (s): bounds the per-step
+#: overhead (delivery round trip through the virtual link) at high ``speed``.
+MIN_STEP_WALL_S = 0.002
 #: Advertising interval while waiting for the host, in ms (20 ms: the minimum for
 #: connectable legacy advertising, Core spec Vol 6 Part B 4.4.2.2).
 ADV_INTERVAL_MS = 20
@@ -116,9 +119,12 @@ class EmulatedSensor:
         self.done = asyncio.Event()
         """Set once the sample source is used up (the sensor keeps serving resends)."""
         self._started = asyncio.Event()
+        self.resend_at: list[float] = []
+        """Sensor time (true s) of every Resend command received (tests, benchmarks)."""
         self.stats: dict[str, int] = {"notified": 0, "dropped_on_air": 0, "connections": 0}
         self._out: deque[tuple[Characteristic, bytes]] = deque()
         self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._away_until = -1.0
@@ -162,6 +168,8 @@ class EmulatedSensor:
             dev.add_service(Service(gatt.DEVICE_INFO_SERVICE_UUID, dis))
 
     def _on_control(self, conn: Connection, value: bytes) -> None:
+        if len(value) > 1 and value[1] == codec.C_RESEND:
+            self.resend_at.append(self.sensor_s)
         for raw in self.fw.on_control(bytes(value), self.sensor_s * 1e6):
             self._queue(raw, self._chars["control"])
         if self.fw.state != 0:  # left IDLE: acquisition has started
@@ -219,6 +227,7 @@ class EmulatedSensor:
             self.conn = None
             self.stats["dropped_on_air"] += len(self._out)
             self._out.clear()
+            self._drained.set()
             if hasattr(self.fw, "on_disconnect"):
                 self.fw.on_disconnect()
             if (
@@ -275,6 +284,28 @@ class EmulatedSensor:
                 if queue is not None and queue.pending >= MAX_IN_FLIGHT:
                     with contextlib.suppress(Exception):
                         await queue.drain(conn.handle)
+            self._drained.set()
+
+    async def _delivered(self) -> None:
+        """Wait until this step's notifications have reached the central's host.
+
+        Each step leaves only once the previous one has arrived, so the emulated link's
+        latency stays under one step (as a real link that keeps up), whatever the speed;
+        when the link cannot keep up, sensor time slows down instead.
+        """
+        if self.conn is None or not self._out:
+            return
+        self._drained.clear()
+        if self._out:
+            await self._drained.wait()
+        conn, dev = self.conn, self.device
+        if conn is not None and dev is not None:
+            queue = dev.host.get_data_packet_queue(conn.handle)
+            if queue is not None and queue.pending:
+                with contextlib.suppress(Exception):
+                    await queue.drain(conn.handle)
+        for _ in range(4):  # controller -> link -> controller -> host hops
+            await asyncio.sleep(0)
 
     async def _link_drop(self, duration_s: float) -> None:
         self._away_until = self.sensor_s + duration_s
@@ -293,10 +324,21 @@ class EmulatedSensor:
         t0 = loop.time()
         base = 0.0
         away = False
+        # a step is STEP_S of sensor time, or >= MIN_STEP_WALL_S of wall time when fast
+        step_s = max(STEP_S, self.speed * MIN_STEP_WALL_S)
         try:
             while True:
                 if self.fw.exhausted:
+                    # the source is used up: sensor time stands still (nothing more to
+                    # sample), but queued resends still go out
                     self.done.set()
+                    for raw in self.fw.advance_to(self.sensor_s * 1e6):
+                        self._queue(raw, self._chars["data"])
+                    for raw in self.fw.pop_status():
+                        self._queue(raw, self._chars["status"])
+                    await self._delivered()
+                    await asyncio.sleep(0.01)
+                    continue
                 # fault schedule
                 while self._pending_drops and self._pending_drops[0][0] <= self.sensor_s:
                     _, dur = self._pending_drops.pop(0)
@@ -315,22 +357,16 @@ class EmulatedSensor:
                         await self._advertise()
                 # pace: sensor time follows the wall clock x speed, unless the link lags
                 target = base + (loop.time() - t0) * self.speed
-                if target < self.sensor_s + STEP_S:
-                    await asyncio.sleep((self.sensor_s + STEP_S - target) / self.speed)
+                if target < self.sensor_s + step_s:
+                    await asyncio.sleep((self.sensor_s + step_s - target) / self.speed)
                     continue
-                if len(self._out) > MAX_IN_FLIGHT * 4:
-                    # the link is the bottleneck: wait, and do not let sensor time run
-                    # ahead of what the link can carry (no catching up afterwards)
-                    await asyncio.sleep(0.002)
-                    t0, base = loop.time(), self.sensor_s
-                    continue
-                step = min(target, self.sensor_s + STEP_S)
+                step = min(target, self.sensor_s + step_s)
                 self.sensor_s = step
                 for raw in self.fw.advance_to(step * 1e6):
                     self._queue(raw, self._chars["data"])
                 for raw in self.fw.pop_status():
                     self._queue(raw, self._chars["status"])
-                await asyncio.sleep(0)
+                await self._delivered()
         finally:
             self.done.set()
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from firmware_protocol.virtual.air import LocalAir
 from firmware_protocol.virtual.sensor import EmulatedSensor, Faults, make_firmware
@@ -33,9 +36,14 @@ async def run_emulated(
     name: str = "NightCramp-0E01",
     address: str = "C2:00:00:00:0E:01",
     handle_signals: bool = False,
+    host_start_ns: int | None = None,
     **recorder_kwargs: Any,
 ) -> EmulatedRun:
     """Start an emulated sensor on a fresh virtual air and record it until done/stopped.
+
+    Faster than real time (``speed != 1``) the recorder's receive clock is the emulated
+    one: ``host_start_ns`` (default: now) + the sensor's true elapsed time, so wall times
+    in the recording and the cramp log are those of a night lived at real pace.
 
     ``duration_s`` defaults to the source's duration (``source.duration_s``) if it has one.
     ``recorder_kwargs`` go to
@@ -58,7 +66,21 @@ async def run_emulated(
     )
     await sensor.start(air)
     scale = max(1.0, speed)
-    recorder_kwargs.setdefault("backoff_max_s", max(0.2, 8.0 / scale))
+    # reconnect backoff in wall time, scaled so that in sensor time it is what the real
+    # recorder does (0.2 s first, 8 s at most: detector.recorder)
+    recorder_kwargs.setdefault("backoff_first_s", max(0.002, 0.2 / scale))
+    recorder_kwargs.setdefault("backoff_max_s", max(0.02, 8.0 / scale))
+    if speed != 1.0:
+        start_ns = time.time_ns() if host_start_ns is None else int(host_start_ns)
+        rng = np.random.default_rng(seed)
+
+        def clock_ns() -> int:
+            # a BLE notification's latency: >= one 7.5 ms connection interval plus
+            # scheduling jitter (exponential, mean 10 ms): what the clock fit must see through
+            lat_s = 0.0075 + rng.exponential(0.010)
+            return start_ns + int((sensor.sensor_s + lat_s) * 1e9)
+
+        recorder_kwargs.setdefault("clock_ns", clock_ns)
     rec = Recorder(
         recorder_kwargs.pop("target", name),
         duration_s=duration_s,

@@ -1,0 +1,388 @@
+"""The live recorder through bleak + the bumble backend against the emulated sensor.
+
+Nothing here is mocked: the emulated sensor runs P's ``SensorFirmware`` over a software
+Bluetooth LE stack (bumble host + virtual controllers), the recorder is the production
+one with bleak's ``backend=`` swapped.  Sensor time is accelerated (``speed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from detector.recorder import Recorder
+from detector.store import RecordingSource, iter_frames, open_recording
+from firmware_protocol import codec
+from firmware_protocol.night import make_night
+from firmware_protocol.virtual import LocalAir, RemoteAir
+from firmware_protocol.virtual.sensor import EmulatedSensor, Faults, make_firmware
+from firmware_protocol.virtual.session import EmulatedRun, run_emulated
+
+REPO = Path(__file__).resolve().parents[1]
+SPEED = 200.0
+
+
+def _run(
+    tmp: Path,
+    duration_s: float,
+    faults: Faults | None = None,
+    seed: int = 5,
+    speed: float = SPEED,
+    **night_kw: Any,
+) -> tuple[EmulatedRun, Any]:
+    night = make_night(seed, duration_s, **night_kw)
+    run = asyncio.run(
+        asyncio.wait_for(
+            run_emulated(
+                night,
+                speed=speed,
+                duration_s=duration_s,
+                faults=faults or Faults(),
+                seed=seed,
+                out_dir=tmp / "rec",
+                db=tmp / "db.sqlite3",
+                status_stream=io.StringIO(),
+            ),
+            240,
+        )
+    )
+    return run, night
+
+
+def _data_frames(path: Path) -> list[codec.DataFrame]:
+    out = []
+    for batch in iter_frames(open_recording(path)):
+        for raw in batch.column("raw").to_pylist():
+            try:
+                f = codec.decode_frame(raw)
+            except codec.ProtocolError:
+                continue
+            if isinstance(f, codec.DataFrame):
+                out.append(f)
+    return out
+
+
+def _expected_frames(run: EmulatedRun, duration_s: float) -> int:
+    cfg = run.sensor.fw.config_frame()
+    return int(duration_s * cfg.emg_fs) // cfg.emg_per_frame
+
+
+def _check_complete(run: EmulatedRun, duration_s: float) -> list[codec.DataFrame]:
+    rec = run.recorder
+    assert rec.recording_path is not None
+    frames = _data_frames(rec.recording_path)
+    seqs = sorted({f.seq for f in frames})
+    assert seqs == list(range(len(seqs)))  # nothing missing
+    assert len(seqs) >= _expected_frames(run, duration_s) - 1
+    assert rec.assembler is not None and rec.assembler.gaps == []
+    assert rec._timeline_s == pytest.approx(duration_s, abs=0.1)
+    return frames
+
+
+def test_accelerated_stream_arrives_complete_in_order_and_replays_identically(
+    isolated_home: Path,
+) -> None:
+    dur = 600.0
+    run, night = _run(isolated_home, dur, cramps=1, walks=1, plm_series=1)
+    frames = _check_complete(run, dur)
+    live = [f.seq for f in frames if True]
+    first_pass = []  # frames as first received: strictly increasing seq
+    seen: set[int] = set()
+    for s in live:
+        if s not in seen:
+            first_pass.append(s)
+            seen.add(s)
+    assert first_pass == sorted(first_pass)
+    rec = run.recorder
+    assert rec.result is not None and rec.stats.disconnects <= 1
+    # the saved recording replays to exactly the live events (same assembler, same detector)
+    from detector.pipeline import run as run_pipeline
+
+    src = RecordingSource(rec.recording_path)
+    replay = run_pipeline(src)
+    assert [(e.kind, e.start_s, e.end_s) for e in replay.events] == [
+        (e.kind, e.start_s, e.end_s) for e in rec.result.events
+    ]
+    # and the cramp log holds the night, complete
+    from detector.cramplog import CrampLog
+
+    with CrampLog.open(isolated_home / "db.sqlite3") as lg:
+        night_row = lg.night(rec.night_id)
+        assert night_row is not None and night_row["status"] == "complete"
+    assert open_recording(rec.recording_path).closed_cleanly
+
+
+@pytest.mark.slow
+def test_accelerated_hour_arrives_complete(isolated_home: Path) -> None:
+    run, _ = _run(isolated_home, 3600.0, speed=400.0, cramps=2, walks=1, plm_series=1)
+    _check_complete(run, 3600.0)
+
+
+def test_link_drops_with_backfill_lose_nothing(isolated_home: Path) -> None:
+    dur = 400.0
+    run, _ = _run(isolated_home, dur, Faults(drops=[(60.0, 10.0), (200.0, 45.0)]))
+    _check_complete(run, dur)
+    rec = run.recorder
+    assert rec.stats.disconnects >= 2 and rec.stats.resends >= 2
+    assert run.sensor.stats["dropped_on_air"] > 0  # frames really were lost on the air
+
+
+def test_drop_longer_than_ring_buffer_is_an_explicit_gap_of_the_right_length(
+    isolated_home: Path,
+) -> None:
+    dur, at, away = 500.0, 100.0, 200.0
+    run, _ = _run(isolated_home, dur, Faults(drops=[(at, away)]))
+    rec = run.recorder
+    assert rec.assembler is not None
+    gaps = rec.assembler.gaps
+    assert len(gaps) == 1 and gaps[0].reason == "sensor-loss"
+    ring_s = run.sensor.fw.ring_s
+    # lost: from what was last received before the drop (the frames queued on the air at
+    # the drop are lost too) to what the ring still held when the host asked again
+    resend_at = [t for t in run.sensor.resend_at if t >= at + away]
+    assert resend_at, run.sensor.resend_at
+    assert gaps[0].end_s == pytest.approx(resend_at[0] - ring_s, abs=0.5)
+    assert at - 5.0 <= gaps[0].start_s <= at + 0.2  # the drop comes at the first step >= at
+    assert gaps[0].duration_s >= away - ring_s
+    assert rec._timeline_s == pytest.approx(dur, abs=0.1)  # both sides kept their place
+    assert rec.stats.loss_frames >= 1
+
+
+def test_sensor_reboot_is_handled(isolated_home: Path) -> None:
+    dur = 300.0
+    run, _ = _run(isolated_home, dur, Faults(reboots=[120.0]))
+    rec = run.recorder
+    assert rec.assembler is not None and rec.assembler.stats["reboots"] == 1
+    reboot_gaps = [g for g in rec.assembler.gaps if g.reason == "reboot"]
+    assert len(reboot_gaps) == 1
+    g = reboot_gaps[0]
+    # from the last frame before the reboot to the new boot's first sample: the sensor was
+    # away >= 1 s, then re-advertised; the host reconnected and restarted it
+    assert 119.0 <= g.start_s <= 120.2 and 121.0 <= g.end_s < 120.0 + 60.0
+    boots = {f.boot_id for f in _data_frames(rec.recording_path)}
+    assert len(boots) == 2
+    assert rec.result is not None and rec._timeline_s > dur - 10.0
+
+
+@pytest.mark.parametrize("ppm", [100.0, -100.0])
+def test_clock_alignment_under_50ms_with_drift_through_ble(isolated_home: Path, ppm: float) -> None:
+    dur = 900.0
+    run, _ = _run(isolated_home, dur, Faults(drift_ppm=ppm, drops=[(300.0, 20.0)]))
+    rec = run.recorder
+    assert rec.assembler is not None
+    frames = _data_frames(rec.recording_path)
+    first = min(frames, key=lambda f: f.seq)
+    start_ns = rec.clock_ns() - int(run.sensor.sensor_s * 1e9)  # the emulated host epoch
+    errs = []
+    for t in np.linspace(0.0, dur, 31):
+        true_s = (first.t_us / 1e6 + t) / (1.0 + ppm * 1e-6)  # firmware: osc = true*(1+ppm)
+        wt = rec.assembler.wall_time(float(t))
+        assert wt is not None
+        got_ns = int(round(wt.timestamp() * 1e9))
+        errs.append(abs(got_ns - (start_ns + true_s * 1e9)) / 1e6)
+    assert max(errs) < 50.0, f"max error {max(errs):.1f} ms"
+    # ignoring the drift would have been wrong by |ppm| x 900 s = 90 ms at the end
+    assert abs(ppm) * 1e-6 * dur * 1e3 > 50.0
+
+
+def test_corrupted_frames_are_counted_skipped_and_repaired(isolated_home: Path) -> None:
+    dur = 300.0
+    run, _ = _run(isolated_home, dur, Faults(corrupt_every=97))
+    rec = run.recorder
+    assert rec.assembler is not None
+    assert rec.assembler.stats["corrupt"] >= 50
+    assert rec.stats.hole_resends >= 1
+    # the sensor's ring held good copies: nothing lost (seq 0 was corrupt too, and the
+    # timeline starts at the first frame received, so there is no hole before it)
+    seqs = sorted({f.seq for f in _data_frames(rec.recording_path)})
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and seqs[0] <= 1
+    assert rec.assembler.gaps == []
+    assert rec._timeline_s == pytest.approx(dur, abs=0.1)
+
+
+def test_never_connects_to_an_impostor_with_the_same_name(isolated_home: Path) -> None:
+    async def main() -> tuple[Recorder, EmulatedSensor, EmulatedSensor]:
+        air = LocalAir()
+        name = "NightCramp-7A7A"
+        real = EmulatedSensor(
+            make_firmware(make_night(2, 300.0), Faults(drops=[(60.0, 30.0)])),
+            name=name,
+            address="C2:00:00:00:7A:01",
+            speed=SPEED,
+            faults=Faults(drops=[(60.0, 30.0)]),
+        )
+        impostor = EmulatedSensor(
+            make_firmware(make_night(3, 300.0), Faults()),
+            name=name,
+            address="C2:00:00:00:7A:02",
+            speed=SPEED,
+        )
+        await real.start(air)
+        rec = Recorder(
+            name,
+            out_dir=isolated_home / "rec",
+            db=isolated_home / "db.sqlite3",
+            duration_s=300.0,
+            scanner_kwargs=air.scanner_kwargs(),
+            client_kwargs=air.client_kwargs(),
+            backoff_max_s=0.1,
+            status_stream=io.StringIO(),
+        )
+        task = asyncio.create_task(rec.run())
+        while rec.stats.connections == 0:
+            await asyncio.sleep(0.01)
+        await impostor.start(air)  # same name, advertising from now on
+        await asyncio.wait_for(task, 120)
+        await real.stop()
+        await impostor.stop()
+        return rec, real, impostor
+
+    rec, real, impostor = asyncio.run(main())
+    assert rec.address == "C2:00:00:00:7A:01"
+    assert impostor.stats["connections"] == 0
+    assert real.stats["connections"] >= 2  # it did reconnect, to the right one
+    assert rec.assembler is not None and rec.assembler.gaps == []
+
+
+def test_two_sensors_with_one_name_at_start_is_a_user_error(isolated_home: Path) -> None:
+    from detector.errors import UserError
+
+    async def main() -> None:
+        air = LocalAir()
+        sensors = [
+            EmulatedSensor(
+                make_firmware(make_night(k, 60.0), Faults()),
+                name="NightCramp-DUPE",
+                address=f"C2:00:00:00:D0:0{k}",
+            )
+            for k in (1, 2)
+        ]
+        for s in sensors:
+            await s.start(air)
+        rec = Recorder(
+            "NightCramp-DUPE",
+            out_dir=isolated_home / "rec",
+            db=isolated_home / "db",
+            scanner_kwargs=air.scanner_kwargs(),
+            client_kwargs=air.client_kwargs(),
+            connect_timeout_s=3.0,
+            status_stream=io.StringIO(),
+        )
+        try:
+            with pytest.raises(UserError, match="2 sensors advertise this name"):
+                await rec.run()
+        finally:
+            for s in sensors:
+                await s.stop()
+
+    asyncio.run(main())
+
+
+def test_sigint_finalises_the_recording(isolated_home: Path) -> None:
+    env = dict(os.environ)
+    cmd = [
+        sys.executable,
+        "-m",
+        "detector.cli",
+        "record",
+        "--emulate",
+        "--speed",
+        "20",
+        "--duration",
+        "1h",
+        "--out",
+        str(isolated_home / "rec"),
+        "--db",
+        str(isolated_home / "db.sqlite3"),
+    ]
+    p = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            parts = list((isolated_home / "rec").glob("*/*.arrow*"))
+            if parts and sum(f.stat().st_size for f in parts) > 400_000:  # > 60 s of frames
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the recorder never wrote frames")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    folder = next((isolated_home / "rec").iterdir())
+    info = open_recording(folder)
+    assert info.closed_cleanly and info.frames > 100
+    from detector.cramplog import CrampLog
+
+    with CrampLog.open(isolated_home / "db.sqlite3") as lg:
+        assert lg.night(info.recording_id)["status"] == "complete"
+    assert "recording:" in err
+
+
+def test_two_process_mode_over_tcp(isolated_home: Path) -> None:
+    sensor = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "firmware_protocol.virtual.sensor",
+            "--port",
+            "0",
+            "--duration",
+            "120",
+            "--speed",
+            "100",
+            "--seed",
+            "4",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sensor.stdout is not None
+        line = sensor.stdout.readline()
+        assert line.startswith("PORT "), line
+        port = int(line.split()[1])
+
+        async def main() -> Recorder:
+            air = RemoteAir(port)
+            rec = Recorder(
+                "C2:00:00:00:00:01",
+                out_dir=isolated_home / "rec",
+                db=isolated_home / "db",
+                scanner_kwargs=air.scanner_kwargs(),
+                client_kwargs=air.client_kwargs(),
+                status_stream=io.StringIO(),
+            )
+            try:
+                await asyncio.wait_for(rec.run(), 60)
+            finally:
+                await air.close()
+            return rec
+
+        rec = asyncio.run(main())
+    finally:
+        sensor.send_signal(signal.SIGINT)
+        try:
+            sensor.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            sensor.kill()
+    assert rec.assembler is not None and rec.assembler.gaps == []
+    assert rec._timeline_s == pytest.approx(120.0, abs=0.1)
+    seqs = sorted({f.seq for f in _data_frames(rec.recording_path)})
+    assert seqs == list(range(len(seqs))) and len(seqs) >= 2900
