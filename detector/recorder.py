@@ -229,8 +229,6 @@ class Recorder:
         self._client: BleakClient | None = None
         self._boot: int | None = None
         self._max_seq = -1
-        self._session_max_seq = -1
-        self._hole_req = None
         self._holes: set[int] = set()
         self._hole_req: tuple[int, float] | None = None
         self._status: codec.StatusFrame | None = None
@@ -383,7 +381,6 @@ class Recorder:
         await client.start_notify(gatt.DATA_CHAR_UUID, self._on_data)
         await client.start_notify(gatt.CONTROL_CHAR_UUID, self._on_control)
         await client.start_notify(gatt.STATUS_CHAR_UUID, self._on_status_notify)
-        self._session_max_seq = -1
         self._hole_req = None
         if self._boot is not None and st.boot_id == self._boot and self._max_seq >= 0:
             # same boot: backfill everything after the last frame we hold, then live
