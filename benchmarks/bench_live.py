@@ -1,0 +1,257 @@
+"""Live recording benchmark: CPU per hour streamed, cramp-to-log delay, link throughput.
+
+Run: ``.venv/bin/python -m benchmarks.bench_live [--hours 1] [--speed 200]``
+
+1. **CPU per hour of sensor time** (2 EMG channels at 1 kHz, accelerometer at 50 Hz,
+   detection on), measured in *two processes* so the sides do not mix: the emulated
+   sensor serves its virtual controller over HCI/TCP on 127.0.0.1 in a child process;
+   this process runs the production recorder (bleak over the bumble host).  Printed:
+
+   * recorder + detector: CPU inside the notification callbacks and the finish --
+     decoding, writing the recording, assembling, detecting, logging.  This is what a
+     real host spends (goal < 2 % of one core = 72 CPU-s per hour);
+   * bumble host stack in this process (the rest of this process's CPU): on a real host
+     that work is BlueZ/CoreBluetooth's, in C;
+   * emulator (sensor firmware + its bumble host and controllers): the test harness.
+
+2. **Cramp onset -> cramp log delay**, one process with the emulated host clock (the
+   night's own time, so accelerated runs report real-time delays): for every true cramp,
+   the sensor time at which its event reached the cramp log, minus the cramp's true
+   onset and end.  The detector closes a cramp event when the cramp ends, so the delay
+   from the end is the latency to compare with the goal (< 5 s beyond the detector's
+   minimum cramp duration, ``DetectorConfig.cramp_min_s``).
+
+3. **Hours of sensor time per minute the virtual link carries** (one process, speed
+   uncapped): what limits it is printed from the CPU split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cpu_two_process(hours: float, speed: float, tmp: Path) -> dict[str, float]:
+    from detector.recorder import Recorder
+    from firmware_protocol.virtual import RemoteAir
+
+    dur = hours * 3600.0
+    sensor = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "firmware_protocol.virtual.sensor",
+            "--port",
+            "0",
+            "--duration",
+            str(dur),
+            "--speed",
+            str(speed),
+            "--seed",
+            "11",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert sensor.stdout is not None
+    port = int(sensor.stdout.readline().split()[1])
+    cb_cpu = [0.0]
+
+    async def main() -> Recorder:
+        air = RemoteAir(port)
+        rec = Recorder(
+            "C2:00:00:00:00:01",
+            out_dir=tmp / "rec",
+            db=tmp / "db.sqlite3",
+            scanner_kwargs=air.scanner_kwargs(),
+            client_kwargs=air.client_kwargs(),
+            status_stream=io.StringIO(),
+        )
+        inner = rec._on_data
+
+        def timed(char: Any, data: bytearray) -> None:
+            t = time.thread_time()
+            inner(char, data)
+            cb_cpu[0] += time.thread_time() - t
+
+        rec._on_data = timed  # type: ignore[method-assign]
+        inner_fin = rec._finalise
+
+        async def timed_fin() -> None:
+            t = time.thread_time()
+            await inner_fin()
+            cb_cpu[0] += time.thread_time() - t
+
+        rec._finalise = timed_fin  # type: ignore[method-assign]
+        try:
+            await rec.run()
+        finally:
+            await air.close()
+        return rec
+
+    p0, w0 = time.process_time(), time.monotonic()
+    rec = asyncio.run(main())
+    proc = time.process_time() - p0
+    wall = time.monotonic() - w0
+    sensor.send_signal(signal.SIGINT)
+    _, err = sensor.communicate(timeout=30)
+    emu = float(next(line.split()[1] for line in err.splitlines() if line.startswith("CPU ")))
+    h = rec._timeline_s / 3600.0
+    return {
+        "hours": h,
+        "wall_s": wall,
+        "recorder_cpu_per_h": cb_cpu[0] / h,
+        "host_stack_cpu_per_h": (proc - cb_cpu[0]) / h,
+        "emulator_cpu_per_h": emu / h,
+        "frames": rec.stats.data_frames,
+        "gaps": len(rec.assembler.gaps) if rec.assembler else -1,
+    }
+
+
+def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, Any]:
+    from detector.detect import DetectorConfig
+    from firmware_protocol.night import make_night
+    from firmware_protocol.virtual.sensor import Faults
+    from firmware_protocol.virtual.session import run_emulated
+
+    dur = hours * 3600.0
+    night = make_night(11, dur, cramps=max(2, int(3 * hours)), walks=1, plm_series=1)
+    logged: list[tuple[Any, float]] = []
+    holder: dict[str, Any] = {}
+
+    def on_event(ev: Any) -> None:
+        if ev.kind == "cramp":
+            logged.append((ev, holder["sensor"].sensor_s))
+
+    async def main() -> Any:
+        from firmware_protocol.virtual import session
+
+        orig = session.EmulatedSensor.start
+
+        async def start(self: Any, where: Any) -> None:
+            holder["sensor"] = self
+            await orig(self, where)
+
+        session.EmulatedSensor.start = start  # type: ignore[method-assign]
+        try:
+            return await run_emulated(
+                night,
+                speed=speed,
+                duration_s=dur,
+                faults=Faults(),
+                out_dir=tmp / "rec1",
+                db=tmp / "db1.sqlite3",
+                status_stream=io.StringIO(),
+                on_event=on_event,
+            )
+        finally:
+            session.EmulatedSensor.start = orig  # type: ignore[method-assign]
+
+    p0 = time.process_time()
+    run = asyncio.run(main())
+    cpu = time.process_time() - p0
+    rec = run.recorder
+    first_t = None
+    if rec.recording_path is not None:
+        from detector.store import iter_frames, open_recording
+        from firmware_protocol import codec
+
+        for batch in iter_frames(open_recording(rec.recording_path)):
+            for raw in batch.column("raw").to_pylist():
+                try:
+                    f = codec.decode_frame(raw)
+                except codec.ProtocolError:
+                    continue
+                if isinstance(f, codec.DataFrame) and f.seq == 0:
+                    first_t = f.t_us / 1e6
+                    break
+            if first_t is not None:
+                break
+    k0 = first_t or 0.0
+    rows = []
+    for t in [t for t in night.truth if t.kind == "cramp"]:
+        match = [
+            (ev, at) for ev, at in logged if ev.start_s + k0 < t.end_s and ev.end_s + k0 > t.start_s
+        ]
+        if match:
+            ev, at = match[0]
+            rows.append((t.start_s, t.end_s, at - t.start_s, at - t.end_s))
+        else:
+            rows.append((t.start_s, t.end_s, None, None))
+    return {
+        "hours": rec._timeline_s / 3600.0,
+        "wall_s": run.wall_s,
+        "cpu_s": cpu,
+        "cramps": rows,
+        "cramp_min_s": DetectorConfig().cramp_min_s,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=1.0, help="sensor time per run, h")
+    ap.add_argument("--speed", type=float, default=200.0, help="sensor time / wall time")
+    args = ap.parse_args()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    import warnings
+
+    warnings.simplefilter("ignore")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_live-"))
+    print(
+        f"bench_live: {args.hours:g} h of sensor time, 2 EMG @ 1 kHz + acc @ 50 Hz, speed {args.speed:g}x"
+    )
+
+    c = _cpu_two_process(args.hours, args.speed, tmp)
+    print("\n1. CPU per hour of sensor time (two processes, HCI over TCP on 127.0.0.1)")
+    print(
+        f"   streamed {c['hours']:.2f} h in {c['wall_s']:.0f} s wall, {c['frames']} frames, {c['gaps']} gaps"
+    )
+    print(
+        f"   recorder + detector (what a real host spends): {c['recorder_cpu_per_h']:6.1f} CPU-s/h "
+        f"= {c['recorder_cpu_per_h'] / 36:.2f} % of one core (goal < 2 %)"
+    )
+    print(
+        f"   bumble host stack in the recorder process:       {c['host_stack_cpu_per_h']:6.1f} CPU-s/h "
+        "(BlueZ/CoreBluetooth's job on a real host)"
+    )
+    print(
+        f"   emulator process (firmware + bumble, harness):   {c['emulator_cpu_per_h']:6.1f} CPU-s/h"
+    )
+
+    d = _delay_and_throughput(args.hours, args.speed * 5, tmp)
+    print("\n2. Cramp onset -> cramp log (sensor time; the detector closes a cramp when it ends)")
+    print(f"   detector minimum cramp duration: {d['cramp_min_s']:g} s")
+    for s0, s1, from_on, from_end in d["cramps"]:
+        if from_on is None:
+            print(f"   cramp {s0:7.1f}-{s1:7.1f} s ({s1 - s0:5.1f} s): not detected")
+        else:
+            print(
+                f"   cramp {s0:7.1f}-{s1:7.1f} s ({s1 - s0:5.1f} s): logged {from_on:6.1f} s after onset, "
+                f"{from_end:5.1f} s after its end"
+            )
+    print("\n3. Virtual link throughput (one process, everything in one core)")
+    print(
+        f"   {d['hours']:.2f} h in {d['wall_s']:.1f} s wall = {d['hours'] / d['wall_s'] * 60:.1f} h of sensor "
+        f"time per minute; process CPU {d['cpu_s']:.1f} s ({d['cpu_s'] / max(d['wall_s'], 1e-9) * 100:.0f} % of a core)"
+    )
+    print(
+        "   limit: one Python thread runs the emulated firmware, both bumble stacks and the "
+        "recorder; see the CPU split above."
+    )
+
+
+if __name__ == "__main__":
+    main()
