@@ -145,6 +145,22 @@ class MethodRun:
     scores: list[NightScore] = field(default_factory=list)
     wall_s: float = 0.0
     hours: float = 0.0
+    names: list[str] = field(default_factory=list)
+    walls: list[float] = field(default_factory=list)
+
+    def add(self, name: str, score: NightScore, wall: float, hours: float) -> None:
+        self.names.append(name)
+        self.scores.append(score)
+        self.walls.append(wall)
+        self.wall_s += wall
+        self.hours += hours
+
+    def subset(self, names: set[str]) -> MethodRun:
+        out = MethodRun()
+        for n, sc, w in zip(self.names, self.scores, self.walls, strict=True):
+            if n in names:
+                out.add(n, sc, w, sc.duration_s / 3600)
+        return out
 
 
 def peer_nights(specs: list[NightSpec], hours: float) -> set[str]:
@@ -193,12 +209,8 @@ def run_split(
         truth = night.truth
         dur = spec.duration_s
         ns = score_night(res.events, truth, dur)
-        runs["nightcramp"].scores.append(ns)
-        runs["nightcramp"].wall_s += t_det
-        runs["nightcramp"].hours += dur / 3600
-        runs["scipy-floor"].scores.append(score_night(fl, truth, dur))
-        runs["scipy-floor"].wall_s += t_floor
-        runs["scipy-floor"].hours += dur / 3600
+        runs["nightcramp"].add(spec.name, ns, t_det, dur / 3600)
+        runs["scipy-floor"].add(spec.name, score_night(fl, truth, dur), t_floor, dur / 3600)
         line = (
             f"  {spec.name:40s} {spec.hours:4.1f} h {spec.emg_fs:5.0f} Hz  "
             f"cramps {ns.per_kind['cramp'].tp}/{ns.true_cramps} (+{ns.per_kind['cramp'].fp} false)  "
@@ -216,9 +228,9 @@ def run_split(
                 except Exception as exc:  # a peer failing is a result, not a crash
                     print(f"    {name} failed on {spec.name}: {exc}", file=sys.stderr)
                     spans = []
-                runs[name].wall_s += time.perf_counter() - t
-                runs[name].hours += dur / 3600
-                runs[name].scores.append(score_night(spans, truth, dur))
+                runs[name].add(
+                    spec.name, score_night(spans, truth, dur), time.perf_counter() - t, dur / 3600
+                )
         print(line, flush=True)
         if verbose:
             for e in ns.missed:
@@ -386,10 +398,16 @@ def main(argv: list[str] | None = None) -> None:
             print(f"\n== {sp}: {len(specs)} nights, {sum(s.hours for s in specs):.1f} h")
             runs = run_split(specs, not a.no_peers, a.verbose, a.peer_hours)
             print_table(
-                f"{sp} split (neurokit2/biosppy: whole-signal and slow, so only on "
-                f"{runs['neurokit2'].hours:.0f} h of short nights)",
+                f"{sp} split, all nights (neurokit2/biosppy: whole-signal and slow, so only "
+                f"on {runs['neurokit2'].hours:.0f} h of short nights)",
                 runs,
             )
+            if runs["neurokit2"].names:
+                same = set(runs["neurokit2"].names)
+                print_table(
+                    f"{sp} split, the same short nights for every method: {sorted(same)}",
+                    {k: v.subset(same) for k, v in runs.items()},
+                )
     speed_memory()
 
 
