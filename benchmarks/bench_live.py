@@ -134,7 +134,7 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
 
     def on_event(ev: Any) -> None:
         if ev.kind == "cramp":
-            logged.append((ev, holder["sensor"].sensor_s))
+            logged.append((ev, holder["sensor"].sensor_s, holder["rec"]._timeline_s))
 
     async def main() -> Any:
         from firmware_protocol.virtual import session
@@ -146,6 +146,15 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
             await orig(self, where)
 
         session.EmulatedSensor.start = start  # type: ignore[method-assign]
+        from detector import recorder as recmod
+
+        orig_init = recmod.Recorder.__init__
+
+        def init(self: Any, *a: Any, **k: Any) -> None:
+            holder["rec"] = self
+            orig_init(self, *a, **k)
+
+        recmod.Recorder.__init__ = init  # type: ignore[method-assign]
         try:
             return await run_emulated(
                 night,
@@ -159,6 +168,7 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
             )
         finally:
             session.EmulatedSensor.start = orig  # type: ignore[method-assign]
+            recmod.Recorder.__init__ = orig_init  # type: ignore[method-assign]
 
     p0 = time.process_time()
     run = asyncio.run(main())
@@ -183,14 +193,16 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
     k0 = first_t or 0.0
     rows = []
     for t in [t for t in night.truth if t.kind == "cramp"]:
-        match = [
-            (ev, at) for ev, at in logged if ev.start_s + k0 < t.end_s and ev.end_s + k0 > t.start_s
-        ]
+        match = [m for m in logged if m[0].start_s + k0 < t.end_s and m[0].end_s + k0 > t.start_s]
         if match:
-            ev, at = match[0]
-            rows.append((t.start_s, t.end_s, at - t.start_s, at - t.end_s))
+            ev, at, tl = match[0]
+            # detector lag: data it had seen past the event's end when it closed it;
+            # BLE + recorder lag: sensor time at logging minus the data the recorder had
+            rows.append(
+                (t.start_s, t.end_s, at - t.start_s, at - t.end_s, tl - ev.end_s, at - (tl + k0))
+            )
         else:
-            rows.append((t.start_s, t.end_s, None, None))
+            rows.append((t.start_s, t.end_s, None, None, None, None))
     return {
         "hours": rec._timeline_s / 3600.0,
         "wall_s": run.wall_s,
@@ -234,13 +246,14 @@ def main() -> None:
     d = _delay_and_throughput(args.hours, args.speed * 5, tmp)
     print("\n2. Cramp onset -> cramp log (sensor time; the detector closes a cramp when it ends)")
     print(f"   detector minimum cramp duration: {d['cramp_min_s']:g} s")
-    for s0, s1, from_on, from_end in d["cramps"]:
+    for s0, s1, from_on, from_end, det_lag, link_lag in d["cramps"]:
         if from_on is None:
             print(f"   cramp {s0:7.1f}-{s1:7.1f} s ({s1 - s0:5.1f} s): not detected")
         else:
             print(
                 f"   cramp {s0:7.1f}-{s1:7.1f} s ({s1 - s0:5.1f} s): logged {from_on:6.1f} s after onset, "
-                f"{from_end:5.1f} s after its end"
+                f"{from_end:5.1f} s after its end (the detector closed it with data {det_lag:.1f} s past its end, "
+                f"incl. the <= 1 s feed block; BLE + recorder {link_lag:.2f} s)"
             )
     print("\n3. Virtual link throughput (one process, everything in one core)")
     print(

@@ -39,7 +39,6 @@ import numpy as np
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakError
 
 from detector.assemble import FrameAssembler
 from detector.errors import UserError
@@ -243,6 +242,7 @@ class Recorder:
         self._rate = 0.0
         self._token = 0
         self._closing = False
+        self._fatal: UserError | None = None
 
     # ---------------------------------------------------------------- control
     def stop(self) -> None:
@@ -260,24 +260,20 @@ class Recorder:
         self._lost = asyncio.Event()
         backoff = self.backoff_first_s
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self._fatal is None:
                 try:
-                    await self._session()
+                    await self._session_or_stop()
                     backoff = self.backoff_first_s
                 except UserError:
-                    if self.stats.connections == 0:
+                    if self.stats.connections == 0 or self.writer is None:
                         raise
                     self._state = "searching"
-                except (BleakError, TimeoutError, OSError, EOFError) as e:
-                    if (
-                        self.stats.connections == 0
-                        and isinstance(e, BleakError)
-                        and not self.address
-                    ):
+                except Exception as e:  # the link, the stack, a garbled read: retry
+                    if self.stats.connections == 0 and not self.address:
                         raise UserError(f"sensor {self.target!r}: {e}") from e
-                    log.info("recorder: link: %s", e)
+                    log.info("recorder: link: %s: %s", type(e).__name__, e)
                     self._state = "reconnecting"
-                if self._stop.is_set():
+                if self._stop.is_set() or self._fatal is not None:
                     break
                 self._print_status(force=True)
                 with contextlib.suppress(TimeoutError):
@@ -285,7 +281,28 @@ class Recorder:
                 backoff = min(backoff * 2, self.backoff_max_s)
         finally:
             await self._finalise()
+        if self._fatal is not None:
+            raise self._fatal
         return self.result
+
+    async def _session_or_stop(self) -> None:
+        """Run one connection; a stop request interrupts connecting/searching too."""
+        assert self._stop is not None
+        sess = asyncio.ensure_future(self._session())
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sess, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not sess.done():  # stopping: a connected session ends itself promptly
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(sess), 5.0)
+            if not sess.done():
+                sess.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sess
+                return
+            sess.result()
+        finally:
+            stop.cancel()
 
     async def _session(self) -> None:
         assert self._stop is not None and self._lost is not None
@@ -455,7 +472,12 @@ class Recorder:
         else:
             self.stats.corrupt += 1
         if self.writer is not None:
-            self.writer.append_frame(raw, rx_ns, backfill=backfill)
+            try:
+                self.writer.append_frame(raw, rx_ns, backfill=backfill)
+            except UserError as e:  # disk full: stop cleanly, keep what is on disk
+                self._fatal = e
+                self.stop()
+                return
         if self.assembler is None:
             return
         items = self.assembler.push(frame if frame is not None else raw, rx_ns)
@@ -516,8 +538,12 @@ class Recorder:
             return
         if isinstance(f, codec.StatusFrame):
             self._on_status(f)
-            if self.writer is not None:
-                self.writer.append_frame(bytes(data), self.clock_ns())
+            if self.writer is not None and self._fatal is None:
+                try:
+                    self.writer.append_frame(bytes(data), self.clock_ns())
+                except UserError as e:
+                    self._fatal = e
+                    self.stop()
 
     def _on_status(self, st: codec.StatusFrame) -> None:
         self._status = st

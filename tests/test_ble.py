@@ -108,3 +108,31 @@ def test_connect_to_absent_address_times_out() -> None:
         await air.close()
 
     asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_cramp_scan_emulate_lists_name_address_rssi_battery() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from detector.cli import cli
+
+    res = CliRunner().invoke(cli, ["scan", "--emulate", "--json", "--timeout", "1"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["name"].startswith("NightCramp-") and row["address"] == "C2:00:00:00:0E:01"
+    assert row["rssi_dbm"] < 0 and 0 <= row["battery_pct"] <= 100
+
+
+def test_cramp_record_needs_a_device_or_emulate() -> None:
+    from click.testing import CliRunner
+
+    from detector.cli import cli
+    from detector.errors import UserError
+
+    res = CliRunner().invoke(cli, ["record"])
+    assert isinstance(res.exception, UserError) and "--device" in str(res.exception)
+    res = CliRunner().invoke(cli, ["record", "--emulate", "--duration", "soon"])
+    assert isinstance(res.exception, UserError) and "--duration" in str(res.exception)
