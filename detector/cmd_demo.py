@@ -27,7 +27,7 @@ from detector.errors import UserError
 )
 @click.option(
     "--speed",
-    default=100.0,
+    default=200.0,
     show_default=True,
     help="Sensor time per wall time; the virtual link caps it (see the benchmark).",
 )
