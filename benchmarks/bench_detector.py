@@ -408,6 +408,11 @@ def main(argv: list[str] | None = None) -> None:
                     f"{sp} split, the same short nights for every method: {sorted(same)}",
                     {k: v.subset(same) for k, v in runs.items()},
                 )
+        # a fresh process, so that the peak RSS is the detector's, not the peers'
+        import subprocess
+
+        subprocess.run([sys.executable, "-m", "benchmarks.bench_detector", "--speed-only"])
+        return
     speed_memory()
 
 
