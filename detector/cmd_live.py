@@ -87,9 +87,9 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     except Exception as e:  # bleak: no adapter, Bluetooth off, permission
         if isinstance(e, UserError):
             raise
-        raise UserError(
-            f"Bluetooth scan failed: {e} -- is Bluetooth on and this user allowed to use it?"
-        ) from e
+        from detector.recorder import _explain
+
+        raise UserError(_explain("cramp scan", e)) from e
     rows = [
         {"name": f.name, "address": f.address, "rssi_dbm": f.rssi, "battery_pct": f.battery}
         for f in found

@@ -39,6 +39,7 @@ import numpy as np
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakDeviceNotFoundError
 
 from detector.assemble import FrameAssembler
 from detector.errors import UserError
@@ -269,8 +270,12 @@ class Recorder:
                         raise
                     self._state = "searching"
                 except Exception as e:  # the link, the stack, a garbled read: retry
-                    if self.stats.connections == 0 and not self.address:
-                        raise UserError(f"sensor {self.target!r}: {e}") from e
+                    if self.stats.connections == 0 and (
+                        not self.address
+                        or not isinstance(e, BleakDeviceNotFoundError | TimeoutError)
+                    ):
+                        # before the first connection only "not there yet" is worth waiting for
+                        raise UserError(_explain(f"sensor {self.target!r}", e)) from e
                     log.info("recorder: link: %s: %s", type(e).__name__, e)
                     self._state = "reconnecting"
                 if self._stop.is_set() or self._fatal is not None:
@@ -679,6 +684,17 @@ class Recorder:
             self.status_stream.flush()
         except (OSError, ValueError):
             pass
+
+
+def _explain(what: str, e: BaseException) -> str:
+    """One line for a Bluetooth failure before anything connected (``what``: the subject)."""
+    if isinstance(e, FileNotFoundError | ConnectionRefusedError) or "dbus" in repr(e).lower():
+        return (
+            f"{what}: Bluetooth is not available here ({type(e).__name__}: {e}) -- "
+            "start the Bluetooth service (bluetoothd) and check the adapter is on, or try "
+            "`cramp record --emulate` without hardware"
+        )
+    return f"{what}: {type(e).__name__}: {e} -- is Bluetooth on and the sensor near?"
 
 
 def _concat(run: list[Chunk]) -> Chunk:
