@@ -386,3 +386,16 @@ def test_two_process_mode_over_tcp(isolated_home: Path) -> None:
     assert rec._timeline_s == pytest.approx(120.0, abs=0.1)
     seqs = sorted({f.seq for f in _data_frames(rec.recording_path)})
     assert seqs == list(range(len(seqs))) and len(seqs) >= 2900
+
+
+def test_battery_drain_reaches_low_battery_status_and_status_line(isolated_home: Path) -> None:
+    dur = 120.0
+    faults = Faults(battery_start_pct=17.0, battery_drain_pct_per_h=120.0)  # 2 % per minute
+    run, _ = _run(isolated_home, dur, faults)
+    rec = run.recorder
+    assert rec.stats.battery is not None and rec.stats.battery <= 14
+    assert rec.stats.low_battery
+    line = rec.status_line()
+    assert "LOW" in line and "gaps 0" in line and "cramps" in line
+    log = rec.status_stream.getvalue()  # not a terminal: plain log lines
+    assert "\r" not in log and "connected" in log
