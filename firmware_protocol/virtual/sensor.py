@@ -6,8 +6,12 @@ GATT service of ``PROTOCOL.md`` (data: notify; control: write with response + no
 status: read + notify; config: read; Device Information), and paces the sans-I/O
 :class:`firmware_protocol.firmware.SensorFirmware` in *sensor time*: at real pace
 (``speed=1``) or ``speed`` times faster.  The virtual link has no radio timing, so the
-pace is ours; when the link cannot carry ``speed`` (back-pressure from the host's ACL
-flow control), sensor time simply advances as fast as the link drains.
+pace is ours.  Each step's notifications must have reached the central before the next
+step is sampled, so the emulated link's latency stays under one step and, when the link
+cannot carry ``speed``, sensor time simply advances as fast as the link delivers.
+
+Sensor time starts when the host first starts acquisition (StartStreaming), so a finite
+source is measured from its first sample; fault times count from then.
 
 Fault switches (:class:`Faults`, all in seconds of sensor time): link drops of a chosen
 length (the sensor keeps sampling into its ring buffer, then re-advertises), reboots,
@@ -43,9 +47,9 @@ from firmware_protocol.virtual.air import LocalAir, peripheral_device, serve_con
 
 log = logging.getLogger(__name__)
 
-#: Sensor time advanced per pacing step, in s: one step produces ~12 frames at
-#: 2 EMG ch x 1 kHz, so notifications leave in small bursts, as a BLE connection event
-#: would carry them (connection interval 7.5-50 ms, Core spec Vol 6 Part B 4.5.1).
+#: Sensor time advanced per pacing step at real pace, in s: ~2-3 frames at 2 EMG ch x
+#: 1 kHz (40 ms per frame), so notifications leave in small bursts, as BLE connection
+#: events carry them (connection interval 7.5 ms-4 s, Core spec Vol 6 Part B 4.5.1).
 STEP_S = 0.1
 #: Notifications allowed in flight in the host stack before the sensor waits for the
 #: link to drain (the real sensor's BLE stack has a few TX buffers).
@@ -60,7 +64,7 @@ ADV_INTERVAL_MS = 20
 
 @dataclass
 class Faults:
-    """Scripted misbehaviour, in seconds of sensor time since power-on."""
+    """Scripted misbehaviour, in seconds of sensor time since acquisition started."""
 
     drops: list[tuple[float, float]] = field(default_factory=list)
     """(at_s, duration_s): the sensor drops the link and stays out of reach."""
@@ -112,7 +116,7 @@ class EmulatedSensor:
         self.address = address
         self.speed = float(speed)
         self.faults = faults or Faults()
-        self.duration_s = duration_s
+        self.duration_s = duration_s  # informational: the source's length, if known
         self.device: Device | None = None
         self.conn: Connection | None = None
         self.sensor_s = 0.0  # true time since power-on, s (the firmware adds its drift)
