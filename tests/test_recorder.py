@@ -38,6 +38,7 @@ def _run(
     faults: Faults | None = None,
     seed: int = 5,
     speed: float = SPEED,
+    timeout_s: float = 240.0,
     **night_kw: Any,
 ) -> tuple[EmulatedRun, Any]:
     night = make_night(seed, duration_s, **night_kw)
@@ -53,7 +54,7 @@ def _run(
                 db=tmp / "db.sqlite3",
                 status_stream=io.StringIO(),
             ),
-            240,
+            timeout_s,
         )
     )
     return run, night
@@ -399,3 +400,23 @@ def test_battery_drain_reaches_low_battery_status_and_status_line(isolated_home:
     assert "LOW" in line and "gaps 0" in line and "cramps" in line
     log = rec.status_stream.getvalue()  # not a terminal: plain log lines
     assert "\r" not in log and "connected" in log
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_clock_alignment_after_8_hours_through_ble(isolated_home: Path) -> None:
+    dur, ppm = 8 * 3600.0, 100.0
+    drops = [(3600.0 * k + 500.0, 60.0) for k in range(8)]
+    faults = Faults(drift_ppm=ppm, drops=drops)
+    run, _ = _run(isolated_home, dur, faults, speed=2000.0, timeout_s=1700.0)
+    rec = run.recorder
+    assert rec.assembler is not None and rec.assembler.gaps == []
+    first = min(_data_frames(rec.recording_path), key=lambda f: f.seq)
+    start_ns = rec.clock_ns() - int(run.sensor.sensor_s * 1e9)
+    errs = []
+    for t in np.linspace(0.0, dur, 49):
+        true_s = (first.t_us / 1e6 + t) / (1.0 + ppm * 1e-6)
+        wt = rec.assembler.wall_time(float(t))
+        assert wt is not None
+        errs.append(abs(int(round(wt.timestamp() * 1e9)) - (start_ns + true_s * 1e9)) / 1e6)
+    assert max(errs) < 50.0, f"max error {max(errs):.1f} ms"
