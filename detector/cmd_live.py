@@ -138,6 +138,15 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
 @click.option("--corrupt-every", default=0, help="Emulator: corrupt every N-th frame.")
 @click.option("--out", "out", default=None, metavar="DIR", help="Recordings folder.")
 @click.option("--db", "db", default=None, metavar="PATH", help="Cramp log database.")
+@click.option(
+    "--virtual-hci",
+    "virtual_hci",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Use a virtual controller served on 127.0.0.1:PORT by "
+    "`python -m firmware_protocol.virtual.sensor` (two-process emulation).",
+)
 def record(
     device: str | None,
     emulate: str | None,
@@ -150,6 +159,7 @@ def record(
     corrupt_every: int,
     out: str | None,
     db: str | None,
+    virtual_hci: int | None,
 ) -> None:
     """Record a night: stream, save, detect live, log cramps.  Ctrl-C stops cleanly.
 
@@ -201,13 +211,24 @@ def record(
         from detector.recorder import Recorder
 
         assert device is not None
-        rec = Recorder(device, out_dir=out_dir, db=db, duration_s=dur)
+        kw: dict[str, Any] = {}
+        air: Any = None
+        if virtual_hci is not None:
+            from firmware_protocol.virtual import RemoteAir
+
+            air = RemoteAir(virtual_hci)
+            kw = {"scanner_kwargs": air.scanner_kwargs(), "client_kwargs": air.client_kwargs()}
+        rec = Recorder(device, out_dir=out_dir, db=db, duration_s=dur, **kw)
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, rec.stop)
-            await rec.run()
+            try:
+                await rec.run()
+            finally:
+                if air is not None:
+                    await air.close()
 
         asyncio.run(main())
     _report(rec, db)
