@@ -312,6 +312,19 @@ def sleep_wake(specs: list[NightSpec]) -> None:
         )
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process, MB: VmHWM (reset at exec, unlike ru_maxrss,
+    which a child inherits from its parent across fork + exec on Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def speed_memory(hours: float = 8.0, chunk_s: float = CHUNK_S) -> None:
     fs, afs = 1000.0, 50.0
     layout = StreamLayout(
@@ -343,7 +356,7 @@ def speed_memory(hours: float = 8.0, chunk_s: float = CHUNK_S) -> None:
         return time.perf_counter() - t, time.process_time() - c, len(res.events)
 
     wall, cpu, n_ev = night(total)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss = _peak_rss_mb()
     tracemalloc.start()
     night(int(3600 / chunk_s))
     _, peak = tracemalloc.get_traced_memory()
