@@ -645,6 +645,10 @@ class Detector:
             low = med < (cfg.flat_x_rest * rest) ** 2
         flat = (self.sec_flat.a[secs] >= 0.5 * lens[:, None]) | low
         any_flat = flat.any(axis=1)
+        if not any_flat.any():
+            if self._flat_run is not None:
+                self._close_flat(out)
+            return
         for i, sc in enumerate(secs):
             sc = int(sc)
             if any_flat[i]:
