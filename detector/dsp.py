@@ -305,7 +305,10 @@ class FrontEnd:
         self.sos = design_sos(fs, hp, lp, self.notch_set, notch_q)
         self.zi: np.ndarray | None = None
         self.buf = np.zeros((n_ch, 0))  # col 0: previous filtered sample; then pending
-        self.rbuf = np.zeros((n_ch, 0))  # raw samples from the pending frame start
+        self.rbuf = np.zeros((n_ch, 0))  # raw samples of the pending (partial) frame
+        self.raw_m = np.zeros((n_ch, 0))  # raw frame means not yet emitted, from raw_k0
+        self.raw_s = np.zeros((n_ch, 0))  # raw frame mean squares, same frames
+        self.raw_k0 = 0
         self.frame_start = 0  # absolute sample index of buf[:, 1] / rbuf[:, 0]
         self.dc = np.zeros(n_ch)
         self.next_i: int | None = None
@@ -344,6 +347,9 @@ class FrontEnd:
             skip = self.frame_start - i0
             self.buf = np.zeros((self.n_ch, 0))
             self.rbuf = np.zeros((self.n_ch, 0))
+            self.raw_m = np.zeros((self.n_ch, 0))
+            self.raw_s = np.zeros((self.n_ch, 0))
+            self.raw_k0 = k_first
             self._skip = skip
         self.next_i = i0 + n
         changes = self.mains.feed(x, i0)
@@ -378,8 +384,8 @@ class FrontEnd:
                 return None
         if self.buf.shape[1] == 0:
             self.buf = np.zeros((self.n_ch, 1))  # started exactly on a frame: neighbour 0
-        self.buf = np.concatenate([self.buf, y], axis=1) if self.buf.size else y
-        self.rbuf = np.concatenate([self.rbuf, r], axis=1) if self.rbuf.size else r
+        self._raw_frames(r)
+        self.buf = np.concatenate([self.buf, y], axis=1)
         h = self.hop
         nf = (self.buf.shape[1] - 2) // h
         if nf <= 0:
@@ -390,20 +396,50 @@ class FrontEnd:
         yp = self.buf[:, 2 : 2 + m].reshape(self.n_ch, nf, h)
         s2 = np.einsum("cfh,cfh->cf", yy, yy)
         cross = np.einsum("cfh,cfh->cf", ym, yp)
-        rr = self.rbuf[:, :m].reshape(self.n_ch, nf, h)
-        r1 = np.einsum("cfh->cf", rr) / h
-        r2 = np.einsum("cfh,cfh->cf", rr, rr) / h
+        k0 = self.frame_start // h
+        i = k0 - self.raw_k0
+        r1 = self.raw_m[:, i : i + nf]
+        r2 = self.raw_s[:, i : i + nf]
+        self.raw_m, self.raw_s, self.raw_k0 = (
+            self.raw_m[:, i + nf :],
+            self.raw_s[:, i + nf :],
+            k0 + nf,
+        )
         out = Frames(
-            k0=self.frame_start // h,
+            k0=k0,
             e2=s2 / h,
             tk=(s2 - cross) / h,
             rv=np.maximum(r2 - r1 * r1, 0.0),
             rm=r1,
         )
         self.buf = self.buf[:, m:]
-        self.rbuf = self.rbuf[:, m:]
         self.frame_start += m
         return out
+
+    def _raw_frames(self, r: np.ndarray) -> None:
+        """Raw per-frame mean and mean square for every complete frame, straight from the
+        input (no copy of it); only a partial frame is carried.  The filtered frames lag
+        one frame behind (TKEO look-ahead), so these wait in a small per-frame carry."""
+        h = self.hop
+        ms, ss = [], []
+        if self.rbuf.shape[1]:
+            need = h - self.rbuf.shape[1]
+            if r.shape[1] < need:
+                self.rbuf = np.concatenate([self.rbuf, r], axis=1)
+                return
+            head = np.concatenate([self.rbuf, r[:, :need]], axis=1).reshape(self.n_ch, 1, h)
+            ms.append(np.einsum("cfh->cf", head) / h)
+            ss.append(np.einsum("cfh,cfh->cf", head, head) / h)
+            r = r[:, need:]
+        nf = r.shape[1] // h
+        if nf:
+            main = r[:, : nf * h].reshape(self.n_ch, nf, h)
+            ms.append(np.einsum("cfh->cf", main) / h)
+            ss.append(np.einsum("cfh,cfh->cf", main, main) / h)
+        self.rbuf = r[:, nf * h :].copy()
+        if ms:
+            self.raw_m = np.concatenate([self.raw_m, *ms], axis=1)
+            self.raw_s = np.concatenate([self.raw_s, *ss], axis=1)
 
 
 class CenteredMean:
