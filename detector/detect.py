@@ -26,8 +26,11 @@ envelope and frame grid after it.  The resting level carries over a gap.
 
 Latency: a burst closes 0.5 s after its activity ends (end rule) and its episode
 ``merge_gap_s`` later (and once the accelerometer has caught up to 3 s after the end);
-so a cramp is emitted about 2.5 s after it ends.  Leg movements wait for their PLM
-series to be decided (up to ``plm_max_interval_s`` after the last one).
+so a cramp is emitted about 2.5 s after it ends (at its end, not at its onset).  A cramp
+no longer than the longest leg movement (15 s, WASM) that could itself be a leg movement
+(no tibialis channel, or tibialis-led) is only known to be a cramp once no leg-movement
+series follows it: it is held up to ``plm_max_interval_s`` (90 s).  Leg movements wait
+for their PLM series to be decided (up to 90 s after the last one).
 Context after a cramp (woke, moved, walked) is filled in by :meth:`Detector.finish`
 (``Event.context`` does not take part in event equality).
 """
