@@ -325,8 +325,8 @@ class EmulatedSensor:
         # The sensor is strapped on and switched on when the host first starts it: sensor
         # time starts then, so a finite source is measured from its first sample.
         await self._started.wait()
-        t0 = loop.time()
-        base = 0.0
+        t_last = loop.time()
+        target = 0.0  # sensor time the wall clock x speed has reached
         away = False
         # a step is STEP_S of sensor time, or >= MIN_STEP_WALL_S of wall time when fast
         step_s = max(STEP_S, self.speed * MIN_STEP_WALL_S)
@@ -359,10 +359,21 @@ class EmulatedSensor:
                     away = False
                     if self.conn is None:
                         await self._advertise()
-                # pace: sensor time follows the wall clock x speed, unless the link lags
-                target = base + (loop.time() - t0) * self.speed
+                # pace: sensor time follows the wall clock x speed (and waits for the link,
+                # below).  While the host is reconnecting (link up or coming, not streaming)
+                # it runs at real pace: a reconnect takes the host ~0.2 s of real time
+                # (BLE_TESTING.md), not 0.2 s x speed.
+                now = loop.time()
+                streaming = self.conn is not None and self.fw.state == codec.STATE_STREAMING
+                pace = self.speed if (away or streaming) else min(self.speed, 1.0)
+                # no catching up: when the link (or the host) was slower than ``speed``,
+                # sensor time slowed down with it, as it would have at real pace
+                target = min(
+                    max(target, self.sensor_s) + (now - t_last) * pace, self.sensor_s + 2 * step_s
+                )
+                t_last = now
                 if target < self.sensor_s + step_s:
-                    await asyncio.sleep((self.sensor_s + step_s - target) / self.speed)
+                    await asyncio.sleep(min(0.05, (self.sensor_s + step_s - target) / pace))
                     continue
                 step = min(target, self.sensor_s + step_s)
                 self.sensor_s = step
