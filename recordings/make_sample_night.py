@@ -143,6 +143,8 @@ def record_emulated(
                 control(codec.StartStreaming(), t)
             continue
         receive(frames, t, backfill_below)
+        if k % max(1, int(round(1.0 / STEP_S))) == 0:
+            w.flush()  # a real-time writer flushes each wall second: do it each sensor second
         # the live recorder's hole handling: ask for a resend after 1 s of holding back
         wf = asm.waiting_for()
         if wf is None:
