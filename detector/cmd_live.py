@@ -122,8 +122,8 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     flag_value="synthetic",
     default=None,
     metavar="[SOURCE]",
-    help="Record an emulated sensor instead (no hardware): a synthetic night (default), "
-    "a recording folder or an EDF file replayed as if measured.",
+    help="Record an emulated sensor instead (no hardware): a synthetic night (default; 1 h "
+    "unless --duration), a recording folder or an EDF file replayed as if measured.",
 )
 @click.option(
     "--speed", default=1.0, show_default=True, help="Emulator: sensor time runs N times faster."
