@@ -498,9 +498,17 @@ class SensorFirmware:
         e_start, _, a_start, _ = self._frame_ranges(s0)
         _, e_stop, _, a_stop = self._frame_ranges(s0 + n - 1)
         if not self._pull(self._k0 + e_stop, self._j0 + a_stop):
-            # Provider ran out: make only the frames it can fill.
-            while n > 0 and not self._can_make(n):
-                n -= 1
+            # Provider ran out: make only the frames it can fill.  ``_can_make`` is
+            # monotonic in n, so bisect for the largest n (a linear walk down was
+            # quadratic once sensor time ran far past the end of the provider).
+            lo, hi = 0, n - 1  # _can_make(lo) holds (vacuously for 0); _can_make(n) does not
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if self._can_make(mid):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            n = lo
             if n == 0:
                 return
             _, e_stop, _, a_stop = self._frame_ranges(s0 + n - 1)

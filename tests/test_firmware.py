@@ -388,3 +388,19 @@ def test_provider_gap_becomes_an_explicit_fault_loss() -> None:
     ctl(fw, Resend(150))
     again = [decode_frame(r) for r in fw.advance_to(30 * S)]
     assert again[0] == loss and [f.seq for f in again[1:]] == list(range(175, fw.next_seq))
+
+
+def test_frames_stop_exactly_where_the_provider_runs_out() -> None:
+    """Far past the end of its provider the sensor makes every frame it can fill, no more."""
+    lay = StreamLayout(
+        emg_fs=1000.0, emg_labels=("a", "b"), emg_sites=("calf", "tibialis"), acc_fs=50.0
+    )
+    src = ArraySource(lay, np.zeros((10_000, 2)), np.zeros((500, 3)) + [0.0, 0.0, 1.0])
+    fw = SensorFirmware(src)
+    fw.on_control(encode_command(StartStreaming()), 0)
+    frames = fw.advance_to(3600e6)  # one call an hour past a 10-s provider
+    frames += fw.advance_to(7200e6)
+    seqs = [decode_frame(f).seq for f in frames]
+    per_frame = decode_frame(fw.read_config()).emg_per_frame
+    assert seqs == list(range(10_000 // per_frame))
+    assert fw.exhausted
