@@ -22,7 +22,7 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -171,3 +171,58 @@ class ArraySource:
 
     def wall_time(self, t_s: float) -> datetime | None:
         return simple_wall_time(self.layout, t_s)
+
+
+def coalesce(items: Iterable[Chunk | Gap], max_samples: int) -> Iterator[Chunk | Gap]:
+    """Join contiguous chunks into chunks of up to ``max_samples`` EMG samples.
+
+    The detector gives the same events whatever the chunking, but each push has a fixed
+    cost: an 8-h night pushed in 10-s chunks costs about 2.7 times the CPU of 300-s chunks
+    (3.5 s against 1.3 s, 2 channels at 1 kHz).  Sources cut where it suits them (frames,
+    EDF records); bulk consumers (replay, detect) re-cut here, live keeps its small chunks.
+    Gaps, and any discontinuity of the EMG or accelerometer index, pass through and close
+    the chunk being built; nothing is reordered, dropped or copied twice.
+    """
+    if max_samples < 1:
+        raise ValueError(f"max_samples must be >= 1, got {max_samples}")
+    held: list[Chunk] = []
+    n_held = 0
+
+    def flush() -> Iterator[Chunk]:
+        nonlocal held, n_held
+        if len(held) == 1:
+            yield held[0]
+        elif held:
+            yield Chunk(
+                held[0].emg_start,
+                np.concatenate([c.emg for c in held]),
+                held[0].acc_start,
+                np.concatenate([c.acc for c in held]),
+            )
+        held, n_held = [], 0
+
+    for item in items:
+        if isinstance(item, Gap):
+            yield from flush()
+            yield item
+            continue
+        if held and (
+            item.emg_start != held[-1].emg_stop
+            or item.acc_start != held[-1].acc_stop
+            or item.emg.shape[1] != held[-1].emg.shape[1]
+        ):
+            yield from flush()
+        held.append(item)
+        n_held += item.emg.shape[0]
+        if n_held >= max_samples:
+            yield from flush()
+    yield from flush()
+
+
+#: Chunk length (s) for bulk runs (replay, detect, EDF): see :func:`coalesce`.
+BULK_CHUNK_S = 300.0
+
+
+def bulk_chunks(source: Source, seconds: float = BULK_CHUNK_S) -> Iterator[Chunk | Gap]:
+    """``source.chunks()`` re-cut into pieces of ``seconds`` (same events, less CPU)."""
+    return coalesce(source.chunks(), max(1, int(seconds * source.layout.emg_fs)))

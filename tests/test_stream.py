@@ -66,3 +66,31 @@ def test_wall_time_follows_start_utc() -> None:
 
 def test_gap_duration() -> None:
     assert Gap(10.0, 12.5, "link").duration_s == pytest.approx(2.5)
+
+
+def test_coalesce_joins_contiguous_chunks_and_stops_at_gaps_and_jumps() -> None:
+    from detector.stream import coalesce
+
+    rng = np.random.default_rng(2)
+    items: list[Chunk | Gap] = []
+    for k in range(10):  # 10 contiguous 100-sample chunks
+        items.append(Chunk(k * 100, rng.normal(size=(100, 2)), k * 5, rng.normal(size=(5, 3))))
+    items.append(Gap(1.0, 2.0, "link"))
+    items.append(Chunk(2000, rng.normal(size=(100, 2)), 100, rng.normal(size=(5, 3))))
+    items.append(Chunk(2200, rng.normal(size=(100, 2)), 110, rng.normal(size=(5, 3))))  # jump
+    out = list(coalesce(items, 350))
+    kinds = [
+        (o.emg_start, o.emg.shape[0]) if isinstance(o, Chunk) else ("gap", o.reason) for o in out
+    ]
+    assert kinds == [(0, 400), (400, 400), (800, 200), ("gap", "link"), (2000, 100), (2200, 100)]
+    ins = [c for c in items if isinstance(c, Chunk)]
+    outs = [c for c in out if isinstance(c, Chunk)]
+    np.testing.assert_array_equal(
+        np.concatenate([c.emg for c in outs]), np.concatenate([c.emg for c in ins])
+    )
+    np.testing.assert_array_equal(
+        np.concatenate([c.acc for c in outs]), np.concatenate([c.acc for c in ins])
+    )
+    assert [c.acc_start for c in outs] == [0, 20, 40, 100, 110]
+    with pytest.raises(ValueError):
+        list(coalesce(items, 0))
