@@ -23,6 +23,12 @@ each in its own transaction) -> ``end_night``.  Idempotent: an event is keyed by
 night, a recorder restarting mid-night and re-sending) updates the row, never
 duplicates it.
 
+Early cramp notices (``docs/DETECTOR.md``): a provisional cramp
+(``context["provisional"]``) is stored as a row like any other; the final cramp that
+carries ``context["provisional_start_s"]`` replaces that row (its annotations move to
+the final row); an event with ``context["retracted"]`` deletes it (:meth:`retract_event`).
+``end_night`` drops any provisional row of the night still left.
+
 Detector versions: the version of a night is the one most recently *completed*
 (``end_night``).  While a different version re-detects a night its events are written
 under that version but hidden (``nights.pending_version``); at ``end_night`` the older
@@ -557,6 +563,8 @@ class CrampLog:
         millisecond) updates the stored row and returns the same id.  Wall-clock times
         default to the night's start + timeline seconds.
         """
+        if event.context.get("retracted"):
+            return self.retract_event(night_id, event)
         with self._tx() as c:
             version = self._ingest_version(c, night_id)
             if start_utc is None or end_utc is None:
@@ -564,7 +572,45 @@ class CrampLog:
                 if t0 is not None:
                     start_utc = start_utc or t0 + timedelta(seconds=event.start_s)
                     end_utc = end_utc or t0 + timedelta(seconds=event.end_s)
-            return self._upsert_event(c, night_id, version, event, start_utc, end_utc)
+            new_id = self._upsert_event(c, night_id, version, event, start_utc, end_utc)
+            prov = event.context.get("provisional_start_s")
+            if prov is not None:
+                self._drop_provisional(c, night_id, version, float(prov), move_to=new_id)
+            return new_id
+
+    def retract_event(self, night_id: str, event: Event) -> int:
+        """Delete the provisional cramp row of ``event`` (same night, version and onset);
+        returns the deleted row's ``event_id``, or -1 if there was none.  A final
+        (non-provisional) row at that onset is never deleted."""
+        with self._tx() as c:
+            version = self._ingest_version(c, night_id)
+            return self._drop_provisional(c, night_id, version, float(event.start_s))
+
+    @staticmethod
+    def _drop_provisional(
+        c: sqlite3.Connection,
+        night_id: str,
+        version: str,
+        start_s: float,
+        move_to: int | None = None,
+    ) -> int:
+        row = c.execute(
+            "SELECT event_id FROM events WHERE night_id = ? AND detector_version = ?"
+            " AND kind = 'cramp' AND start_ms = ?"
+            " AND json_extract(context_json, '$.provisional') = 1",
+            (night_id, version, int(round(start_s * 1000))),
+        ).fetchone()
+        if row is None:
+            return -1
+        old = int(row[0])
+        if move_to is not None and move_to != old:
+            c.execute(
+                "UPDATE annotations SET event_id = ? WHERE event_id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM annotations WHERE event_id = ?)",
+                (move_to, old, move_to),
+            )
+        c.execute("DELETE FROM events WHERE event_id = ?", (old,))
+        return old
 
     def _night_start(self, c: sqlite3.Connection, night_id: str) -> datetime | None:
         row = c.execute("SELECT start_utc FROM nights WHERE night_id = ?", (night_id,)).fetchone()
@@ -573,7 +619,8 @@ class CrampLog:
     def event_sink(
         self, night_id: str, wall_time: Callable[[float], datetime | None] | None = None
     ) -> Callable[[Event], None]:
-        """A callback for :class:`detector.pipeline.Pipeline`: logs each event as it closes."""
+        """A callback for :class:`detector.pipeline.Pipeline`: logs each event as it closes
+        (provisional cramps, their final events and retractions too: see :meth:`add_event`)."""
 
         def sink(ev: Event) -> None:
             s = wall_time(ev.start_s) if wall_time else None
@@ -618,6 +665,13 @@ class CrampLog:
                 self._upsert_event(c, night_id, version, ev, wt(ev.start_s), wt(ev.end_s))
                 for ev in result.events
             ]
+            # provisional cramp notices whose final event never reached the log (the
+            # final events above replaced the others): the finished night has no use
+            c.execute(
+                "DELETE FROM events WHERE night_id = ? AND detector_version = ?"
+                " AND json_extract(context_json, '$.provisional') = 1",
+                (night_id, version),
+            )
             replacing = bool(row["detector_version"]) and version != row["detector_version"]
             if replacing:
                 self._supersede(c, night_id, version, new_ids)

@@ -362,6 +362,11 @@ class Detector:
         self._first_i: int | None = None
         self._last_i = 0
         self._finished: NightResult | None = None
+        # early cramp notice (provisional events for the sinks, not in ``events``)
+        self._notices: list[Event] = []
+        self._prov: Event | None = None  # provisional cramp awaiting its final outcome
+        self._prov_armed = True  # no notice yet for the current episode
+        self._prov_sec = -1  # last whole second at which the notice was evaluated
 
     # ------------------------------------------------------------------ public API
     def push(self, item: Chunk | Gap) -> list[Event]:
@@ -397,7 +402,23 @@ class Detector:
             if fr is not None:
                 self._frames(fr, out)
         self._flush_episode(out, final=False)
+        self._provisional()
         return out
+
+    def take_notices(self) -> list[Event]:
+        """Everything a live sink should see since the last call, in order.
+
+        The final events (as returned by :meth:`push`), plus the early cramp notices:
+        a *provisional* cramp (``context["provisional"] = True``, ``end_s`` = the time it
+        was noticed) as soon as an open episode has met the cramp rules for
+        ``cramp_min_s``; and, when its episode closes, either the final cramp carrying
+        ``context["provisional_start_s"]`` (the provisional's ``start_s``: it replaces
+        that row) or, if the episode turned out not to be a cramp, the provisional again
+        with ``context["retracted"] = True``.  Notices never enter :attr:`events` nor
+        :meth:`finish`.  See ``docs/DETECTOR.md`` (Early cramp notice).
+        """
+        got, self._notices = self._notices, []
+        return got
 
     def finish(self) -> NightResult:
         """Close everything and return the night (all events, emission order)."""
@@ -1036,6 +1057,14 @@ class Detector:
         self.episode = None
         if ep is None:
             return
+        self._close_episode_inner(ep, out)
+        self._prov_armed = True
+        p, h = self._prov, self._held
+        if p is not None and not (h is not None and h[0].start_s < p.end_s):
+            # no final cramp took the provisional one's place (nor is one held back)
+            self._retract()
+
+    def _close_episode_inner(self, ep: _Episode, out: list[Event]) -> None:
         # sleep onset: the first quiet stretch after the last wake trigger; single
         # bursts of leg-movement length do not count as wakefulness (PLMS occur in sleep)
         t0, t1 = self._t(ep.k0), self._t(ep.k1)
@@ -1221,6 +1250,8 @@ class Detector:
             if cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s:
                 # the held short "cramp" was the first, long leg movement of a series
                 self._held = None
+                if self._prov is not None and self._prov.start_s < h.end_s:
+                    self._retract()
                 hf.in_lm_series = True
                 lm = replace(
                     h,
@@ -1293,6 +1324,69 @@ class Detector:
                 self._last_active = max(self._last_active, ev.end_s)
         out.append(ev)
         self.events.append(ev)
+        p = self._prov
+        if p is not None and ev.kind == "cramp" and ev.start_s < p.end_s and ev.end_s > p.start_s:
+            # the final cramp of the provisional one: it replaces the provisional row
+            self._prov = None
+            ctx = dict(ev.context)
+            ctx["provisional_start_s"] = p.start_s
+            self._notices.append(replace(ev, context=ctx))
+        else:
+            self._notices.append(ev)
+
+    def _retract(self) -> None:
+        """The provisional cramp's episode closed without a cramp: withdraw it."""
+        p = self._prov
+        if p is not None:
+            self._prov = None
+            ctx = dict(p.context)
+            ctx["retracted"] = True
+            self._notices.append(
+                replace(p, context=ctx, reason="retracted: " + p.reason.split(": ", 1)[-1])
+            )
+
+    def _provisional(self) -> None:
+        """Early cramp notice: an open episode whose calf core has met the cramp rules
+        (:func:`detector.classify.classify` on the data so far) for ``cramp_min_s``.
+
+        Evaluated at most once per whole second of the timeline (k_done crossing it).
+        Reads the detector's state only (no effect on the final events).
+        """
+        if not self._prov_armed or self._prov is not None:
+            return
+        ep = self.episode
+        segs = list(ep.segs) if ep is not None else []
+        if self.seg_open and self.seg_high:
+            segs.append(_Segment(self.seg_k0, self.seg_last + 1))
+        if not segs:
+            return
+        sec = int(self._t(self.k_done))
+        if sec == self._prov_sec:
+            return
+        self._prov_sec = sec
+        k0, k1 = segs[0].k0, segs[-1].k1
+        if (k1 - k0) < self.cfg.cramp_min_s * self.fps:
+            return
+        for a, b, _ in self._cramp_runs(_Episode(segs)):
+            seg = _Segment(a, b)
+            f = self._features([seg])
+            v = classify(f, self.cfg)
+            if v.kind != "cramp" or self._in_lm_series(f):
+                continue
+            ev = self._make_event([seg], f, v)
+            ctx = dict(ev.context)
+            ctx["provisional"] = True
+            now = round(self._t(self.k_done), 4)
+            ev = replace(
+                ev,
+                end_s=max(ev.end_s, now),
+                reason=f"ongoing, noticed at {now:.1f} s: {v.reason}",
+                context=ctx,
+            )
+            self._prov = ev
+            self._prov_armed = False
+            self._notices.append(ev)
+            return
 
     # ------------------------------------------------------------------ context, trace
     def _asleep_before(self, t0: float) -> bool:
@@ -1399,7 +1493,14 @@ class Detector:
         if self.acc_fs:
             # sitting vs standing from the shank alone is ambiguous: standing when upright
             # and walking or calf active within 10 s, else sitting (our rule)
-            near = np.convolve((walking | moving).astype(float), np.ones(21), mode="same") > 0
+            # +-10 s dilation; "full" then centred slice (mode="same" returns the kernel's
+            # length, 21, for recordings shorter than 21 s)
+            mv = (walking | moving).astype(float)
+            near = (
+                np.convolve(mv, np.ones(21), mode="full")[10 : 10 + n_sec] > 0
+                if n_sec
+                else np.zeros(0, bool)
+            )
             posture[ok] = "lying"
             posture[ok & upright] = "sitting"
             posture[ok & upright & near] = "standing"

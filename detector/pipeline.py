@@ -8,10 +8,11 @@ loop).  Both feed the same :class:`~detector.detect.Detector`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from detector.detect import Detector, DetectorConfig
 from detector.events import Event, NightResult
-from detector.stream import Chunk, Gap, Source, StreamLayout
+from detector.stream import Chunk, Gap, Source, StreamLayout, bulk_chunks
 
 EventSink = Callable[[Event], None]
 
@@ -19,7 +20,12 @@ EventSink = Callable[[Event], None]
 class Pipeline:
     """Push interface: call :meth:`feed` with each chunk or gap, then :meth:`finish`.
 
-    ``on_event`` is called once per event, as soon as the detector closes it.
+    ``on_event`` (and every sink added) is called once per final event, as soon as the
+    detector closes it, and also with the detector's early cramp notices
+    (:meth:`detector.detect.Detector.take_notices`): a provisional cramp
+    (``context["provisional"]``), then either its final cramp (carrying
+    ``context["provisional_start_s"]``) or its retraction (``context["retracted"]``).
+    :attr:`events` and :meth:`finish` hold the final events only.
     """
 
     def __init__(
@@ -37,21 +43,31 @@ class Pipeline:
     def add_sink(self, sink: EventSink) -> None:
         self._sinks.append(sink)
 
-    def _emit(self, events: Iterable[Event]) -> None:
+    def _emit(self, events: Iterable[Event], final: list[Event] | None = None) -> None:
+        """Send the detector's notices to the sinks; ``final`` (at finish) holds the
+        night's events with their context filled in, which replace the final ones."""
         for ev in events:
-            self.events.append(ev)
+            notice = bool(ev.context.get("provisional") or ev.context.get("retracted"))
+            if not notice:
+                if final is not None and len(self.events) < len(final):
+                    fin = final[len(self.events)]
+                    if "provisional_start_s" in ev.context:
+                        ctx = dict(fin.context)
+                        ctx["provisional_start_s"] = ev.context["provisional_start_s"]
+                        fin = replace(fin, context=ctx)
+                    ev = fin
+                self.events.append(ev)
             for sink in self._sinks:
                 sink(ev)
 
     def feed(self, item: Chunk | Gap) -> list[Event]:
         evs = self.detector.push(item)
-        self._emit(evs)
+        self._emit(self.detector.take_notices())
         return evs
 
     def finish(self) -> NightResult:
         result = self.detector.finish()
-        already = len(self.events)
-        self._emit(result.events[already:])
+        self._emit(self.detector.take_notices(), final=result.events)
         return result
 
 
@@ -64,7 +80,7 @@ def run(
 ) -> NightResult:
     """Pull every item from ``source`` through the detector and return the night."""
     pipe = Pipeline(source.layout, on_event=on_event, config=config)
-    for item in source.chunks():
+    for item in bulk_chunks(source):
         if on_item is not None:
             on_item(item)
         pipe.feed(item)
