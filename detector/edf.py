@@ -80,10 +80,13 @@ _EXCLUDE = re.compile(
     re.IGNORECASE,
 )
 _LEG = re.compile(
-    r"\b[lr]?at\b|\bleg|leg\b|tib|gastro|calf|sole|\bplm|\bl?r?\s*-?\s*leg|lleg|rleg|"
-    r"emg\s*[lr]\b|\b[lr]\s*emg",
+    r"\b[lr]?at\b|\bleg|leg\b|tib|gastr|calf|sole|\bplm|\bl?r?\s*-?\s*leg|lleg|rleg|"
+    r"emg\s*[lr]\b|\b[lr]\s*emg|\b[lr]?ta\b|\b[lr]?(gm|gl|gas|sol)\b|shank|lower.?limb",
     re.IGNORECASE,
 )
+#: An EMG channel that names no muscle ("EMG1", "EMG 2", "sEMG"): a leg sensor's own export.
+#: Taken only when no channel names a leg muscle, so a PSG's chin EMG never is.
+_GENERIC_EMG = re.compile(r"^\s*s?emg\s*[-_ ]?\s*\d*\s*$", re.IGNORECASE)
 _ACC = re.compile(r"acc|accel|\bax\b|\bay\b|\baz\b", re.IGNORECASE)
 
 
@@ -93,12 +96,14 @@ def _unit_key(u: str) -> str:
 
 def _site_for(label: str) -> str:
     s = label.lower()
-    if "gastro" in s:
+    if "gastr" in s or re.search(r"\b[lr]?(gm|gl|gas)\b", s):
         return "gastrocnemius"
-    if "sole" in s:
+    if "sole" in s or re.search(r"\b[lr]?sol\b", s):
         return "soleus"
     if "calf" in s:
         return "calf"
+    if _GENERIC_EMG.match(label):
+        return "unknown"  # the detector treats it as the cramping muscle (calf)
     # Sleep-lab leg EMG is the anterior tibialis (AASM scoring manual, PLM recording).
     return "tibialis"
 
@@ -378,6 +383,8 @@ class EdfSource:
             self.emg_sigs = [lookup(x, "--emg LABEL") for x in emg]
         else:
             self.emg_sigs = [s for s in data_sigs if is_leg_emg_label(s.label)]
+            if not self.emg_sigs:
+                self.emg_sigs = [s for s in data_sigs if _GENERIC_EMG.match(s.label)]
             if not self.emg_sigs:
                 raise UserError(
                     f"{self.path}: no leg EMG channel recognised among: {labels} -- name it "

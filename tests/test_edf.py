@@ -238,3 +238,56 @@ def test_bad_files_give_one_line_user_errors(tmp_path: Path) -> None:
     _write_edf(nounit, [_hdr("Leg L", 256, "", 500)], [np.zeros(256 * 4)])
     with pytest.raises(UserError, match=r"unit '\(empty\)'"):
         EdfSource(nounit)
+
+
+@pytest.mark.parametrize(
+    ("label", "site"),
+    [
+        ("EMG TA", "tibialis"),
+        ("L-TA", "tibialis"),
+        ("Tibialis anterior R", "tibialis"),
+        ("EMG GM", "gastrocnemius"),
+        ("Gastrocnemius med", "gastrocnemius"),
+        ("R Sol", "soleus"),
+        ("EMG calf", "calf"),
+    ],
+)
+def test_muscle_names_sleep_labs_use_are_leg_emg(label: str, site: str) -> None:
+    from detector.edf import _site_for, is_leg_emg_label
+
+    assert is_leg_emg_label(label)
+    assert _site_for(label) == site
+
+
+@pytest.mark.parametrize("label", ["EMG Chin", "Chin1-Chin2", "EEG C3-A2", "ECG", "EMG1"])
+def test_chin_eeg_ecg_and_unnamed_emg_are_not_leg_labels(label: str) -> None:
+    from detector.edf import is_leg_emg_label
+
+    assert not is_leg_emg_label(label)
+
+
+def test_unnamed_emg_channels_are_taken_when_no_channel_names_a_leg(tmp_path: Path) -> None:
+    """A leg sensor's own export may call its channels EMG1, EMG2: use them, never chin."""
+    from detector.edf import EdfSource
+
+    fs = 500
+    sig = np.random.default_rng(0).normal(0, 5, 60 * fs)
+    signals = [
+        edfio.EdfSignal(sig, fs, label=lab, physical_dimension="uV", physical_range=(-3000, 3000))
+        for lab in ("EMG1", "EMG2")
+    ]
+    path = tmp_path / "unnamed.edf"
+    edfio.Edf(signals).write(path)
+    src = EdfSource(path)
+    assert src.layout.emg_labels == ("EMG1", "EMG2")
+    assert src.layout.emg_sites == ("unknown", "unknown")
+    chin = tmp_path / "psg.edf"
+    edfio.Edf(
+        [
+            edfio.EdfSignal(
+                sig, fs, label=lab, physical_dimension="uV", physical_range=(-3000, 3000)
+            )
+            for lab in ("EMG1", "EMG Chin", "Leg L")
+        ]
+    ).write(chin)
+    assert EdfSource(chin).layout.emg_labels == ("Leg L",)
