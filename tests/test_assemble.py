@@ -215,7 +215,9 @@ def test_chunks_are_cut_on_the_timeline_grid_whatever_the_arrival(night) -> None
     _, b = _run(fr, rx, many=True)
     cuts = [(c.emg_start, c.emg_stop, c.acc_start, c.acc_stop) for c in a if isinstance(c, Chunk)]
     assert cuts == [(c.emg_start, c.emg_stop, c.acc_start, c.acc_stop) for c in b]
-    assert cuts[:2] == [(0, 10_000, 0, 500), (10_000, 12_000, 500, 600)]
+    # CHUNK_S = 1 s at 1000 Hz EMG / 50 Hz acc: cuts at multiples of 1000 samples
+    assert cuts[:2] == [(0, 1_000, 0, 50), (1_000, 2_000, 50, 100)]
+    assert all(c[1] % 1_000 == 0 for c in cuts[:-1] if c[1] - c[0] == 1_000)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.emg, y.emg)
         np.testing.assert_array_equal(x.acc, y.acc)
