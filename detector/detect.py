@@ -33,6 +33,13 @@ series follows it: it is held up to ``plm_max_interval_s`` (90 s).  Leg movement
 for their PLM series to be decided (up to 90 s after the last one).
 Context after a cramp (woke, moved, walked) is filled in by :meth:`Detector.finish`
 (``Event.context`` does not take part in event equality).
+
+Early cramp notice: while an episode is open, the cramp rules are applied to the data so
+far (at feed-block ends, at most once per second of data); once they hold for
+``cramp_min_s``, a provisional cramp (``context["provisional"]``) is queued for
+:meth:`Detector.take_notices`, followed when the episode closes by its final cramp
+(``context["provisional_start_s"]``) or a retraction (``context["retracted"]``).  Notices
+never enter ``push()``'s result, :attr:`Detector.events` or :meth:`finish`.
 """
 
 from __future__ import annotations
