@@ -39,6 +39,7 @@ def _run(
     seed: int = 5,
     speed: float = SPEED,
     timeout_s: float = 240.0,
+    on_event: Any = None,
     **night_kw: Any,
 ) -> tuple[EmulatedRun, Any]:
     night = make_night(seed, duration_s, **night_kw)
@@ -53,6 +54,7 @@ def _run(
                 out_dir=tmp / "rec",
                 db=tmp / "db.sqlite3",
                 status_stream=io.StringIO(),
+                on_event=on_event,
             ),
             timeout_s,
         )
@@ -94,7 +96,10 @@ def test_accelerated_stream_arrives_complete_in_order_and_replays_identically(
     isolated_home: Path,
 ) -> None:
     dur = 600.0
-    run, night = _run(isolated_home, dur, cramps=1, walks=1, plm_series=1)
+    live_sunk: list[Any] = []
+    run, night = _run(
+        isolated_home, dur, cramps=1, walks=1, plm_series=1, on_event=live_sunk.append
+    )
     frames = _check_complete(run, dur)
     live = [f.seq for f in frames if True]
     first_pass = []  # frames as first received: strictly increasing seq
@@ -120,7 +125,70 @@ def test_accelerated_stream_arrives_complete_in_order_and_replays_identically(
     with CrampLog.open(isolated_home / "db.sqlite3") as lg:
         night_row = lg.night(rec.night_id)
         assert night_row is not None and night_row["status"] == "complete"
+        # one row per final event: early cramp notices were replaced or retracted
+        rows = lg.events(rec.night_id)
+        assert len(rows) == len(rec.result.events)
+        assert not any(r["context"].get("provisional") for r in rows)
     assert open_recording(rec.recording_path).closed_cleanly
+    # the early cramp notices: the cramp was noticed while it went on, and a replay fed
+    # the assembler's chunks sends the sinks exactly what the live recorder sent
+    from detector.pipeline import Pipeline
+
+    def flags(evs: list[Any]) -> list[tuple[Any, ...]]:
+        keys = ("provisional", "retracted", "provisional_start_s")
+        return [(e.kind, e.start_s, e.end_s, *(e.context.get(k) for k in keys)) for e in evs]
+
+    has_cramp = any(t.kind == "cramp" for t in night.truth)
+    assert any(e.context.get("provisional") for e in live_sunk) == has_cramp  # walking: none
+    assert sum(not e.context.get("provisional") for e in live_sunk) == len(rec.result.events)
+    assert sum(rec.stats.events.values()) == len(rec.result.events)
+    replay_sunk: list[Any] = []
+    src2 = RecordingSource(rec.recording_path)
+    pipe = Pipeline(src2.layout, on_event=replay_sunk.append)
+    for item in src2.chunks():
+        pipe.feed(item)
+    pipe.finish()
+    assert flags(replay_sunk) == flags(live_sunk)
+
+
+def test_cramp_noticed_live_while_it_goes_on_and_replay_sends_the_same(
+    isolated_home: Path,
+) -> None:
+    """Early cramp notice through BLE + recorder: the provisional cramp reaches the sinks
+    within min duration + 5 s of the onset (timeline), the log ends with one final row,
+    and a replay fed the assembler's chunks sends the sinks the same stream."""
+    from detector.cramplog import CrampLog
+    from detector.detect import DetectorConfig
+    from detector.pipeline import Pipeline
+
+    sunk: list[Any] = []
+    run, night = _run(
+        isolated_home, 900.0, seed=4, cramps=1, cramp_durations=(80.0,), walks=0,
+        plm_series=0, on_event=sunk.append,
+    )  # fmt: skip
+    rec = run.recorder
+    assert rec.result is not None and rec.recording_path is not None
+    truth = [t for t in night.truth if t.kind == "cramp"]
+    prov = [e for e in sunk if e.context.get("provisional") and not e.context.get("retracted")]
+    assert len(truth) == 1 and len(prov) == 1
+    # the timeline starts at the first frame (<= 1 frame after the night's 0)
+    assert prov[0].end_s - truth[0].start_s <= DetectorConfig().cramp_min_s + 5.0
+    assert prov[0].end_s < truth[0].end_s
+    final = [e for e in sunk if "provisional_start_s" in e.context]
+    assert len(final) == 1 and final[0].context["provisional_start_s"] == prov[0].start_s
+    with CrampLog.open(isolated_home / "db.sqlite3") as lg:
+        rows = [r for r in lg.events(rec.night_id) if r["kind"] == "cramp"]
+        assert len(rows) == 1 and not rows[0]["context"].get("provisional")
+    replay: list[Any] = []
+    src = RecordingSource(rec.recording_path)
+    pipe = Pipeline(src.layout, on_event=replay.append)
+    for item in src.chunks():
+        pipe.feed(item)
+    pipe.finish()
+    key = ("provisional", "retracted", "provisional_start_s")
+    assert [(e.kind, e.start_s, e.end_s, *(e.context.get(k) for k in key)) for e in replay] == [
+        (e.kind, e.start_s, e.end_s, *(e.context.get(k) for k in key)) for e in sunk
+    ]
 
 
 @pytest.mark.slow
