@@ -554,11 +554,14 @@ class Detector:
                 # gate: seconds clearly active (median > rest_gate x the current level)
                 # do not feed the resting level, so a long cramp cannot lift it; if the
                 # gate has shut everything out for rest_relock_s, start afresh
-                if np.all(np.isfinite(val)):
-                    quiet = ok & np.all(med <= (cfg.rest_gate_x * val) ** 2, axis=1)
-                    # ... nor do seconds without signal (electrode off, flat)
-                    quiet &= np.all(med >= (cfg.flat_x_rest * val) ** 2, axis=1)
-                    if quiet.sum() >= cfg.rest_min_s:
+                if np.isfinite(val).all():
+                    # ... nor do seconds without signal (electrode off, flat): both
+                    # bounds in one pass
+                    inside = (med <= (cfg.rest_gate_x * val) ** 2) & (
+                        med >= (cfg.flat_x_rest * val) ** 2
+                    )
+                    quiet = ok & inside.all(axis=1)
+                    if np.count_nonzero(quiet) >= cfg.rest_min_s:
                         ok = quiet
                         self._rest_locked_since = None
                     elif self._rest_locked_since is None:
@@ -598,11 +601,11 @@ class Detector:
     def _frames(self, fr: Frames, out: list[Event]) -> None:
         c = self.n_ch
         sec = self._sec_of(np.arange(fr.k0, fr.k0 + fr.n))
-        self._seconds(sec, np.concatenate([fr.e2, fr.tk, fr.rv], axis=0), False, out)
-        self._ring_put(fr.k0, slice(c, 2 * c), fr.e2)
-        self._ring_put(fr.k0, slice(2 * c, 3 * c), fr.tk)
-        self._ring_put(fr.k0, slice(3 * c, 4 * c), fr.rv)
-        self._ring_put(fr.k0, slice(4 * c, 5 * c), fr.rm)
+        # e2, tk, rv, rm stacked once: the seconds take the first three, and the ring's
+        # columns c .. 5 c take all four in one write (plain copies either way)
+        feats = np.concatenate([fr.e2, fr.tk, fr.rv, fr.rm], axis=0)
+        self._seconds(sec, feats[: 3 * c], False, out)
+        self._ring_put(fr.k0, slice(c, 5 * c), feats)
         if self.smooth.carry.shape[1] == 0:
             self.run_k0 = fr.k0
         k_out, e2s = self.smooth.process(fr.k0, fr.e2)
@@ -728,9 +731,11 @@ class Detector:
         rest = self.sec_rest.a[s0 : s1 + 1]  # per second, then spread over the frames
         on = self._on(rest) ** 2
         off = self._off(rest) ** 2
-        rel = sec - s0
+        # frames per second (sec is sorted): spreading by np.repeat copies the same values
+        # as fancy indexing by ``sec - s0``, at a fraction of the cost
+        cnt = np.bincount(sec - s0, minlength=s1 - s0 + 1)
         ok = np.isfinite(rest).all(axis=1)
-        return on.T[:, rel], off.T[:, rel], ok[rel]
+        return np.repeat(on.T, cnt, axis=1), np.repeat(off.T, cnt, axis=1), np.repeat(ok, cnt)
 
     def _bursts(self, k0: int, e2s: np.ndarray, out: list[Event]) -> None:
         n = e2s.shape[1]
