@@ -167,6 +167,32 @@ def _codec() -> Any:
     return codec
 
 
+def recording_config(
+    cfg: Any, *, emg_sites: Sequence[str] | None = None, side: str | None = None
+) -> dict[str, Any]:
+    """The ``config`` of a recording's ``meta.json`` (recordings/README.md) from the
+    sensor's CONFIG frame, plus what the host knows of the electrode sites and the leg.
+
+    The one place that dict is made, so the live recorder and the emulated-recording
+    tools write the documented keys alike.
+    """
+    config: dict[str, Any] = {
+        "emg_fs": cfg.emg_fs,
+        "n_ch": cfg.n_ch,
+        "emg_bits": cfg.emg_bits,
+        "acc_fs": cfg.acc_fs,
+        "acc_range_g": cfg.acc_range_g,
+        "emg_per_frame": cfg.emg_per_frame,
+        "emg_scale_uv": cfg.emg_scale,
+        "ring_s": cfg.ring_s,
+    }
+    if emg_sites is not None:
+        config["emg_sites"] = list(emg_sites)[: cfg.n_ch]
+    if side is not None:
+        config["side"] = side
+    return config
+
+
 def sites_from_config(config: dict[str, Any] | None, n: int) -> tuple[str, ...]:
     """Channel sites from a config dict (``sites``/``emg_sites``), else calf, tibialis."""
     sites: Sequence[Any] | None = None

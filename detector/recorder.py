@@ -41,7 +41,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakDeviceNotFoundError
 
-from detector.assemble import FrameAssembler
+from detector.assemble import FrameAssembler, recording_config
 from detector.errors import UserError
 from detector.events import Event, NightResult
 from detector.pipeline import Pipeline
@@ -423,16 +423,7 @@ class Recorder:
             "address": self.address,
             "backend": str(type(client._backend).__name__),
         }
-        config = {
-            "emg_fs": cfg.emg_fs,
-            "n_ch": cfg.n_ch,
-            "emg_bits": cfg.emg_bits,
-            "acc_fs": cfg.acc_fs,
-            "acc_range_g": cfg.acc_range_g,
-            "emg_per_frame": cfg.emg_per_frame,
-            "emg_scale": cfg.emg_scale,
-            "ring_s": cfg.ring_s,
-        }
+        config = recording_config(cfg)
         self.writer = RecordingWriter.create(self.out_dir, device=device, config=config)
         self.night_id = self.writer.recording_id
         self.recording_path = Path(self.writer.folder)

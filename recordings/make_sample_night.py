@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector.assemble import FrameAssembler  # noqa: E402
+from detector.assemble import FrameAssembler, recording_config  # noqa: E402
 from detector.store import RecordingWriter  # noqa: E402
 from detector.stream import Chunk, Gap  # noqa: E402
 from firmware_protocol import ProtocolError, codec  # noqa: E402
@@ -68,17 +68,7 @@ def record_emulated(
     night = make_night(seed, duration_s, start_utc=start_utc, **(night_kw or {}))
     fw = SensorFirmware(night, seed=seed, corrupt_every=corrupt_every, drift_ppm=30.0)
     cfg = codec.decode_frame(fw.read_config())
-    config = {
-        "emg_fs": cfg.emg_fs,
-        "n_ch": cfg.n_ch,
-        "emg_bits": cfg.emg_bits,
-        "acc_fs": cfg.acc_fs,
-        "acc_range_g": cfg.acc_range_g,
-        "emg_per_frame": cfg.emg_per_frame,
-        "emg_scale_uv": cfg.emg_scale,
-        "emg_sites": list(night.layout.emg_sites[: cfg.n_ch]),
-        "side": night.layout.side,
-    }
+    config = recording_config(cfg, emg_sites=night.layout.emg_sites, side=night.layout.side)
     device = {"name": fw.name, "address": "EM:UL:AT:ED:00:01", **fw.device_info}
     w = RecordingWriter.create(
         root, device=device, config=config, recording_id=recording_id, created=start_utc

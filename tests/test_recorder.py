@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import signal
 import subprocess
@@ -115,6 +116,10 @@ def test_accelerated_stream_arrives_complete_in_order_and_replays_identically(
     from detector.pipeline import run as run_pipeline
 
     src = RecordingSource(rec.recording_path)
+    # meta.json carries the sensor configuration under the keys recordings/README.md names
+    config = json.loads((rec.recording_path / "meta.json").read_text())["config"]
+    assert {"emg_fs", "n_ch", "emg_bits", "acc_fs", "acc_range_g", "emg_per_frame"} <= set(config)
+    assert config["emg_scale_uv"] > 0
     replay = run_pipeline(src)
     assert [(e.kind, e.start_s, e.end_s) for e in replay.events] == [
         (e.kind, e.start_s, e.end_s) for e in rec.result.events
