@@ -12,7 +12,7 @@ What it prints
 For each split (``tune``: what the detector may be tuned on; ``heldout``: never looked
 at while tuning) a table with, per method: cramp P/R/F1, PLM P/R/F1, median onset and
 end error of matched cramps (s), false cramps per 8 h on cramp-free nights, and the wall
-time spent in the method.  Matching: :mod:`detector.scoring` (same kind, IoU >= 0.2,
+time spent in the method.  Matching: :mod:`benchmarks.scoring` (same kind, IoU >= 0.2,
 overlap >= min(1 s, half the shorter event)).
 
 Methods
@@ -58,9 +58,9 @@ import numpy as np
 from scipy import signal
 
 from benchmarks.corpus import NightSpec, corpus
+from benchmarks.scoring import NightScore, score_night, summarize
 from detector.detect import Detector
 from detector.events import Event
-from detector.scoring import NightScore, score_night, summarize
 from detector.stream import Chunk, Gap, StreamLayout
 
 PEER_MAX_S = 2 * 3600.0
@@ -277,7 +277,7 @@ def print_table(title: str, runs: dict[str, MethodRun]) -> None:
 
 def sleep_wake(specs: list[NightSpec]) -> None:
     """Epoch sleep/wake and per-second posture against the generator's truth."""
-    from firmware_protocol.night import posture_class
+    from emulator.night import posture_class
 
     print(
         f"\n{'night':40s} {'epochs':>6s} {'agree':>6s} {'wake R':>6s} {'sleep R':>7s} {'posture':>7s}"

@@ -45,15 +45,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _cpu_two_process(hours: float, speed: float, tmp: Path) -> dict[str, float]:
-    from detector.recorder import Recorder
-    from firmware_protocol.virtual import RemoteAir
+    from emulator.virtual import RemoteAir
+    from nightcramp.recorder import Recorder
 
     dur = hours * 3600.0
     sensor = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "firmware_protocol.virtual.sensor",
+            "emulator.virtual.sensor",
             "--port",
             "0",
             "--duration",
@@ -125,9 +125,9 @@ def _cpu_two_process(hours: float, speed: float, tmp: Path) -> dict[str, float]:
 
 def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, Any]:
     from detector.detect import DetectorConfig
-    from firmware_protocol.night import make_night
-    from firmware_protocol.virtual.sensor import Faults
-    from firmware_protocol.virtual.session import run_emulated
+    from emulator.night import make_night
+    from emulator.virtual.sensor import Faults
+    from nightcramp.emulated import run_emulated
 
     dur = hours * 3600.0
     night = make_night(11, dur, cramps=max(2, int(3 * hours)), walks=1, plm_series=1)
@@ -142,7 +142,7 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
         return bool(ev.context.get("provisional") or ev.context.get("retracted"))
 
     async def main() -> Any:
-        from firmware_protocol.virtual import session
+        from nightcramp import emulated as session
 
         orig = session.EmulatedSensor.start
 
@@ -151,7 +151,7 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
             await orig(self, where)
 
         session.EmulatedSensor.start = start  # type: ignore[method-assign]
-        from detector import recorder as recmod
+        from nightcramp import recorder as recmod
 
         orig_init = recmod.Recorder.__init__
 
@@ -181,8 +181,8 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
     rec = run.recorder
     first_t = None
     if rec.recording_path is not None:
-        from detector.store import iter_frames, open_recording
         from firmware_protocol import codec
+        from recordings.store import iter_frames, open_recording
 
         for batch in iter_frames(open_recording(rec.recording_path)):
             for raw in batch.column("raw").to_pylist():

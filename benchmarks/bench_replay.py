@@ -2,7 +2,7 @@
 
 A night of 2 EMG channels at 1 kHz + accelerometer at 50 Hz (the sensor's defaults) is
 encoded once into real protocol frames (``firmware_protocol.codec``) and written with
-``RecordingWriter``, and once as EDF+ (``detector.edf.write_edf``).  Each measurement runs
+``RecordingWriter``, and once as EDF+ (``recordings.edf.write_edf``).  Each measurement runs
 in a fresh subprocess so its peak RSS (``ru_maxrss``) is its own.
 
     .venv/bin/python -m benchmarks.bench_replay                 # 8 h and 16 h
@@ -99,8 +99,8 @@ class _BlockSource:
 
 
 def build(hours: float) -> tuple[Path, Path]:
-    from detector.edf import write_edf
-    from detector.store import RecordingWriter
+    from recordings.edf import write_edf
+    from recordings.store import RecordingWriter
 
     OUT.mkdir(exist_ok=True)
     rec_root = OUT / f"rec-{hours:g}h"
@@ -128,18 +128,18 @@ def build(hours: float) -> tuple[Path, Path]:
 def measure(kind: str, path: str, what: str) -> dict:
     """Run in a subprocess: assemble only, or full detection."""
     t = time.perf_counter()
-    import detector.edf  # noqa: F401
     import detector.pipeline  # noqa: F401
-    import detector.store  # noqa: F401
+    import recordings.edf  # noqa: F401
+    import recordings.store  # noqa: F401
 
     t_import = time.perf_counter() - t
     t = time.perf_counter()
     if kind == "native":
-        from detector.store import RecordingSource
+        from recordings.store import RecordingSource
 
         src = RecordingSource(path)
     else:
-        from detector.edf import EdfSource
+        from recordings.edf import EdfSource
 
         src = EdfSource(path)
     n = 0

@@ -10,7 +10,7 @@ but with disjoint seeds (tune: 1000+, heldout: 2000+) and, in the held-out split
 sampling rates and mains frequencies rotated between recipes, so that tuning cannot learn
 a recipe's exact signal chain.
 
-Each :class:`NightSpec` is a frozen set of :func:`firmware_protocol.night.make_night`
+Each :class:`NightSpec` is a frozen set of :func:`emulator.night.make_night`
 arguments plus a name and ``edf_units``: the physical units a benchmark should use when
 it writes the night to an EDF file, to exercise unit handling:
 
@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from firmware_protocol.night import Scenario, SyntheticNight, make_night
+from emulator.night import Scenario, SyntheticNight, make_night
 
 EdfUnits = tuple[str, str]
 UV_G: EdfUnits = ("uV", "g")

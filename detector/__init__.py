@@ -1,3 +1,5 @@
-"""nightcramp host side: sources, the streaming cramp detector, recorder, log and summary."""
+"""The stream contract (``Source``, ``Chunk``, ``Gap``, ``StreamLayout``) and the signal pipeline.
 
-__version__ = "0.1.0"
+Layer: imports nothing of ours.  Live recording, replay, EDF import and every device feed
+:func:`detector.pipeline.run` / :class:`detector.pipeline.Pipeline` through ``Source``.
+"""

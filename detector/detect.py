@@ -216,7 +216,7 @@ class DetectorConfig:
     acc_shank_axis: int = 0
     """Accelerometer axis along the shank (0=x, 1=y, 2=z) when it cannot be learnt from
     the night (see Detector._shank_axis); the sensor's x points along the shank towards
-    the knee (firmware_protocol/night.py)."""
+    the knee (emulator/night.py)."""
     turn_angle_deg: float = 30.0
     """Gravity vector change across a burst that makes turning over, degrees."""
     artifact_lf_ratio: float = 8.0

@@ -4,7 +4,7 @@ Run from the repository root (needs Debian's ``chromium``)::
 
     .venv/bin/python docs/make_summary_screenshot.py
 
-Tonight is real end to end: an 8-h synthetic night (``firmware_protocol.night.make_night``,
+Tonight is real end to end: an 8-h synthetic night (``emulator.night.make_night``,
 two cramps, a PLM series, a bathroom walk, an electrode-off spell) with a 5-min BLE link
 loss cut out of it, run through the detector (``detector.pipeline.run``) and logged in a
 fresh cramp log exactly as ``cramp replay`` logs it.  The earlier three weeks (for the
@@ -26,12 +26,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from detector.cramplog import CrampLog
 from detector.events import Event, NightResult
 from detector.pipeline import run
-from detector.report_html import write_html
 from detector.stream import Chunk, Gap
-from firmware_protocol.night import make_night
+from emulator.night import make_night
+from nightcramp.cramplog import CrampLog
+from nightcramp.report_html import write_html
 
 OUT = Path(__file__).resolve().parent / "summary-screenshot.png"
 TONIGHT = datetime(2026, 11, 24, 22, 47, tzinfo=UTC)

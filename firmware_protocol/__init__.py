@@ -1,4 +1,4 @@
-"""The leg sensor's wire protocol (sans-I/O codec), its emulated firmware, and test tooling."""
+"""The leg sensor's wire protocol: frames, the sans-I/O codec, the GATT layout. Imports nothing of ours."""
 
 
 class ProtocolError(ValueError):

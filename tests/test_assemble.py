@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from test_assemble_kit import frames_from, make_signals, rx_times
 
-from detector.assemble import FrameAssembler, coalesce
 from detector.stream import Chunk, Gap
 from firmware_protocol import codec
+from recordings.assemble import FrameAssembler, coalesce
 
 N = 12_000  # 12 s at 1 kHz = 480 frames of 25 samples
 

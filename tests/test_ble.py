@@ -1,7 +1,7 @@
 """The bleak backend over bumble, against a trivial GATT server (no firmware involved).
 
 Everything goes through bleak's public API (``BleakScanner`` / ``BleakClient``) with
-``backend=`` swapped for :mod:`firmware_protocol.virtual.backend`.
+``backend=`` swapped for :mod:`emulator.virtual.backend`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bumble.core import UUID
 from bumble.core import AdvertisingData as AD
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from firmware_protocol.virtual import LocalAir
+from emulator.virtual import LocalAir
 
 SVC = "0badcafe-0000-4000-8000-00000000a001"
 DATA = "0badcafe-0000-4000-8000-00000000a002"
@@ -115,7 +115,7 @@ def test_cramp_scan_emulate_lists_name_address_rssi_battery() -> None:
 
     from click.testing import CliRunner
 
-    from detector.cli import cli
+    from nightcramp.cli import cli
 
     res = CliRunner().invoke(cli, ["scan", "--emulate", "--json", "--timeout", "1"])
     assert res.exit_code == 0, res.output
@@ -129,8 +129,8 @@ def test_cramp_scan_emulate_lists_name_address_rssi_battery() -> None:
 def test_cramp_record_needs_a_device_or_emulate() -> None:
     from click.testing import CliRunner
 
-    from detector.cli import cli
-    from detector.errors import UserError
+    from nightcramp.cli import cli
+    from recordings.errors import UserError
 
     res = CliRunner().invoke(cli, ["record"])
     assert isinstance(res.exception, UserError) and "--device" in str(res.exception)

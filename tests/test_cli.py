@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from detector.cli import COMMANDS, cli
+from nightcramp.cli import COMMANDS, cli
 
 
 def test_help_lists_every_subcommand() -> None:
@@ -28,7 +28,7 @@ def test_each_subcommand_has_help_with_an_example(name: str) -> None:
 
 def test_console_script_reports_bad_usage_in_one_line_without_traceback() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "detector.cli", "detect", "/nonexistent/night.edf"],
+        [sys.executable, "-m", "nightcramp.cli", "detect", "/nonexistent/night.edf"],
         capture_output=True,
         text=True,
         timeout=120,

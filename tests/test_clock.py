@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.clock import ClockSync, TimelineClock, lower_hull_fit
+from recordings.clock import ClockSync, TimelineClock, lower_hull_fit
 
 FRAME_S = 0.08  # ~ one frame of 2 EMG ch x 1 kHz at MTU 247
 H0 = 1_790_000_000 * 10**9  # some UTC ns
@@ -90,10 +90,10 @@ def test_timeline_clock_across_a_reboot() -> None:
 
 
 def test_clockfit_adapter_used_by_the_assembler() -> None:
-    from detector.assemble import fit_clock
+    from recordings.assemble import fit_clock
 
     f = fit_clock()
-    assert type(f).__module__ == "detector.clock"
+    assert type(f).__module__ == "recordings.clock"
     su, rx, true_h = _pairs(-100.0, 2.0, seed=11)
     for a, b in zip(su.tolist(), rx.tolist(), strict=True):
         f.add(a / 1e6, b)

@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from detector.cli import main
 from detector.events import Event
 from detector.pipeline import Pipeline
-from detector.store import RecordingSource, open_recording
 from detector.stream import Chunk
+from nightcramp.cli import main
+from recordings.store import RecordingSource, open_recording
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "recordings" / "sample-night"
 
 
 def _load_maker():  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location(
-        "make_sample_night", REPO / "recordings" / "make_sample_night.py"
-    )
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_sample_night"] = mod
-    spec.loader.exec_module(mod)
+    import emulator.make_sample_night as mod
+
     return mod
 
 
@@ -118,7 +111,7 @@ def test_replay_into_the_cramp_log_is_idempotent(live_run, capsys, isolated_home
         code, out, err = _cli(capsys, "replay", str(res.folder), "--db", str(db), "--no-progress")
         assert code == 0, err
         assert "replayed" in out
-    from detector.cramplog import CrampLog
+    from nightcramp.cramplog import CrampLog
 
     with CrampLog.open(db) as log:
         night = log.require_night(res.recording_id)
@@ -236,7 +229,7 @@ def test_sample_night_is_present_and_replays(capsys) -> None:  # noqa: ANN001
 
 def test_event_fields_survive_json(live_run) -> None:  # noqa: ANN001
     ev = Event("cramp", 1.0, 2.0, channels=("EMG1",), context={"x": np.float64(1.5)})
-    from detector.export import event_dict
+    from recordings.export import event_dict
 
     d = event_dict(ev)
     assert d["context"] == {"x": 1.5} and d["channels"] == ["EMG1"]

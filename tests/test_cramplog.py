@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from test_summary import HAND_VERSION, START, hand_night, ingest
 
-from detector import cramplog
-from detector.cramplog import SCHEMA_V1, SCHEMA_VERSION, CrampLog
-from detector.errors import UserError
 from detector.events import Event
+from nightcramp import cramplog
+from nightcramp.cramplog import SCHEMA_V1, SCHEMA_VERSION, CrampLog
+from recordings.errors import UserError
 
 
 def _count(path: Path, sql: str) -> int:

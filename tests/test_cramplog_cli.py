@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 from test_summary import hand_night, ingest
 
-from detector.cli import cli
-from detector.cramplog import CrampLog
-from detector.errors import UserError
+from nightcramp.cli import cli
+from nightcramp.cramplog import CrampLog
+from recordings.errors import UserError
 
 
 def run(*args: str, ok: bool = True) -> Result:
@@ -120,7 +120,7 @@ def test_add_felt_cramp(db: Path) -> None:
     # 02:10 local during the night that started 22:50 local the evening before
     with CrampLog.open(db) as log:
         start = log.night("n1")["start_utc"]
-    from detector.cramplog import parse_utc
+    from nightcramp.cramplog import parse_utc
 
     at = parse_utc(r["at_utc"])
     t0 = parse_utc(start)

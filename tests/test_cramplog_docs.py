@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_summary import fill_history, hand_night, ingest
 
-from detector.cramplog import CrampLog
+from nightcramp.cramplog import CrampLog
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "CRAMPLOG.md"
 QUERIES = re.findall(r"```sql\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-night_mod = pytest.importorskip("firmware_protocol.night")
-pipeline = pytest.importorskip("detector.pipeline")
-
-from detector.cramplog import CrampLog  # noqa: E402
-from detector.summary import build_summary, render_text  # noqa: E402
+import detector.pipeline as pipeline  # noqa: E402
+import emulator.night as night_mod  # noqa: E402
+from nightcramp.cramplog import CrampLog  # noqa: E402
+from nightcramp.summary import build_summary, render_text  # noqa: E402
 
 START = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
 

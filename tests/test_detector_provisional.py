@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector.cramplog import CrampLog
 from detector.detect import DETECTOR_VERSION, Detector, DetectorConfig
 from detector.events import Event, NightResult
 from detector.pipeline import Pipeline
 from detector.stream import ArraySource
+from nightcramp.cramplog import CrampLog
 
 sys.path.insert(0, str(Path(__file__).parent))
 from detector_synth import Synth  # noqa: E402

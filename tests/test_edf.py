@@ -11,10 +11,10 @@ import numpy as np
 import pyedflib
 import pytest
 
-from detector.edf import EdfSource, is_leg_emg_label, read_header, write_edf
-from detector.errors import UserError
 from detector.events import Event
 from detector.stream import ArraySource, Chunk, Gap, StreamLayout
+from recordings.edf import EdfSource, is_leg_emg_label, read_header, write_edf
+from recordings.errors import UserError
 
 LAYOUT = StreamLayout(
     1000.0, ("EMG1", "EMG2"), ("calf", "tibialis"), 50.0, datetime(2026, 1, 2, 23, 4, 5, tzinfo=UTC)
@@ -253,7 +253,7 @@ def test_bad_files_give_one_line_user_errors(tmp_path: Path) -> None:
     ],
 )
 def test_muscle_names_sleep_labs_use_are_leg_emg(label: str, site: str) -> None:
-    from detector.edf import _site_for, is_leg_emg_label
+    from recordings.edf import _site_for, is_leg_emg_label
 
     assert is_leg_emg_label(label)
     assert _site_for(label) == site
@@ -261,14 +261,14 @@ def test_muscle_names_sleep_labs_use_are_leg_emg(label: str, site: str) -> None:
 
 @pytest.mark.parametrize("label", ["EMG Chin", "Chin1-Chin2", "EEG C3-A2", "ECG", "EMG1"])
 def test_chin_eeg_ecg_and_unnamed_emg_are_not_leg_labels(label: str) -> None:
-    from detector.edf import is_leg_emg_label
+    from recordings.edf import is_leg_emg_label
 
     assert not is_leg_emg_label(label)
 
 
 def test_unnamed_emg_channels_are_taken_when_no_channel_names_a_leg(tmp_path: Path) -> None:
     """A leg sensor's own export may call its channels EMG1, EMG2: use them, never chin."""
-    from detector.edf import EdfSource
+    from recordings.edf import EdfSource
 
     fs = 500
     sig = np.random.default_rng(0).normal(0, 5, 60 * fs)

@@ -9,6 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from detector.stream import ArraySource, StreamLayout
+from emulator.firmware import SensorFirmware
 from firmware_protocol import ProtocolError
 from firmware_protocol.codec import (
     ACK_BAD_STATE,
@@ -39,7 +40,6 @@ from firmware_protocol.codec import (
     decode_frame,
     encode_command,
 )
-from firmware_protocol.firmware import SensorFirmware
 from firmware_protocol.gatt import NAME_PREFIX
 
 FS = 1000

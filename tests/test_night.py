@@ -12,7 +12,7 @@ import pytest
 from scipy.signal import butter, sosfiltfilt, welch
 
 from detector.stream import ArraySource, Chunk, Source
-from firmware_protocol.night import (
+from emulator.night import (
     SEG_S,
     Scenario,
     SyntheticNight,

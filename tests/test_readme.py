@@ -21,7 +21,7 @@ def _readme_block_after(marker: str) -> str:
 
 def _cramp(*args: str, env: dict[str, str]) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "detector.cli", *args],
+        [sys.executable, "-m", "nightcramp.cli", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from detector.recorder import Recorder
-from detector.store import RecordingSource, iter_frames, open_recording
+from emulator.night import make_night
+from emulator.virtual import LocalAir, RemoteAir
+from emulator.virtual.sensor import EmulatedSensor, Faults, make_firmware
 from firmware_protocol import codec
-from firmware_protocol.night import make_night
-from firmware_protocol.virtual import LocalAir, RemoteAir
-from firmware_protocol.virtual.sensor import EmulatedSensor, Faults, make_firmware
-from firmware_protocol.virtual.session import EmulatedRun, run_emulated
+from nightcramp.emulated import EmulatedRun, run_emulated
+from nightcramp.recorder import Recorder
+from recordings.store import RecordingSource, iter_frames, open_recording
 
 REPO = Path(__file__).resolve().parents[1]
 SPEED = 200.0
@@ -125,7 +125,7 @@ def test_accelerated_stream_arrives_complete_in_order_and_replays_identically(
         (e.kind, e.start_s, e.end_s) for e in rec.result.events
     ]
     # and the cramp log holds the night, complete
-    from detector.cramplog import CrampLog
+    from nightcramp.cramplog import CrampLog
 
     with CrampLog.open(isolated_home / "db.sqlite3") as lg:
         night_row = lg.night(rec.night_id)
@@ -162,9 +162,9 @@ def test_cramp_noticed_live_while_it_goes_on_and_replay_sends_the_same(
     """Early cramp notice through BLE + recorder: the provisional cramp reaches the sinks
     within min duration + 5 s of the onset (timeline), the log ends with one final row,
     and a replay fed the assembler's chunks sends the sinks the same stream."""
-    from detector.cramplog import CrampLog
     from detector.detect import DetectorConfig
     from detector.pipeline import Pipeline
+    from nightcramp.cramplog import CrampLog
 
     sunk: list[Any] = []
     run, night = _run(
@@ -329,7 +329,7 @@ def test_never_connects_to_an_impostor_with_the_same_name(isolated_home: Path) -
 
 
 def test_two_sensors_with_one_name_at_start_is_a_user_error(isolated_home: Path) -> None:
-    from detector.errors import UserError
+    from recordings.errors import UserError
 
     async def main() -> None:
         air = LocalAir()
@@ -367,7 +367,7 @@ def test_sigint_finalises_the_recording(isolated_home: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "detector.cli",
+        "nightcramp.cli",
         "record",
         "--emulate",
         "--speed",
@@ -400,7 +400,7 @@ def test_sigint_finalises_the_recording(isolated_home: Path) -> None:
     folder = next((isolated_home / "rec").iterdir())
     info = open_recording(folder)
     assert info.closed_cleanly and info.frames > 100
-    from detector.cramplog import CrampLog
+    from nightcramp.cramplog import CrampLog
 
     with CrampLog.open(isolated_home / "db.sqlite3") as lg:
         assert lg.night(info.recording_id)["status"] == "complete"
@@ -412,7 +412,7 @@ def test_two_process_mode_over_tcp(isolated_home: Path) -> None:
         [
             sys.executable,
             "-m",
-            "firmware_protocol.virtual.sensor",
+            "emulator.virtual.sensor",
             "--port",
             "0",
             "--duration",

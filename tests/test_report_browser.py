@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from test_summary import START, fill_history, hand_night, ingest
 
-from detector.cramplog import CrampLog
-from detector.report_html import write_html
+from nightcramp.cramplog import CrampLog
+from nightcramp.report_html import write_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from test_summary import HAND_VERSION, START, fill_history, hand_layout, hand_night, ingest
 
-from detector.cramplog import CrampLog
 from detector.events import NightResult
-from detector.report_html import render_html, write_html
 from detector.stream import Gap
+from nightcramp.cramplog import CrampLog
+from nightcramp.report_html import render_html, write_html
 
 
 def _pngs(page: str) -> list[bytes]:

@@ -1,11 +1,11 @@
-"""Event matching and metrics (detector.scoring)."""
+"""Event matching and metrics (benchmarks.scoring)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from detector.scoring import MatchRule, is_match, match, score_night, summarize
+from benchmarks.scoring import MatchRule, is_match, match, score_night, summarize
 
 
 @dataclass

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.errors import UserError
-from detector.store import (
+from recordings.errors import UserError
+from recordings.store import (
     FORMAT_VERSION,
     RecordingWriter,
     iter_frames,
@@ -177,7 +177,7 @@ def test_not_a_recording_and_newer_format(tmp_path: Path) -> None:
 
 WRITER_SCRIPT = r"""
 import sys, time
-from detector.store import RecordingWriter
+from recordings.store import RecordingWriter
 w = RecordingWriter.create(sys.argv[1], device={"name": "kill-test"}, config={})
 print(w.folder, flush=True)
 i = 0

@@ -1,4 +1,4 @@
-"""The morning summary (detector.summary) over a real cramp log.
+"""The morning summary (nightcramp.summary) over a real cramp log.
 
 Also home of the hand-built realistic night (:func:`hand_night`) that the cramp-log,
 summary and report tests share: a 7.5-h night with two cramps (the first followed by a
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.cramplog import CrampLog
 from detector.events import Event, NightResult
 from detector.stream import Gap, StreamLayout
-from detector.summary import build_summary, render_text
+from nightcramp.cramplog import CrampLog
+from nightcramp.summary import build_summary, render_text
 
 HAND_VERSION = "hand-1"
 START = datetime(2026, 11, 24, 22, 50, tzinfo=UTC)
@@ -281,7 +281,7 @@ def test_night_in_progress(log: CrampLog) -> None:
 
 
 def test_unknown_night_is_a_user_error(log: CrampLog) -> None:
-    from detector.errors import UserError
+    from recordings.errors import UserError
 
     with pytest.raises(UserError, match="no night 'nope'"):
         build_summary(log, "nope")

@@ -39,14 +39,14 @@ def write_night_edf(split: str, recipe: str, seconds: float, path: Path) -> None
     try:
         from recordings.edf import write_edf
     except ImportError:  # before the layered layout
-        from detector.edf import write_edf  # type: ignore[no-redef]
+        from recordings.edf import write_edf  # type: ignore[no-redef]
     write_edf(spec.make(), path)
 
 
 def detect_json(path: Path) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", "from nightcramp.cli import main; main()"
-         if (REPO / "nightcramp").is_dir() else "from detector.cli import main; main()",
+         if (REPO / "nightcramp").is_dir() else "from nightcramp.cli import main; main()",
          "detect", str(path), "--json"],
         capture_output=True, text=True, check=True, cwd=REPO,
     )

@@ -1,7 +1,7 @@
 """Frames in, an ordered sample stream out: the ONE place where frames become samples.
 
 :class:`FrameAssembler` is used identically by the live recorder and by replay
-(:class:`detector.store.RecordingSource` feeds it the saved frames in the order they
+(:class:`recordings.store.RecordingSource` feeds it the saved frames in the order they
 were received, with their receive times), so a replay yields exactly the chunks and
 gaps -- and therefore the events -- of the live run.  Its output chunks are cut on a
 fixed timeline grid (``CHUNK_S`` = 1 s, see :class:`AlignedChunker`), so how frames
@@ -74,7 +74,7 @@ class ClockFit:
 
     Keeps, per ``CLOCK_BUCKET_S`` bucket of timeline, the pair with the smallest delay
     (rx_ns - t_s*1e9) and fits offset + drift (least squares through those minima).
-    Bounded memory: one pair per minute.  ``detector.clock`` (the live recorder's robust
+    Bounded memory: one pair per minute.  ``recordings.clock`` (the live recorder's robust
     fit) replaces this when it provides ``fit_clock``.
     """
 
@@ -126,9 +126,9 @@ class ClockFit:
 
 
 def fit_clock() -> ClockFit:
-    """The clock fit in use (``detector.clock.fit_clock`` once it exists)."""
+    """The clock fit in use (``recordings.clock.fit_clock`` once it exists)."""
     try:  # pragma: no cover - depends on the live recorder's module
-        from detector import clock as _clock
+        from recordings import clock as _clock
 
         factory = getattr(_clock, "ClockFit", None)
         if factory is not None and all(

@@ -24,7 +24,7 @@ second (``flush_s``), from :meth:`RecordingWriter.append_frame` and from a backg
 timer, so a ``kill -9`` loses at most the last second.
 
 A full disk (``ENOSPC``) or any other ``OSError`` while writing stops the writer with a
-:class:`~detector.errors.UserError` naming the folder and the fix; what was written before
+:class:`~recordings.errors.UserError` naming the folder and the fix; what was written before
 stays readable (a half-written batch is a torn tail).
 """
 
@@ -46,8 +46,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from detector import paths
-from detector.errors import UserError
+from recordings import files
+from recordings.errors import UserError
 
 FORMAT_NAME = "nightcramp-recording"
 #: Version of the folder format this code writes.  Readers refuse newer versions.
@@ -77,19 +77,6 @@ WriteFn = Callable[[int, bytes], int]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class _FdSink:
@@ -134,14 +121,14 @@ class _FdSink:
 def _write_json_atomic(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     data = (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, paths.FILE_MODE)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
     try:
         os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    files.fsync_dir(path.parent)
 
 
 def _disk_error(folder: Path, e: OSError) -> UserError:
@@ -201,7 +188,7 @@ class RecordingWriter:
         self.frames_written = 0
         self.frames_appended = 0
         notes_fd = os.open(
-            folder / NOTES_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, paths.FILE_MODE
+            folder / NOTES_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, files.FILE_MODE
         )
         self._notes = _FdSink(notes_fd, self._write_fn)
         self._stop = threading.Event()
@@ -216,7 +203,7 @@ class RecordingWriter:
     @classmethod
     def create(
         cls,
-        root: str | os.PathLike[str] | None,
+        root: str | os.PathLike[str],
         *,
         device: dict[str, Any],
         config: dict[str, Any],
@@ -224,22 +211,22 @@ class RecordingWriter:
         created: datetime | None = None,
         **kwargs: Any,
     ) -> RecordingWriter:
-        """Create a new night folder under ``paths.recordings_dir(root)``.
+        """Create a new night folder under ``root`` (the application picks it: ``nightcramp.paths``).
 
         ``device``: identity (name, address, firmware, serial ...); ``config``: the
         sensor configuration (rates, ranges, channel sites ...).  Both JSON-serialisable.
         Extra keyword arguments go to the constructor (``flush_s``, ``part_s``,
         ``write_fn``, ``background_flush``).
         """
-        base = paths.recordings_dir(root)
+        base = Path(root)
         rid = recording_id or str(uuid.uuid4())
         created = created or _utc_now()
         name = f"night-{created.strftime('%Y%m%d-%H%M%S')}-{rid.replace('-', '')[:8]}"
         try:
-            paths.make_private_dir(base)
+            files.make_private_dir(base)
             folder = base / name
-            folder.mkdir(mode=paths.DIR_MODE)
-            os.chmod(folder, paths.DIR_MODE)
+            folder.mkdir(mode=files.DIR_MODE)
+            os.chmod(folder, files.DIR_MODE)
             meta = {
                 "format": FORMAT_NAME,
                 "format_version": FORMAT_VERSION,
@@ -364,11 +351,11 @@ class RecordingWriter:
     def _open_part(self) -> None:
         self._part_index += 1
         p = self.folder / f"frames-{self._part_index:05d}.arrow"
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, paths.FILE_MODE)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, files.FILE_MODE)
         self._sink = _FdSink(fd, self._write_fn)
         self._writer = ipc.new_stream(self._sink, SCHEMA)
         self._part_started = time.monotonic()
-        _fsync_dir(self.folder)
+        files.fsync_dir(self.folder)
 
     def _close_part(self) -> None:
         if self._writer is not None:
@@ -633,7 +620,7 @@ def open_recording(path: str | os.PathLike[str], *, record_recovery: bool = True
                 }
                 try:
                     fd = os.open(
-                        p / NOTES_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, paths.FILE_MODE
+                        p / NOTES_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, files.FILE_MODE
                     )
                     try:
                         os.write(fd, (json.dumps(rec) + "\n").encode())
@@ -663,7 +650,7 @@ class RecordingSource:
 
     Reads the parts in order, batch by batch (bounded memory), and replays the frames,
     in the order they were received and with their receive times, through a fresh
-    :class:`~detector.assemble.FrameAssembler` -- the same one the live recorder uses --
+    :class:`~recordings.assemble.FrameAssembler` -- the same one the live recorder uses --
     so a replay yields the chunks and gaps, and therefore the events, of the live run.
     """
 
@@ -685,7 +672,7 @@ class RecordingSource:
         self.layout = probe.layout
 
     def _new_assembler(self):  # noqa: ANN202
-        from detector.assemble import FrameAssembler
+        from recordings.assemble import FrameAssembler
 
         return FrameAssembler(
             config=self.info.meta.get("config") or {}, device=self.info.meta.get("device") or {}

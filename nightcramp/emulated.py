@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from firmware_protocol.virtual.air import LocalAir
-from firmware_protocol.virtual.sensor import EmulatedSensor, Faults, make_firmware
+from emulator.virtual.air import LocalAir
+from emulator.virtual.sensor import EmulatedSensor, Faults, make_firmware
 
 
 @dataclass
 class EmulatedRun:
-    recorder: Any  # detector.recorder.Recorder
+    recorder: Any  # nightcramp.recorder.Recorder
     sensor: EmulatedSensor
     wall_s: float
 
@@ -47,9 +47,9 @@ async def run_emulated(
 
     ``duration_s`` defaults to the source's duration (``source.duration_s``) if it has one.
     ``recorder_kwargs`` go to
-    :class:`detector.recorder.Recorder` (``out_dir``, ``db``, ``status_stream``, ...).
+    :class:`nightcramp.recorder.Recorder` (``out_dir``, ``db``, ``status_stream``, ...).
     """
-    from detector.recorder import Recorder
+    from nightcramp.recorder import Recorder
 
     loop = asyncio.get_running_loop()
     faults = faults or Faults()
@@ -67,7 +67,7 @@ async def run_emulated(
     await sensor.start(air)
     scale = max(1.0, speed)
     # reconnect backoff in wall time, scaled so that in sensor time it is what the real
-    # recorder does (0.2 s first, 8 s at most: detector.recorder)
+    # recorder does (0.2 s first, 8 s at most: nightcramp.recorder)
     recorder_kwargs.setdefault("backoff_first_s", max(0.002, 0.2 / scale))
     recorder_kwargs.setdefault("backoff_max_s", max(0.02, 8.0 / scale))
     if speed != 1.0:

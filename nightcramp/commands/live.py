@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from detector.errors import UserError
+from recordings.errors import UserError
 
 _DUR_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(h|m|min|s)?\s*$", re.IGNORECASE)
 
@@ -60,14 +60,14 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
       cramp scan --timeout 10 --json
       cramp scan --emulate          # no hardware: shows an emulated sensor
     """
-    from detector.recorder import scan as do_scan
+    from nightcramp.recorder import scan as do_scan
 
     async def main() -> list[Any]:
         if not emulate:
             return await do_scan(timeout)
-        from firmware_protocol.night import make_night
-        from firmware_protocol.virtual import LocalAir
-        from firmware_protocol.virtual.sensor import EmulatedSensor, Faults, make_firmware
+        from emulator.night import make_night
+        from emulator.virtual import LocalAir
+        from emulator.virtual.sensor import EmulatedSensor, Faults, make_firmware
 
         air = LocalAir()
         sensor = EmulatedSensor(
@@ -87,7 +87,7 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     except Exception as e:  # bleak: no adapter, Bluetooth off, permission
         if isinstance(e, UserError):
             raise
-        from detector.recorder import _explain
+        from nightcramp.recorder import _explain
 
         raise UserError(_explain("cramp scan", e)) from e
     rows = [
@@ -145,7 +145,7 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     default=None,
     hidden=True,
     help="Use a virtual controller served on 127.0.0.1:PORT by "
-    "`python -m firmware_protocol.virtual.sensor` (two-process emulation).",
+    "`python -m emulator.virtual.sensor` (two-process emulation).",
 )
 def record(
     device: str | None,
@@ -177,13 +177,13 @@ def record(
     dur = parse_duration(duration)
     if speed <= 0:
         raise UserError(f"--speed {speed}: must be > 0 (1 = real time)")
-    from detector import paths
+    from nightcramp import paths
 
     out_dir = paths.recordings_dir(out)
     rec: Any
     if emulate is not None:
-        from firmware_protocol.virtual.sensor import Faults, night_source
-        from firmware_protocol.virtual.session import run_emulated
+        from emulator.virtual.sensor import Faults, night_source
+        from nightcramp.emulated import run_emulated
 
         faults = Faults(
             drops=_parse_drops(drop),
@@ -208,13 +208,13 @@ def record(
         )
         rec = run.recorder
     else:
-        from detector.recorder import Recorder
+        from nightcramp.recorder import Recorder
 
         assert device is not None
         kw: dict[str, Any] = {}
         air: Any = None
         if virtual_hci is not None:
-            from firmware_protocol.virtual import RemoteAir
+            from emulator.virtual import RemoteAir
 
             air = RemoteAir(virtual_hci)
             kw = {"scanner_kwargs": air.scanner_kwargs(), "client_kwargs": air.client_kwargs()}
@@ -235,7 +235,7 @@ def record(
 
 
 def _report(rec: Any, db: str | None) -> None:
-    from detector import paths
+    from nightcramp import paths
 
     a = rec.assembler.stats if rec.assembler is not None else {}
     ev = rec.stats.events

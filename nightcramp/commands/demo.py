@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from detector.cmd_live import parse_duration
-from detector.errors import UserError
+from nightcramp.commands.live import parse_duration
+from recordings.errors import UserError
 
 
 @click.command("demo")
@@ -48,12 +48,12 @@ def demo(
     """
     import io
 
-    from detector import paths
-    from detector.cramplog import CrampLog
-    from detector.summary import build_summary, render_text
-    from firmware_protocol.night import make_night
-    from firmware_protocol.virtual.sensor import Faults
-    from firmware_protocol.virtual.session import run_emulated
+    from emulator.night import make_night
+    from emulator.virtual.sensor import Faults
+    from nightcramp import paths
+    from nightcramp.cramplog import CrampLog
+    from nightcramp.emulated import run_emulated
+    from nightcramp.summary import build_summary, render_text
 
     dur = parse_duration(duration)
     assert dur is not None

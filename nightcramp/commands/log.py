@@ -1,8 +1,8 @@
-"""``cramp log ...`` and ``cramp summary``: thin commands over :mod:`detector.cramplog`.
+"""``cramp log ...`` and ``cramp summary``: thin commands over :mod:`nightcramp.cramplog`.
 
 Every listing takes ``--json`` and ``--csv``; every command takes ``--db`` (else
 ``NIGHTCRAMP_DB``, else the per-user data folder).  Bad ids and values are
-:class:`~detector.errors.UserError` (one line, exit 2).
+:class:`~recordings.errors.UserError` (one line, exit 2).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import click
 
-from detector.cramplog import EVENING_FIELDS, CrampLog, parse_utc
-from detector.errors import UserError
-from detector.summary import build_summary, clock, fmt_duration, render_text
+from nightcramp.cramplog import EVENING_FIELDS, CrampLog, parse_utc
+from nightcramp.summary import build_summary, clock, fmt_duration, render_text
+from recordings.errors import UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -655,7 +655,7 @@ def summary(night: str | None, as_json: bool, html_file: str | None, db: str | N
         nid = _night_arg(lg, night)
         s = build_summary(lg, nid)
         if html_file:
-            from detector.report_html import write_html
+            from nightcramp.report_html import write_html
 
             p = write_html(lg, html_file, nid)
     if as_json:

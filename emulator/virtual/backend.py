@@ -33,7 +33,7 @@ from bumble.device import Advertisement, Connection, Peer
 from bumble.gatt import Characteristic
 from bumble.hci import Address
 
-from firmware_protocol.virtual.air import Air, address_str
+from emulator.virtual.air import Air, address_str
 
 #: The ATT MTU we ask for: the protocol's frames fit one notification at 247 (PROTOCOL.md).
 REQUESTED_MTU = 247
@@ -58,7 +58,7 @@ def uuid_str(u: BumbleUUID) -> str:
 def _air(kwargs: dict[str, Any]) -> Air:
     air = kwargs.get("air")
     if not isinstance(air, Air):
-        raise BleakError("the bumble backend needs air=<firmware_protocol.virtual.Air>")
+        raise BleakError("the bumble backend needs air=<emulator.virtual.Air>")
     return air
 
 

@@ -109,7 +109,7 @@ the frequency domain, joined to the previous segment by a 50-ms power-complement
 crossfade); envelopes, mains, ECG and artefacts are closed-form functions of absolute
 time evaluated from a plan made once in :func:`make_night`.  Memory stays bounded (one
 segment at a time, ~60 MB RSS); an 8-h night at 1 kHz x 2 channels + 50 Hz acc renders in
-~6.5 s on one core (``python -m firmware_protocol.night``), 2 kHz in ~12 s.
+~6.5 s on one core (``python -m emulator.night``), 2 kHz in ~12 s.
 """
 
 from __future__ import annotations
@@ -2107,13 +2107,13 @@ def make_night(
 
 
 def _main(argv: list[str]) -> None:
-    """``python -m firmware_protocol.night [--hours H] [--fs HZ] [--cramps N] [--truth]``:
+    """``python -m emulator.night [--hours H] [--fs HZ] [--cramps N] [--truth]``:
     build a night, stream it in 1-s chunks and print the rendering speed and truth counts."""
     import argparse
     import resource
     import time
 
-    ap = argparse.ArgumentParser(prog="python -m firmware_protocol.night")
+    ap = argparse.ArgumentParser(prog="python -m emulator.night")
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--fs", type=float, default=1000.0)
     ap.add_argument("--acc-fs", type=float, default=50.0)

@@ -235,13 +235,13 @@ class Air:
 
     def scanner_kwargs(self) -> dict[str, Any]:
         """Keyword arguments that make ``bleak.BleakScanner`` use this air."""
-        from firmware_protocol.virtual.backend import BumbleScanner
+        from emulator.virtual.backend import BumbleScanner
 
         return {"backend": BumbleScanner, "air": self}
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments that make ``bleak.BleakClient`` use this air."""
-        from firmware_protocol.virtual.backend import BumbleClient
+        from emulator.virtual.backend import BumbleClient
 
         return {"backend": BumbleClient, "air": self}
 

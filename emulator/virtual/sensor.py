@@ -4,7 +4,7 @@ It advertises like the real sensor (:mod:`firmware_protocol.gatt`: service UUID 
 battery in the advertising data, ``NightCramp-XXXX`` in the scan response), serves the
 GATT service of ``PROTOCOL.md`` (data: notify; control: write with response + notify;
 status: read + notify; config: read; Device Information), and paces the sans-I/O
-:class:`firmware_protocol.firmware.SensorFirmware` in *sensor time*: at real pace
+:class:`emulator.firmware.SensorFirmware` in *sensor time*: at real pace
 (``speed=1``) or ``speed`` times faster.  The virtual link has no radio timing, so the
 pace is ours.  Each step's notifications must have reached the central before the next
 step is sampled, so the emulated link's latency stays under one step and, when the link
@@ -17,7 +17,7 @@ Fault switches (:class:`Faults`, all in seconds of sensor time): link drops of a
 length (the sensor keeps sampling into its ring buffer, then re-advertises), reboots,
 clock drift, corrupted frames, battery drain, ring-buffer size.
 
-Two processes: ``python -m firmware_protocol.virtual.sensor --port 0 ...`` serves a
+Two processes: ``python -m emulator.virtual.sensor --port 0 ...`` serves a
 controller on 127.0.0.1 and prints ``PORT <n>``; the recorder then uses
 ``RemoteAir(n)``.
 """
@@ -42,8 +42,8 @@ from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.link import LocalLink
 
+from emulator.virtual.air import LocalAir, peripheral_device, serve_controller
 from firmware_protocol import codec, gatt
-from firmware_protocol.virtual.air import LocalAir, peripheral_device, serve_controller
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Faults:
 
 def make_firmware(source: Any, faults: Faults, seed: int = 0) -> Any:
     """Build P's :class:`SensorFirmware` from a sample source and the fault switches."""
-    from firmware_protocol.firmware import SensorFirmware
+    from emulator.firmware import SensorFirmware
 
     kwargs: dict[str, Any] = {"drift_ppm": faults.drift_ppm, "seed": seed}
     if faults.corrupt_every:
@@ -390,17 +390,17 @@ class EmulatedSensor:
 def night_source(spec: str | None, duration_s: float | None, seed: int = 1) -> Any:
     """A sample source from a CLI spec: None/'synthetic' -> make_night; else a file."""
     if spec in (None, "", "synthetic", "night"):
-        from firmware_protocol.night import make_night
+        from emulator.night import make_night
 
         return make_night(seed, duration_s or 3600.0)
     from pathlib import Path
 
     p = Path(spec)
     if p.suffix.lower() in (".edf", ".bdf", ".rec"):
-        from detector.edf import EdfSource
+        from recordings.edf import EdfSource
 
         return EdfSource(p)
-    from detector.store import RecordingSource  # type: ignore[attr-defined]
+    from recordings.store import RecordingSource  # type: ignore[attr-defined]
 
     return RecordingSource(p)
 

@@ -54,9 +54,9 @@ from typing import Any
 import numpy as np
 from scipy.signal import resample_poly
 
-from detector.errors import UserError
 from detector.events import Event
 from detector.stream import Chunk, Gap, Source, StreamLayout, simple_wall_time
+from recordings.errors import UserError
 
 #: Context (s) read on each side of a block before resampling; resample_poly's default
 #: Kaiser FIR spans 10*max(up, down) input samples on each side of the output, which is
@@ -981,7 +981,7 @@ def export_edf(
     """:func:`write_edf` for a Source or a recording folder / EDF file path."""
     src: Source
     if isinstance(source_or_recording, str | os.PathLike):
-        from detector.export import open_source
+        from recordings.export import open_source
 
         src = open_source(source_or_recording)
     else:

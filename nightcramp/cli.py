@@ -1,7 +1,7 @@
 """``cramp``: a thin command-line skin over the library.
 
 Each subcommand lives in its own module and is imported only when used, so
-``cramp --help`` stays instant.  Every :class:`~detector.errors.UserError` (and the wire
+``cramp --help`` stays instant.  Every :class:`~recordings.errors.UserError` (and the wire
 protocol's :class:`~firmware_protocol.ProtocolError`) becomes one line on stderr and a
 non-zero exit status -- never a traceback.
 """
@@ -13,19 +13,19 @@ import sys
 
 import click
 
-from detector import __version__
-from detector.errors import UserError
+from nightcramp import __version__
+from recordings.errors import UserError
 
 #: subcommand -> "module:attribute" of its click command, and its one-line help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("detector.cmd_demo:demo", "Run an emulated night end to end and print the summary."),
-    "scan": ("detector.cmd_live:scan", "List nearby leg sensors."),
-    "record": ("detector.cmd_live:record", "Record a night from the sensor (or the emulator)."),
-    "replay": ("detector.cmd_data:replay", "Feed a saved recording through the live pipeline."),
-    "detect": ("detector.cmd_data:detect", "Detect events in a recording or EDF/BDF file."),
-    "export": ("detector.cmd_data:export", "Export a recording to EDF+ or Parquet."),
-    "log": ("detector.cmd_log:log", "List, confirm, reject and annotate cramps."),
-    "summary": ("detector.cmd_log:summary", "The morning summary of a night."),
+    "demo": ("nightcramp.commands.demo:demo", "Run an emulated night end to end and print the summary."),
+    "scan": ("nightcramp.commands.live:scan", "List nearby leg sensors."),
+    "record": ("nightcramp.commands.live:record", "Record a night from the sensor (or the emulator)."),
+    "replay": ("nightcramp.commands.data:replay", "Feed a saved recording through the live pipeline."),
+    "detect": ("nightcramp.commands.data:detect", "Detect events in a recording or EDF/BDF file."),
+    "export": ("nightcramp.commands.data:export", "Export a recording to EDF+ or Parquet."),
+    "log": ("nightcramp.commands.log:log", "List, confirm, reject and annotate cramps."),
+    "summary": ("nightcramp.commands.log:summary", "The morning summary of a night."),
 }
 
 

@@ -1,16 +1,16 @@
 """Make ``recordings/sample-night/``: a synthetic night recorded through the emulated sensor.
 
-The night (``firmware_protocol.night.make_night``: a cramp and hard negatives) is fed to the
-emulated firmware (``firmware_protocol.firmware.SensorFirmware``); its notifications are
+The night (``emulator.night.make_night``: a cramp and hard negatives) is fed to the
+emulated firmware (``emulator.firmware.SensorFirmware``); its notifications are
 "received" over an emulated link (latency, drop-outs with backfill, one drop longer than
 the sensor's 120-s ring so a LOSS frame follows, a reboot, bit errors) and written by
-``detector.store.RecordingWriter`` exactly as the live recorder does.  The live side runs
+``recordings.store.RecordingWriter`` exactly as the live recorder does.  The live side runs
 the same ``FrameAssembler`` the recorder uses and asks the sensor to resend holes.
 
 Run from the repository root::
 
-    .venv/bin/python recordings/make_sample_night.py            # -> recordings/sample-night
-    .venv/bin/python recordings/make_sample_night.py --minutes 5 --out /tmp/x   # a shorter one
+    .venv/bin/python -m emulator.make_sample_night            # -> recordings/sample-night
+    .venv/bin/python -m emulator.make_sample_night --minutes 5 --out /tmp/x   # a shorter one
 
 :func:`record_emulated` is also used by the tests (live run vs replay).
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,14 +27,12 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from detector.assemble import FrameAssembler, recording_config  # noqa: E402
-from detector.store import RecordingWriter  # noqa: E402
-from detector.stream import Chunk, Gap  # noqa: E402
-from firmware_protocol import ProtocolError, codec  # noqa: E402
-from firmware_protocol.firmware import SensorFirmware  # noqa: E402
-from firmware_protocol.night import make_night  # noqa: E402
+from detector.stream import Chunk, Gap
+from emulator.firmware import SensorFirmware
+from emulator.night import make_night
+from firmware_protocol import ProtocolError, codec
+from recordings.assemble import FrameAssembler, recording_config
+from recordings.store import RecordingWriter
 
 STEP_S = 0.1  # emulated link service interval (s)
 
@@ -166,7 +163,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=12.0)
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "sample-night")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "recordings" / "sample-night")
     a = ap.parse_args()
     tmp = a.out.with_name(a.out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Opening any saved source, and exporting it: EDF+ (see :mod:`detector.edf`) or Parquet.
+"""Opening any saved source, and exporting it: EDF+ (see :mod:`recordings.edf`) or Parquet.
 
 Parquet layout (one tidy table, streamed with ``pyarrow.parquet.ParquetWriter``, one row
 group per ``ROW_GROUP_S`` of timeline): one row per sample per channel --
@@ -31,9 +31,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from detector.errors import UserError
 from detector.events import Event
 from detector.stream import Chunk, Gap, Source, StreamLayout
+from recordings.errors import UserError
 
 ROW_GROUP_S = 600.0
 
@@ -96,10 +96,10 @@ def open_source(
                 f"{p}: --emg/--acc pick channels of EDF/BDF files; a native recording "
                 "always uses its sensor's channels -- drop those options"
             )
-        from detector.store import RecordingSource
+        from recordings.store import RecordingSource
 
         return RecordingSource(p)
-    from detector.edf import EdfSource
+    from recordings.edf import EdfSource
 
     return EdfSource(p, emg=emg, acc=acc)
 

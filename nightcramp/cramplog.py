@@ -1,7 +1,7 @@
 """The cramp log: one SQLite file that holds every night, event and user annotation.
 
 The log is a plain SQLite database (schema documented in ``docs/CRAMPLOG.md``) that
-anyone can open with the ``sqlite3`` shell.  It lives at :func:`detector.paths.db_path`
+anyone can open with the ``sqlite3`` shell.  It lives at :func:`nightcramp.paths.db_path`
 (``--db`` / ``NIGHTCRAMP_DB`` / ``<user data dir>/cramplog.sqlite3``).
 
 Properties
@@ -53,10 +53,11 @@ from typing import Any
 
 import pandas as pd
 
-from detector import paths
-from detector.errors import UserError
 from detector.events import KINDS, Event, NightResult
 from detector.stream import StreamLayout
+from nightcramp import paths
+from recordings import files
+from recordings.errors import UserError
 
 #: Current schema version (``PRAGMA user_version``).
 SCHEMA_VERSION = 2
@@ -351,13 +352,13 @@ class CrampLog:
         parent = p.parent
         try:
             if not parent.exists():
-                _make_private_dirs(parent)
+                files.make_private_dir(parent)
             elif parent.resolve() == paths.data_home().resolve():
-                os.chmod(parent, paths.DIR_MODE)
+                os.chmod(parent, files.DIR_MODE)
             if not p.exists():
-                fd = os.open(p, os.O_WRONLY | os.O_CREAT, paths.FILE_MODE)
+                fd = os.open(p, os.O_WRONLY | os.O_CREAT, files.FILE_MODE)
                 os.close(fd)
-            os.chmod(p, paths.FILE_MODE)
+            os.chmod(p, files.FILE_MODE)
         except OSError as e:
             raise UserError(
                 f"{p}: cannot create the cramp log ({e.strerror}); pick a writable place "
@@ -385,7 +386,7 @@ class CrampLog:
             c = Path(str(self.path) + suffix)
             if c.exists():
                 try:
-                    os.chmod(c, paths.FILE_MODE)
+                    os.chmod(c, files.FILE_MODE)
                 except OSError:
                     pass
 
@@ -1119,17 +1120,6 @@ class CrampLog:
             "precision": (conf / (conf + rej)) if conf + rej else None,
         }
 
-
-def _make_private_dirs(path: Path) -> None:
-    """Create ``path`` and every missing parent owner-only (0700), whatever the umask."""
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir(mode=paths.DIR_MODE, exist_ok=True)
-        os.chmod(d, paths.DIR_MODE)
 
 
 def _parse_day(day: str | date) -> str:

@@ -5,7 +5,7 @@ One asyncio task does everything, in the order a frame must be safe:
 1. every notification is written first (``RecordingWriter.append_frame(raw, rx_ns)``,
    flushed to disk at least once a second by the writer), so nothing received is lost
    whatever happens next;
-2. decoded once, it goes to the :class:`~detector.assemble.FrameAssembler` (the same
+2. decoded once, it goes to the :class:`~recordings.assemble.FrameAssembler` (the same
    object replay uses), whose chunks and gaps feed the
    :class:`~detector.pipeline.Pipeline` in blocks of about a second; closed events go to
    the cramp log at once (``CrampLog.event_sink``).
@@ -19,7 +19,7 @@ sequence hole inside a connection (a corrupted notification) is also asked for a
 
 The BLE stack is chosen by keyword arguments handed to bleak: none in production
 (bleak's platform backend), ``air.scanner_kwargs()`` / ``air.client_kwargs()`` for the
-virtual bumble stack of :mod:`firmware_protocol.virtual`.
+virtual bumble stack of :mod:`emulator.virtual`.
 """
 
 from __future__ import annotations
@@ -41,12 +41,13 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakDeviceNotFoundError
 
-from detector.assemble import FrameAssembler, recording_config
-from detector.errors import UserError
 from detector.events import Event, NightResult
 from detector.pipeline import Pipeline
 from detector.stream import Chunk, Gap
 from firmware_protocol import ProtocolError, codec, gatt
+from nightcramp import paths
+from recordings.assemble import FrameAssembler, recording_config
+from recordings.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -415,8 +416,8 @@ class Recorder:
         await self._command(codec.StartStreaming(token=self._next_token()))
 
     def _open_outputs(self, client: BleakClient, cfg: codec.ConfigFrame) -> None:
-        from detector.cramplog import CrampLog
-        from detector.store import RecordingWriter
+        from nightcramp.cramplog import CrampLog
+        from recordings.store import RecordingWriter
 
         device = {
             "name": self.name or client.name,
@@ -424,7 +425,7 @@ class Recorder:
             "backend": str(type(client._backend).__name__),
         }
         config = recording_config(cfg)
-        self.writer = RecordingWriter.create(self.out_dir, device=device, config=config)
+        self.writer = RecordingWriter.create(paths.recordings_dir(self.out_dir), device=device, config=config)
         self.night_id = self.writer.recording_id
         self.recording_path = Path(self.writer.folder)
         self.assembler = FrameAssembler(config=config, device=device)

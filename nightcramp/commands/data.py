@@ -1,6 +1,6 @@
 """``cramp replay``, ``cramp detect``, ``cramp export``: saved data through the one pipeline.
 
-Thin skins over :mod:`detector.store`, :mod:`detector.edf`, :mod:`detector.export` and
+Thin skins over :mod:`recordings.store`, :mod:`recordings.edf`, :mod:`recordings.export` and
 :mod:`detector.pipeline`.  ``detect --json`` prints exactly one JSON object (a stable
 contract, see ``recordings/README.md``)::
 
@@ -24,8 +24,9 @@ from typing import Any
 
 import click
 
-from detector.errors import UserError
-from detector.export import (
+from detector.stream import Chunk, Gap, Source
+from recordings.errors import UserError
+from recordings.export import (
     check_target,
     event_dict,
     gap_dict,
@@ -33,7 +34,6 @@ from detector.export import (
     layout_dict,
     open_source,
 )
-from detector.stream import Chunk, Gap, Source
 
 
 def _detector_version() -> str:
@@ -93,7 +93,7 @@ def _estimate_total_s(src: Source) -> float | None:
     if info is None:
         return None
     try:
-        from detector.store import iter_part_batches
+        from recordings.store import iter_part_batches
 
         first = last = None
         for part in info.parts:
@@ -166,7 +166,7 @@ def replay(recording: Path, speed: float | None, db: Path | None, progress: bool
     Deterministic: the same frames, in the same order, through the same frame assembler
     and detector give the events the live run produced.
     """
-    from detector.store import RecordingSource
+    from recordings.store import RecordingSource
 
     p = Path(recording)
     if p.is_file():
@@ -177,7 +177,7 @@ def replay(recording: Path, speed: float | None, db: Path | None, progress: bool
     version = _detector_version()
     log = None
     try:
-        from detector.cramplog import CrampLog
+        from nightcramp.cramplog import CrampLog
 
         log = CrampLog.open(db)
     except ImportError:  # pragma: no cover - the cramp log lands separately
@@ -304,7 +304,7 @@ def export(
     result = run_night(src)  # pass 1: events (streaming)
     src = open_source(recording, emg_l, acc_l)  # pass 2: samples (streaming)
     if edf_path is not None:
-        from detector.edf import write_edf
+        from recordings.edf import write_edf
 
         st = write_edf(src, target, result.events)
         extra = f"{st.records} records, {st.segments} segment(s), {st.annotations} annotations" + (
@@ -313,7 +313,7 @@ def export(
             else ""
         )
     else:
-        from detector.export import write_parquet
+        from recordings.export import write_parquet
 
         st2 = write_parquet(src, target, result.events, result.gaps)
         extra = f"{st2['rows']} rows"

@@ -204,7 +204,7 @@ class TimelineClock:
 
 
 class ClockFit:
-    """Timeline seconds <-> host UTC ns: the interface :mod:`detector.assemble` looks up.
+    """Timeline seconds <-> host UTC ns: the interface :mod:`recordings.assemble` looks up.
 
     ``FrameAssembler`` feeds ``add(t_s, rx_ns)`` with the timeline second of the last
     sample of each emitted frame and its receive time; this adapter runs

@@ -1,9 +1,9 @@
 """The morning summary: pure functions from the cramp log to a plain dict, and its text.
 
 :func:`build_summary` reads one night (default: the latest) from a
-:class:`~detector.cramplog.CrampLog` and returns a JSON-ready dict; :func:`render_text`
+:class:`~nightcramp.cramplog.CrampLog` and returns a JSON-ready dict; :func:`render_text`
 turns that dict into the short terminal report.  ``cramp summary`` and ``cramp demo``
-print it; ``--json`` dumps the dict; :mod:`detector.report_html` draws it.
+print it; ``--json`` dumps the dict; :mod:`nightcramp.report_html` draws it.
 
 Every state of the log gives a sensible summary, never an error: an empty log, a night
 still being recorded, a night with no events, a night with nothing but gaps.
@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from statistics import mean
 from typing import Any
 
-from detector.cramplog import CrampLog, night_date, parse_utc, utc_iso
+from nightcramp.cramplog import CrampLog, night_date, parse_utc, utc_iso
 
 #: After a cramp ends, events starting within this many seconds count as what the person
 #: did about it (stretching, walking it off).  300 s: the seed's remedies are done at once,

@@ -3,7 +3,7 @@
 No network is needed to open the page: CSS is inline and the plots are PNG images
 (matplotlib, Agg backend) embedded as base64 ``data:`` URIs.  The page holds
 
-* the key figures of the summary (:func:`detector.summary.build_summary`),
+* the key figures of the summary (:func:`nightcramp.summary.build_summary`),
 * a timeline of the night on a clock-time axis: the EMG RMS envelope in µV on a log
   axis with the resting level, movement (accelerometer activity in g), posture and the
   sleep/wake estimate, every event marked and the cramps labelled, gaps shaded,
@@ -36,10 +36,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from detector import paths  # noqa: E402
-from detector.cramplog import CrampLog, _make_private_dirs, parse_utc  # noqa: E402
-from detector.errors import UserError  # noqa: E402
-from detector.summary import build_summary, fmt_duration  # noqa: E402
+from nightcramp.cramplog import CrampLog, parse_utc  # noqa: E402
+from nightcramp.summary import build_summary, fmt_duration  # noqa: E402
+from recordings import files  # noqa: E402
+from recordings.errors import UserError  # noqa: E402
 
 KIND_COLOURS = {
     "cramp": "#d62728",
@@ -554,8 +554,8 @@ def write_html(log: CrampLog, path: str | Path, night_id: str | None = None) -> 
     text = render_html(log, night_id)
     try:
         if p.parent and not p.parent.exists():
-            _make_private_dirs(p.parent)
-        with paths.open_private(p, "wb") as f:
+            files.make_private_dir(p.parent)
+        with files.open_private(p, "wb") as f:
             f.write(text.encode("utf-8"))
     except OSError as e:
         raise UserError(

@@ -1,0 +1,1 @@
+"""One module per ``cramp`` command group; :mod:`nightcramp.cli` imports each only when used."""
