@@ -331,7 +331,8 @@ class GanglionDecoder:
                 self.strict, f"Ganglion packet id {pid} of {len(pkt)} bytes (need 20)", self.errors
             )
             return []
-        if self.firmware == 3 and pid == ID_RESTART_FW3:
+        if self.firmware == 3 and (pid == ID_RESTART_FW3 or (pid == 99 and not self._started)):
+            # ring level 0xFF: id 255, or 99 (= 0xFF + 100, as a byte) without accelerometer
             # the first packet after a start: two samples, undecodable [LIB3]
             self._reset()
             self._started = True
