@@ -46,6 +46,8 @@ async def _session(air: LocalAir, dev: EmulatedDevice, kind: str, events: list, 
     await asyncio.wait([done, gone], return_when=asyncio.FIRST_COMPLETED)
     done.cancel()
     gone.cancel()
+    if isinstance(dec, B.BitalinoDecoder):
+        events.extend(dec.flush())
     if client.is_connected:
         await asyncio.sleep(0.05)
         for cmd in dec.stop_commands():

@@ -173,7 +173,7 @@ def test_bitalino_decoder_units_and_reassembly() -> None:
     data = B.encode_stream(a)
     whole = B.BitalinoDecoder()
     whole.start_commands()
-    ev_whole = whole.feed(data)
+    ev_whole = whole.feed(data) + whole.flush()
     cut = B.BitalinoDecoder()
     cut.start_commands()
     ev_cut = []
@@ -182,6 +182,7 @@ def test_bitalino_decoder_units_and_reassembly() -> None:
         step = int(rng.integers(1, B.MAX_NOTIFY + 1))
         ev_cut += cut.feed(data[i : i + step])
         i += step
+    ev_cut += cut.flush()
     emg = _samples(ev_whole)
     assert np.array_equal(emg, _samples(ev_cut))
     assert emg.shape == (k, 2)
@@ -213,6 +214,7 @@ def test_bitalino_lost_and_corrupt_frames_become_gaps_of_the_right_length() -> N
     ev = []
     for i in range(0, len(stream), 20):
         ev += dec.feed(stream[i : i + 20])
+    ev += dec.flush()
     gaps = [(e.index, e.n) for e in ev if isinstance(e, SampleGap)]
     assert gaps == [(50, 3), (200, 1), (300, 1)]
     got = {e.index + j for e in ev if isinstance(e, Samples) for j in range(e.n)}
@@ -222,13 +224,14 @@ def test_bitalino_lost_and_corrupt_frames_become_gaps_of_the_right_length() -> N
     dec2 = B.BitalinoDecoder()
     dec2.start_commands()
     junk = bytes(rng.integers(0, 256, 37 * size, dtype=np.uint8))
-    ev2 = dec2.feed(b"".join(frames[:10]) + junk[:-3] + b"".join(frames[47:60]))
+    ev2 = dec2.feed(b"".join(frames[:10]) + junk[:-3] + b"".join(frames[47:60])) + dec2.flush()
     (g,) = [e for e in ev2 if isinstance(e, SampleGap)]
     assert (g.index, g.n) == (10, 37)
     with pytest.raises(ProtocolError):
         strict = B.BitalinoDecoder(strict=True)
         strict.start_commands()
         strict.feed(frames[0] + bytes([frames[1][0] ^ 1]) + frames[1][1:])
+        strict.flush()
 
 
 def test_bitalino_version_reply() -> None:
@@ -430,9 +433,12 @@ def test_fuzz_only_protocol_error_escapes(case, strict, fw) -> None:
         dec.start_commands()
     else:
         dec = G.GanglionDecoder(firmware=fw, strict=strict)  # type: ignore[assignment]
-    for c in chunks:
+    for c in [*chunks, None]:
         try:
-            events = dec.feed(c)
+            if c is None:
+                events = dec.flush() if kind == "b" else []
+            else:
+                events = dec.feed(c)
         except ProtocolError:
             assert strict
             return

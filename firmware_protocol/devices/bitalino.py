@@ -339,6 +339,7 @@ class BitalinoDecoder:
         fs: int = 1000,
         acc_calibration: dict[str, tuple[float, float]] | None = None,
         strict: bool = False,
+        batch: int = 50,
     ) -> None:
         self.cmap = cmap or DEFAULT_MAP
         if fs not in RATES:
@@ -347,6 +348,10 @@ class BitalinoDecoder:
         self.n_channels = acquired_channels(self.cmap)
         self.size = frame_size(self.n_channels)
         self.strict = strict
+        self.batch = max(1, int(batch))
+        """Frames gathered before decoding (50 = 50 ms at 1 kHz): the work is vectorised
+        per batch, a notification holds only two or three frames; :meth:`flush` decodes
+        what is left."""
         self._emg_cols = [ANALOG_NAMES.index(c) for c in self.cmap.emg_channels]
         self._emg_bits = [SLOT_BITS[i] for i in self._emg_cols]
         if self.cmap.acc and tuple(self.cmap.acc) != ("internal",):
@@ -387,11 +392,18 @@ class BitalinoDecoder:
         self.mode = "idle"
         return [bytes([CMD_STOP])]
 
-    def link_lost(self) -> None:
+    def stop(self) -> tuple[list[bytes], list[Event]]:
+        """Stop commands and the events of the frames still gathered."""
+        ev = self.flush()
+        return self.stop_commands(), ev
+
+    def link_lost(self) -> list[Event]:
         """The link dropped: the BLE module put the MCU in idle [BT121]; a reconnect must
-        start again (new sample count).  Bytes in flight are gone."""
+        start again (new sample count).  Returns the events of the whole frames gathered."""
+        ev = self.flush()
         self.mode = "idle"
         self._buf.clear()
+        return ev
 
     # -------------------------------------------------------------- bytes in
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
@@ -406,6 +418,15 @@ class BitalinoDecoder:
                 check_strict(self.strict, f"{len(chunk)} bytes from an idle BITalino", self.errors)
             return []
         self._buf += chunk
+        if len(self._buf) < self.batch * self.size:
+            return []
+        return self._decode()
+
+    def flush(self) -> list[Event]:
+        """Decode the frames still gathered (at the end of a session)."""
+        return self._decode() if self.mode == "live" else []
+
+    def _decode(self) -> list[Event]:
         out: list[Event] = []
         while True:
             if self._synced:
