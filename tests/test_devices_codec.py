@@ -448,3 +448,76 @@ def test_fuzz_only_protocol_error_escapes(case, strict, fw) -> None:
                 assert np.isfinite(e.emg_uv).all() and np.isfinite(e.acc_g).all()
             if isinstance(e, SampleGap):
                 assert e.n > 0
+
+
+# ----------------------------------------------------------------------------- recorded
+def _record_over_ble(
+    kind: str, seconds: float, host_map=None, **dev_kw
+) -> tuple[list[bytes], list]:
+    """Notifications as they came off the virtual air from an emulated device, and the
+    events our decoder made of them."""
+    import asyncio
+
+    from bleak import BleakClient
+
+    from emulator.virtual import LocalAir
+    from emulator.virtual.devices import make_device, night_for
+    from firmware_protocol.devices import PROFILES
+
+    prof = PROFILES[kind]
+
+    async def main():
+        air = LocalAir()
+        dev = make_device(kind, night_for(kind, 11, seconds), speed=20.0, **dev_kw)
+        await dev.start(air)
+        raw: list[bytes] = []
+        try:
+            client = BleakClient(dev.address, **air.client_kwargs())
+            await client.connect()
+            await client.start_notify(prof.notify_uuid, lambda _c, v: raw.append(bytes(v)))
+            if kind == "ganglion":
+                rev = bytes(await client.read_gatt_char(G.SOFTWARE_REVISION_UUID))
+                dec = G.GanglionDecoder(host_map, firmware=G.firmware_major(rev))
+            else:
+                dec = B.BitalinoDecoder()
+            for cmd in dec.start_commands():
+                await client.write_gatt_char(
+                    prof.write_uuid, cmd, response=prof.write_with_response
+                )
+            await dev.done.wait()
+            await asyncio.sleep(0.05)
+            await client.disconnect()
+        finally:
+            await dev.stop()
+        events = [e for r in raw for e in dec.feed(r)]
+        if kind == "bitalino":
+            events += dec.flush()
+        return raw, events
+
+    return asyncio.run(asyncio.wait_for(main(), 120))
+
+
+def test_recorded_bitalino_stream_reads_the_same_in_the_vendor_api() -> None:
+    raw, events = _record_over_ble("bitalino", 4.0)
+    data = b"".join(raw)
+    assert max(len(r) for r in raw) <= B.MAX_NOTIFY
+    n = len(data) // B.frame_size(5)
+    vendor = _bitalino_read(data, 5, n)
+    emg = _samples(events)
+    assert emg.shape == (n, 2) and n == 4000
+    assert np.allclose(emg[:, 0], B.emg_uv(vendor[:, 5], 10), atol=1e-3)
+    assert np.allclose(emg[:, 1], B.emg_uv(vendor[:, 6], 10), atol=1e-3)
+    assert (np.diff(vendor[:, 0]) % 16 == 1).all()
+
+
+def test_recorded_ganglion_fw2_stream_reads_the_same_in_pyopenbci(pyopenbci_ganglion) -> None:
+    """Without the accelerometer firmware 2 sends raw and 19-bit packets: the branches of
+    pyopenbci 0.13's parse_raw that work."""
+    no_acc = ChannelMap(emg=ALL4.emg[:3], acc=())
+    raw, events = _record_over_ble("ganglion", 3.0, host_map=no_acc, firmware=2)
+    ids = [r[0] for r in raw]
+    assert ids[0] == 0 and set(ids) == {0, *range(101, 201)}
+    oracle = np.concatenate(_oracle_rows(pyopenbci_ganglion, raw))
+    ours = _samples(events)
+    assert ours.shape == (oracle.shape[0], 3) and ours.shape[0] >= 590
+    assert np.allclose(ours, (oracle[:, :3] * G.UV_PER_COUNT).astype(np.float32), atol=1e-4)
