@@ -34,7 +34,7 @@ recorder should start the recording with the frames it wants first.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -765,58 +765,6 @@ class AlignedChunker:
 
     def finish(self) -> list[Chunk | Gap]:
         return self._flush()
-
-
-def coalesce(
-    items: Iterable[Chunk | Gap], max_s: float = 10.0, fs: float = 1000.0
-) -> Iterator[Chunk | Gap]:
-    """Merge runs of contiguous chunks into chunks of up to ``max_s`` seconds.
-
-    The detector's events do not depend on chunk sizes (issue 3), so this only saves
-    per-call overhead (replay of 8 h would otherwise be ~600 000 tiny chunks).
-    """
-    limit = max(1, int(max_s * fs))
-    emg: list[np.ndarray] = []
-    acc: list[np.ndarray] = []
-    e0 = a0 = 0
-    e_stop = a_stop = 0
-    n = 0
-
-    def flush() -> Chunk:
-        c = Chunk(
-            e0,
-            emg[0] if len(emg) == 1 else np.concatenate(emg),
-            a0,
-            (acc[0] if len(acc) == 1 else np.concatenate(acc)) if acc else np.zeros((0, 3)),
-        )
-        emg.clear()
-        acc.clear()
-        return c
-
-    for it in items:
-        if isinstance(it, Gap):
-            if emg:
-                yield flush()
-                n = 0
-            yield it
-            continue
-        if emg and (it.emg_start != e_stop or (it.acc.shape[0] and it.acc_start != a_stop)):
-            yield flush()
-            n = 0
-        if not emg:
-            e0, a0 = it.emg_start, it.acc_start
-            a_stop = it.acc_start
-        emg.append(it.emg)
-        if it.acc.shape[0]:
-            acc.append(it.acc)
-            a_stop = it.acc_stop
-        e_stop = it.emg_stop
-        n += it.emg.shape[0]
-        if n >= limit:
-            yield flush()
-            n = 0
-    if emg:
-        yield flush()
 
 
 Pusher = Callable[[bytes, int], list[Chunk | Gap]]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from test_assemble_kit import frames_from, make_signals, rx_times
 
-from detector.stream import Chunk, Gap
+from detector.stream import Chunk, Gap, coalesce
 from firmware_protocol import codec
-from recordings.assemble import FrameAssembler, coalesce
+from recordings.assemble import FrameAssembler
 
 N = 12_000  # 12 s at 1 kHz = 480 frames of 25 samples
 
@@ -34,7 +34,7 @@ def _run(frames: list[bytes], rx: list[int], *, many: bool = False, **kw) -> tup
 
 def _shape(items: list[Chunk | Gap]) -> list[tuple]:
     res: list[tuple] = []
-    for it in coalesce(items, 10_000):
+    for it in coalesce(items, 10_000_000):  # EMG samples: everything contiguous joins
         if isinstance(it, Gap):
             res.append(("gap", round(it.start_s, 6), round(it.end_s, 6), it.reason))
         else:

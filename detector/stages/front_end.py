@@ -1,28 +1,23 @@
-"""Streaming signal-processing blocks for the detector, each with its state made explicit.
+"""Front end: raw EMG samples -> band-passed, mains-notched EMG -> fixed ~10-ms frames.
 
-Every block here is chunk-invariant by construction: it works on a fixed grid of the
-*absolute* timeline (sample index ``i``, frame index ``k = i // hop``, second index), keeps
-whatever it has not finished in an explicit carry buffer, and performs for each output the
-same floating-point operations in the same order whatever the block sizes of the input.
-So a night pushed in 1-sample chunks and the same night pushed in one piece give the same
-frames, bit for bit (tested in ``tests/test_detector.py``).
+Stage state: the filter state ``zi`` (as :func:`scipy.signal.sosfilt` keeps it), the
+partial frame, the mains tracker's check block.  Every output is computed on a fixed grid
+of the *absolute* timeline (sample index ``i``, frame index ``k = i // hop``, second
+index) by the same floating-point operations in the same order whatever the block sizes
+of the input, so a night pushed in 1-sample chunks and in one piece give the same frames,
+bit for bit (``tests/test_detector.py``, ``tests/test_detector_stages.py``).
 
-Blocks
-------
 * :func:`emg_band` / :func:`design_sos`: band-pass fitted to the sampling rate, plus mains
   notches (``scipy.signal.butter`` / ``iirnotch`` in second-order sections).
 * :class:`MainsTracker`: decides by itself whether the mains is 50 or 60 Hz (and which
   harmonics stand out) from narrow-band power on fixed 1-s check blocks.
-* :class:`FrontEnd`: raw EMG samples -> filtered samples (``sosfilt`` with ``zi``) ->
-  fixed frames of ``hop`` samples (about 10 ms) holding the mean square of the filtered
-  EMG (µV²), the mean Teager-Kaiser energy (TKEO, Solnik 2008) and the raw variance.
-* :class:`CenteredMean`: a centred moving mean over frames with a carry (the 100-ms RMS).
-* :class:`Growable`: per-second arrays for the whole night (fine: 28 800 rows for 8 h).
+* :class:`FrontEnd`: raw EMG -> filtered (``sosfilt`` with ``zi``) -> :class:`Frames` of
+  ``hop`` samples holding the mean square of the filtered EMG (µV²), the mean
+  Teager-Kaiser energy (TKEO, Solnik 2008), the raw variance and the raw mean.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,27 +58,6 @@ def design_sos(
 
 def n_band_sections(lp: float | None) -> int:
     return 1 if lp is None else 2
-
-
-class Growable:
-    """A 2-D float array indexed by an absolute row number that grows on demand."""
-
-    def __init__(self, n_cols: int, fill: float = 0.0) -> None:
-        self.n_cols = n_cols
-        self.fill = fill
-        self.a = np.full((1024, n_cols), fill)
-        self.n = 0  # rows in use (highest written row + 1)
-
-    def ensure(self, n_rows: int) -> None:
-        if n_rows > self.a.shape[0]:
-            new = max(n_rows, 2 * self.a.shape[0])
-            b = np.full((new, self.n_cols), self.fill)
-            b[: self.a.shape[0]] = self.a
-            self.a = b
-        self.n = max(self.n, n_rows)
-
-    def view(self) -> np.ndarray:
-        return self.a[: self.n]
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,16 +114,29 @@ class MainsTracker:
     """Keeps the mains decision over the night, on fixed 1-s check blocks.
 
     Check blocks are seconds ``j`` of the absolute timeline: every second for the first
-    ``first`` s, every 10 s for the first 5 min, then every ``every`` s.  Before any hum is seen both 50 and 60 Hz are notched (cheap and
+    ``first`` s, every ``early_every`` s for the first ``early`` s (10 s and 5 min by
+    default), then every ``every`` s (``DetectorConfig.mains_check_every_s``, 120 s).  Before any hum is seen both 50 and 60 Hz are notched (cheap and
     safe); the first block that shows hum sets the fundamental; switching to the other
     fundamental later needs ``confirm`` consecutive blocks agreeing.  Harmonics are only
     ever added (no churn).
     """
 
     def __init__(
-        self, fs: float, n_ch: int, ratio_min: float, every: int, first: int, confirm: int
+        self,
+        fs: float,
+        n_ch: int,
+        ratio_min: float,
+        every: int,
+        first: int,
+        confirm: int,
+        early: int = 300,
+        early_every: int = 10,
+        max_hz: float = 200.0,
     ) -> None:
         self.fs = fs
+        self.early = early
+        self.early_every = early_every
+        self.max_hz = max_hz
         self.n = int(round(fs))
         self.ratio_min = ratio_min
         self.every = every
@@ -170,15 +157,17 @@ class MainsTracker:
         return (self.fundamental, *self.harmonics)
 
     def _is_check(self, j: int) -> bool:
-        return j < self.first or (j < 300 and j % 10 == 0) or j % self.every == 0
+        return (
+            j < self.first or (j < self.early and j % self.early_every == 0) or j % self.every == 0
+        )
 
     def _next_check(self, j: int) -> int:
         j += 1
         if j < self.first:
             return j
-        a = -(-j // 10) * 10
+        a = -(-j // self.early_every) * self.early_every
         b = -(-j // self.every) * self.every
-        return min(a, b) if a < 300 else b
+        return min(a, b) if a < self.early else b
 
     def reset(self) -> None:
         """After a gap: drop a half-filled check block."""
@@ -214,7 +203,7 @@ class MainsTracker:
             self._buf_fill = hi - b0
             if self._buf_fill == self.n:
                 self._buf_block = -1
-                if self._decide(mains_check(self._buf, self.fs, self.ratio_min, 200.0)):
+                if self._decide(mains_check(self._buf, self.fs, self.ratio_min, self.max_hz)):
                     changes.append((b1, self.notches()))
             j += 1
         return changes
@@ -440,70 +429,3 @@ class FrontEnd:
         if ms:
             self.raw_m = np.concatenate([self.raw_m, *ms], axis=1)
             self.raw_s = np.concatenate([self.raw_s, *ss], axis=1)
-
-
-class CenteredMean:
-    """Centred moving mean over ``w = 2 * half + 1`` frames, with a carry between calls.
-
-    Output frame ``k`` is the mean of input frames ``k - half .. k + half`` of the same
-    contiguous run; the first ``half`` frames of a run get no output (settling).
-    """
-
-    def __init__(self, n_ch: int, half: int) -> None:
-        self.half = half
-        self.w = 2 * half + 1
-        self.n_ch = n_ch
-        self.carry = np.zeros((n_ch, 0))
-        self.carry_k0 = 0
-
-    def reset(self) -> None:
-        self.carry = np.zeros((self.n_ch, 0))
-
-    def process(self, k0: int, v: np.ndarray) -> tuple[int, np.ndarray]:
-        if self.carry.shape[1] and self.carry_k0 + self.carry.shape[1] != k0:
-            self.carry = np.zeros((self.n_ch, 0))
-        if self.carry.shape[1] == 0:
-            self.carry_k0 = k0
-            a = v
-        else:
-            a = np.concatenate([self.carry, v], axis=1)
-        if a.shape[1] < self.w:
-            self.carry = a
-            return self.carry_k0 + self.half, np.zeros((self.n_ch, 0))
-        # explicit left-to-right sum of the w shifted views: the same operations for each
-        # output whatever the block (bit-exact), and far cheaper than summing a strided
-        # sliding-window view
-        n_out = a.shape[1] - self.w + 1
-        acc = a[:, 0:n_out].copy()
-        for i in range(1, self.w):
-            acc += a[:, i : i + n_out]
-        out = acc / self.w
-        k_out = self.carry_k0 + self.half
-        keep = a[:, a.shape[1] - (self.w - 1) :]
-        self.carry_k0 = self.carry_k0 + a.shape[1] - (self.w - 1)
-        self.carry = keep
-        return k_out, out
-
-
-def percentile_rows(v: np.ndarray, q: float) -> np.ndarray:
-    """Per-column percentile of the finite rows of ``v`` (rows, cols); NaN if none."""
-    out = np.full(v.shape[1], np.nan)
-    for c in range(v.shape[1]):
-        col = v[:, c]
-        col = col[np.isfinite(col)]
-        if col.size:
-            out[c] = np.percentile(col, q)
-    return out
-
-
-def autocorr_peak(x: np.ndarray, lo: int, hi: int) -> tuple[float, int]:
-    """Highest normalised autocorrelation of ``x`` at lags ``lo..hi`` (samples)."""
-    x = x - x.mean()
-    d = float(np.dot(x, x))
-    if d <= 0 or hi <= lo or x.size <= hi:
-        return 0.0, 0
-    n = 1 << int(math.ceil(math.log2(2 * x.size)))
-    f = np.fft.rfft(x, n)
-    ac = np.fft.irfft(f * np.conj(f), n)[: hi + 1] / d
-    i = int(np.argmax(ac[lo : hi + 1])) + lo
-    return float(ac[i]), i

@@ -3,7 +3,7 @@
 The rules work on :class:`BurstFeatures`, measured by the detector over one burst (a
 *segment*: activity ending at the start of >= 0.5 s of quiet, AASM/WASM) or over a group
 of segments close in time (an *episode*).  All thresholds live in
-:class:`detector.detect.DetectorConfig` with their unit and source; this module only
+:class:`detector.config.DetectorConfig` with their unit and source; this module only
 combines them, in this order (first rule that fires wins):
 
 1. artifact  -- the burst is not EMG: low-frequency or mains dominated (electrode pop,
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from detector.detect import DetectorConfig
+    from detector.config import DetectorConfig
 
 
 @dataclass

@@ -1,0 +1,285 @@
+"""Every number of the detector, with its unit and where it comes from.
+
+One frozen :class:`DetectorConfig` is handed to every stage (:mod:`detector.stages`);
+no threshold, window or weight hides in a stage's code.  "Our choice" marks a value
+tuned on the ``tune`` split of the benchmark corpus rather than taken from a source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Every threshold of the detector, with its unit and where it comes from."""
+
+    # --- band and mains -------------------------------------------------------------
+    hp_hz: float = 20.0
+    """High-pass corner, Hz.  Surface EMG lies in 20-450 Hz (DOMAIN.md, De Luca 2010)."""
+    lp_hz: float = 450.0
+    """Low-pass corner, Hz (same source); capped at ``lp_frac * fs``."""
+    lp_frac: float = 0.45
+    """Low-pass cap as a fraction of the sampling rate (below Nyquist), unitless."""
+    notch_q: float = 30.0
+    """Quality factor of each mains notch (-3 dB width ~1.7 Hz at 50 Hz), unitless."""
+    mains_ratio_min: float = 10.0
+    """Narrow-band power at 50/60 Hz over the EMG band median that counts as hum
+    (power ratio, 10 dB); our choice."""
+    mains_check_every_s: int = 120
+    """Mains re-check period after the first ``mains_early_s``, s (our choice: hum
+    changes with the room's appliances, not by the second)."""
+    mains_first_checks_s: int = 10
+    """Every second is checked at the start of a recording, s."""
+    mains_early_s: int = 300
+    """For the first this long the mains is re-checked every ``mains_early_every_s``, s."""
+    mains_early_every_s: int = 10
+    """Re-check period during the first ``mains_early_s``, s."""
+    mains_max_hz: float = 200.0
+    """Top of the reference band of the hum check (20 Hz to this, capped at 0.45 fs), Hz:
+    where surface EMG still has most of its power (De Luca 2010)."""
+    mains_confirm: int = 3
+    """Consecutive checks needed to switch fundamental (50 <-> 60 Hz), count."""
+
+    # --- frames and envelope --------------------------------------------------------
+    frame_s: float = 0.01
+    """Frame length, s (10 ms: onsets to tens of ms, issue 5)."""
+    env_window_s: float = 0.1
+    """Centred RMS window of the detection envelope, s (short, so strides stay apart)."""
+    settle_s: float = 0.3
+    """Ignore this long after a start or gap while the filters settle, s."""
+    max_piece_s: float = 60.0
+    """Large chunks are processed in pieces of at most this, s (bounded memory)."""
+    ring_extra_s: float = 240.0
+    """The frame ring holds ``max_segment_s`` plus this much, s: room for the 10-s look
+    back of a cramp core and an episode's merge tail (our choice, generous)."""
+
+    # --- adaptive rest --------------------------------------------------------------
+    rest_window_s: int = 120
+    """Resting level = low percentile of the per-second median 10-ms RMS over this
+    trailing window, s (short enough to follow drift: a rising ramp lags ~100 s)."""
+    rest_percentile: float = 20.0
+    """... this percentile, %."""
+    rest_gate_x: float = 3.0
+    """Seconds whose median exceeds this multiple of the current rest do not feed it
+    (gated update, so bursts and long cramps cannot lift the baseline), unitless."""
+    rest_min_s: int = 10
+    """Quiet seconds needed in the window to update the level, s."""
+    rest_min_fill: float = 0.5
+    """A second feeds the level only if at least this fraction of its frames are in
+    (a second cut by a gap is not a fair sample), unitless."""
+    rest_relock_s: int = 900
+    """After this long with every second gated out the level restarts from all seconds,
+    s (a lasting change of electrode contact; longer than the longest cramp)."""
+    rest_update_s: int = 10
+    """The resting level is recomputed every this many seconds, s."""
+    rest_warmup_s: int = 30
+    """... and every second during the first this many seconds, s."""
+
+    # --- double threshold (Bonato 1998) with AASM/WASM amplitudes -------------------
+    on_abs_uv: float = 8.0
+    """Onset level = rest + this, µV (AASM 2007 leg movement onset: >= 8 µV above
+    resting EMG) ..."""
+    on_min_x_rest: float = 2.0
+    """... but at least this multiple of rest (clear of the 100-ms RMS noise) ..."""
+    on_x_rest: float = 4.0
+    """... and at most this multiple (the same rule for a ~2.7 µV rest; keeps it
+    meaningful when the data are not µV-scaled)."""
+    off_abs_uv: float = 2.0
+    """End level = rest + this, µV (AASM 2007 / WASM 2016: within 2 µV of rest) ..."""
+    off_min_x_rest: float = 1.5
+    """... but at least this multiple of rest ..."""
+    off_x_rest: float = 2.0
+    """... and at most this multiple (2 µV over a 2 µV rest)."""
+    end_quiet_s: float = 0.5
+    """A burst ends at the start of >= this long below the off level, s (AASM, WASM)."""
+    onset_search_s: float = 0.3
+    """Onset refinement window on the TKEO frames around the envelope onset, s."""
+    tkeo_x_rest: float = 4.0
+    """TKEO onset level as a multiple of resting TKEO (energy: 2x in amplitude);
+    Solnik 2008 used a multiple of the baseline SD."""
+    max_segment_s: float = 720.0
+    """A burst longer than this is split, s (cramps last up to ~10 min, Hallegraeff
+    2017)."""
+
+    # --- episodes -------------------------------------------------------------------
+    merge_gap_s: float = 2.0
+    """Bursts closer than this belong to one episode, s (below the 5-10 s minimum PLM
+    interval of AASM/WASM, above a stride's swing phase)."""
+    acc_context_s: float = 3.0
+    """Accelerometer seconds needed after an episode before classifying it, s."""
+    acc_wait_max_s: float = 30.0
+    """... but an episode waits for them at most this much EMG time past that, s (a
+    source may stop sending the accelerometer)."""
+    leftover_min_div: int = 5
+    """Pieces of an episode left around a cramp shorter than ``end_quiet_s`` frames //
+    this (0.1 s at 0.5 s) are dropped, count divisor (our choice)."""
+    channel_active_frac: float = 0.1
+    """An event names a channel whose envelope is above its onset level for at least
+    this fraction of the event (and always the main one), unitless (our choice)."""
+
+    # --- classification -------------------------------------------------------------
+    lm_min_s: float = 0.5
+    """Shortest leg movement, s (AASM 2007, WASM 2016); shorter -> twitch."""
+    lm_max_s: float = 10.0
+    """Longest leg movement, s (AASM 2007 / WASM 2016 monolateral)."""
+    plm_min_count: int = 4
+    """Movements in a PLM series, count (AASM, WASM)."""
+    plm_min_interval_s: float = 10.0
+    """Shortest onset-to-onset interval in a series, s (WASM 2016; AASM 2007 says 5)."""
+    plm_max_interval_s: float = 90.0
+    """Longest onset-to-onset interval in a series, s (AASM, WASM)."""
+    cramp_min_s: float = 8.0
+    """Shortest cramp, s: beyond the longest PLMs' median durations (0.5-5 s, DOMAIN) and
+    the plain floor's 8 s; cramps last seconds to ~10 min (Hallegraeff 2017)."""
+    cramp_lm_context_s: float = 15.0
+    """A cramp candidate this short (the longest bilateral leg movement, WASM 2016, s)
+    that starts plm_min_interval_s..plm_max_interval_s after the previous leg movement
+    is a long leg movement of a series, not a cramp."""
+    cramp_min_x_rest: float = 8.0
+    """Median calf envelope over a cramp, multiple of rest ("many x rest", DOMAIN): above
+    the highest pre-cramp rise (+500 % = 6x, Chaney & Sherman) and quiet-standing tonic
+    soleus activity."""
+    cramp_min_sustain: float = 0.8
+    """Fraction of a cramp's frames above the off level (sustained, not strides)."""
+    cramp_core_x_rest: float = 6.0
+    """Core level of a cramp, multiple of rest: above the highest pre-cramp rise
+    (+500 % = 6x, Chaney & Sherman)."""
+    cramp_core_frac: float = 0.25
+    """... and at least this fraction of the burst's 90th-percentile envelope (troughs of
+    waxing and waning stay above it: depth <= 45 %, Minetto 2009), unitless."""
+    cramp_hole_s: float = 0.3
+    """Dips below the core level shorter than this are bridged, s (shorter than the gaps
+    of ECG spikes at <= 100 bpm and of strides)."""
+    cramp_onset_x_pre: float = 1.5
+    """The onset is where the rise meets 1.5x the envelope level just before it."""
+    cramp_rise_max_s: float = 3.0
+    """Longest rise walked back from the core, s (cramps rise in 0.3-2 s)."""
+    cramp_fall_max_s: float = 5.0
+    """Longest fall walked forward from the core to the off level, s."""
+    cramp_fall_floor: float = 0.1
+    """... stopping where the envelope falls below this fraction of the core's median,
+    unitless."""
+    cramp_look_back_s: float = 10.0
+    """Calf envelope read before an episode's start when looking for its cramp core, s
+    (covers the pre-level window)."""
+    cramp_pre_window_s: tuple[float, float] = (6.0, 1.0)
+    """The level just before a core is the median envelope from this long before its
+    start to this long before it, s (clear of the rise, which takes 0.3-2 s)."""
+    cramp_calf_vs_tib: float = 0.5
+    """Calf median x rest must be at least this times the tibialis', unitless."""
+    stretch_min_s: float = 10.0
+    """A voluntary stretch holds the tibialis for tens of seconds (DOMAIN), s: longer
+    than the longest leg movement (10 s, AASM)."""
+    stretch_min_x_rest: float = 3.0
+    """... at this multiple of rest at least."""
+    stride_period_s: tuple[float, float] = (0.6, 1.8)
+    """Stride (gait cycle) period range, s: about one calf burst per second (DOMAIN)."""
+    walk_min_strides: int = 5
+    """Bursts at a stride period that make walking, count."""
+    stride_ac_min: float = 0.6
+    """Envelope autocorrelation at the stride lag that counts as periodic, unitless."""
+    walk_acc_g: float = 0.08
+    """Acc activity (RMS of the 3 axes' variation in 1 s) of walking, g."""
+    stride_env_hz: float = 20.0
+    """The calf envelope is decimated to about this rate for the stride autocorrelation,
+    Hz (well above the ~1 Hz stride rate)."""
+    step_window_s: float = 0.1
+    """Moving mean of the raw 10-ms means for the step (pop) ratio, s: 100 ms cancels 50
+    and 60 Hz hum and their harmonics."""
+    upright_deg: float = 40.0
+    """Shank within this angle of vertical counts as upright, degrees."""
+    acc_shank_axis: int = 0
+    """Accelerometer axis along the shank (0=x, 1=y, 2=z) when it cannot be learnt from
+    the night (see :class:`detector.stages.posture.ShankAxis`); the sensor's x points
+    along the shank towards the knee (emulator/night.py)."""
+    axis_block_s: int = 300
+    """The shank axis is re-learnt every this long, from quiet seconds summed in blocks
+    of this length, s (our choice: posture changes take minutes)."""
+    axis_min_s: int = 60
+    """Quiet accelerometer seconds needed before the learnt axis is used, s."""
+    axis_eig_ratio: float = 0.35
+    """The learnt axis is used only when the smallest eigenvalue of the gravity scatter
+    is below this fraction of the next one (the leg rolled enough to tell), unitless
+    (our choice)."""
+    turn_angle_deg: float = 30.0
+    """Gravity vector change across a burst that makes turning over, degrees."""
+    turn_far_s: int = 3
+    """Gravity before a burst is averaged over seconds ``-turn_far_s .. -turn_near_s - 1``
+    of its start, after it over ``+turn_near_s .. +turn_far_s - 1`` of its end, s ..."""
+    turn_near_s: int = 1
+    """... staying this clear of the burst itself, s."""
+    artifact_lf_ratio: float = 8.0
+    """Raw in-frame variance over band-passed power above which a burst is a pop /
+    electrode-off / mains spell (clean EMG ~1), unitless."""
+    artifact_step_ratio: float = 3.0
+    """Excursion of the raw 10-ms mean over the peak envelope above which a short burst
+    (<= pop_max_s) is an electrode pop: a step that decays (DOMAIN.md); clean EMG < 1."""
+    artifact_step_long: float = 1.5
+    """Same ratio for a longer burst with the leg still (acc below walk_acc_g or no
+    acc): a loose electrode's baseline swings; muscle EMG is zero-mean, < 0.5 here."""
+    steady_depth_min: float = 0.9
+    """P10/P90 of the calf envelope at or above which loud activity is steady noise
+    (electrode off), not a contraction, which waxes and wanes (DOMAIN, Minetto 2009)."""
+    pop_max_s: float = 3.0
+    """A low-frequency burst shorter than this is an electrode pop, s."""
+    artifact_min_f_hz: float = 0.0
+    """Effective frequency (TKEO) below which a burst is not EMG, Hz (0 = off)."""
+    flat_x_rest: float = 0.05
+    """A second whose EMG-band median is below this fraction of rest carries no signal
+    (electrode off / flat); such seconds never feed the resting level, unitless."""
+    flat_min_s: int = 2
+    """Shortest flat spell reported as an electrode-off artifact, s."""
+    flat_frame_frac: float = 0.5
+    """A second is flat on a channel when at least this fraction of its frames are,
+    unitless."""
+    flat_rv_uv2: float = 1e-6
+    """Raw in-frame variance below which a frame is flat (stuck/clipped), µV²."""
+    spike_max_s: float = 0.35
+    """ECG spikes are narrow: every burst of the train at most this long, s."""
+    heart_period_s: tuple[float, float] = (0.4, 1.5)
+    """Heart-beat period range (40-150 bpm), s."""
+    ecg_min_spikes: int = 5
+    """Spikes in a train to call ECG bleed, count."""
+    wake_quiet_s: float = 180.0
+    """The sleeper is taken to be awake from the start of the recording and after a
+    cramp, walking, a stretch or a posture change, until the first this-long stretch
+    without movement other than single leg-movement-like bursts, s: leg movements meanwhile are not PLMS (AASM scores
+    PLMS in sleep; sleepers lie awake minutes after a cramp, Hallegraeff 2017) ..."""
+    wake_max_s: float = 1200.0
+    """... or for at most this long, s (a 20-min sleep latency)."""
+    wake_subtypes: tuple[str, ...] = ("walking", "stretch", "posture")
+    """Movement subtypes that mean the sleeper is awake."""
+    asleep_quiet_s: float = 300.0
+    """Quiet time before a cramp's onset that makes ``asleep_before``, s ..."""
+    asleep_active_frac: float = 0.1
+    """... with at most this fraction of active accelerometer seconds in it, unitless ..."""
+    asleep_min_t_s: float = 60.0
+    """... and never in the recording's first this long, s (nothing known before)."""
+    after_window_s: int = 600
+    """How far after a cramp movement, walking and activity are looked for (its
+    ``moved_after_s``, ``walked_after_s``, ``awake_after_s`` context), s."""
+    after_slack_s: float = 1.0
+    """Events starting up to this long before a cramp's end count as after it, s."""
+    woke_min_cramp_s: float = 30.0
+    """A cramp at least this long wakes the sleeper (``woke_after``), s (our choice)."""
+    active_acc_g: float = 0.02
+    """Acc activity above which a second counts as active, g (sleep/wake)."""
+    standing_near_s: int = 10
+    """Upright counts as standing when walking or moving within this many seconds, else
+    sitting, s (our rule: the shank alone cannot tell them apart)."""
+
+    # --- sleep/wake epochs (Cole-Kripke) --------------------------------------------
+    epoch_s: int = 30
+    """Sleep/wake epoch length, s (AASM scoring epoch)."""
+    cole_weights: tuple[float, ...] = (106.0, 54.0, 58.0, 76.0, 230.0, 74.0, 67.0)
+    """Relative weights of the active seconds of epochs -4..+2 around the scored one
+    (Cole, Kripke et al. 1992, Sleep 15:461), normalised to sum 1, unitless."""
+    cole_lead: int = 4
+    """Epochs before the scored one that ``cole_weights`` start at, count (Cole 1992)."""
+    wake_score_s: float = 3.0
+    """Weighted active seconds per epoch at or above which it is wake, s (our choice)."""
+    epoch_upright_s: int = 15
+    """An epoch with at least this many upright seconds (half of it) is wake, s."""
+    epoch_min_data_s: int = 15
+    """An epoch with fewer seconds of data than this is a ``gap``, s."""

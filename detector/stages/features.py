@@ -1,0 +1,126 @@
+"""Features: what the classifier rules (:mod:`detector.stages.classify`) see of a burst.
+
+:func:`burst_features` measures one burst or episode from plain arrays: the frames'
+envelope, mean square, TKEO and raw variance over it, the raw 10-ms means from just
+before it, the resting level per frame and the accelerometer summary
+(:meth:`detector.stages.posture.Posture.burst_features`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from detector.config import DetectorConfig
+from detector.stages.classify import BurstFeatures
+from detector.stages.rest import off_level
+
+
+def autocorr_peak(x: np.ndarray, lo: int, hi: int) -> tuple[float, int]:
+    """Highest normalised autocorrelation of ``x`` at lags ``lo..hi`` (samples)."""
+    x = x - x.mean()
+    d = float(np.dot(x, x))
+    if d <= 0 or hi <= lo or x.size <= hi:
+        return 0.0, 0
+    n = 1 << int(math.ceil(math.log2(2 * x.size)))
+    f = np.fft.rfft(x, n)
+    ac = np.fft.irfft(f * np.conj(f), n)[: hi + 1] / d
+    i = int(np.argmax(ac[lo : hi + 1])) + lo
+    return float(ac[i]), i
+
+
+def burst_features(
+    *,
+    e2s: np.ndarray,
+    e2: np.ndarray,
+    tk: np.ndarray,
+    rv: np.ndarray,
+    rm: np.ndarray,
+    rest: np.ndarray,
+    calf: list[int],
+    tib: list[int],
+    cfg: DetectorConfig,
+    fs: float,
+    fps: float,
+    t0: float,
+    t1: float,
+    seg_times: list[tuple[float, float]],
+    acc: tuple[float | None, bool | None, float | None],
+) -> BurstFeatures:
+    """Features of the burst over frames with envelope ``e2s``, mean square ``e2``,
+    TKEO ``tk``, raw variance ``rv`` (frames, channels; µV²) and resting level ``rest``
+    (frames, channels; µV).  ``rm``: the raw 10-ms means from ``step_window_s`` before
+    the burst (or its run's start) to its end.  ``seg_times``: the bursts' (start, end)
+    in s; ``acc``: activity (g), upright, turn (deg), each None without accelerometer.
+    """
+    env = np.sqrt(e2s)
+    xr = env / np.maximum(rest, 1e-9)
+    off = off_level(rest, cfg)
+    # sustained = the calf stays above its off level (walking: it falls to rest in
+    # every swing phase while the tibialis fires; a cramp holds)
+    sustain = float((env[:, calf] > off[:, calf]).any(axis=1).mean())
+    cx = xr[:, calf].max(axis=1)
+    cramp_x = float(np.median(cx))
+    cramp_peak = float(cx.max())
+    if tib:
+        tib_x = float(np.median(xr[:, tib].max(axis=1)))
+        tib_uv = float(np.median(env[:, tib].max(axis=1)))
+    else:
+        tib_x = tib_uv = 0.0
+    calf_uv = float(np.median(env[:, calf].max(axis=1)))
+    # which muscle leads: 90th percentile of the envelope's excess over rest, µV
+    exc = env - np.nan_to_num(rest)
+    calf_exc = float(np.percentile(exc[:, calf].max(axis=1), 90))
+    tib_exc = float(np.percentile(exc[:, tib].max(axis=1), 90)) if tib else 0.0
+    s_e2 = float(e2.sum())
+    lf = float(rv.sum()) / max(s_e2, 1e-12)
+    # steps: excursion of the raw signal's 100-ms mean (which cancels 50 and 60 Hz
+    # hum and their harmonics) over the burst, against the peak of the band-passed
+    # envelope, on the burst's main channel: a pop's step and decay dwarf it
+    w = max(1, int(round(cfg.step_window_s * fps)))
+    main = int(np.argmax(env.max(axis=0)))
+    if rm.shape[0] > w:
+        sm = np.convolve(rm[:, main], np.ones(w) / w, mode="valid")
+        step = float(sm.max() - sm.min()) / max(float(env[:, main].max()), 1e-9)
+    else:
+        step = 0.0
+    ratio = min(1.0, max(0.0, float(tk.sum()) / max(s_e2, 1e-12) / 2.0))
+    f_eff = math.asin(math.sqrt(ratio)) * fs / (2 * math.pi)
+    flat_frac = float((rv < cfg.flat_rv_uv2).all(axis=1).mean())
+    # envelope periodicity on the joint calf envelope, decimated to ~stride_env_hz
+    dec = max(1, int(round(fps / cfg.stride_env_hz)))
+    ej = cx[: (cx.size // dec) * dec].reshape(-1, dec).mean(axis=1) if cx.size >= dec else cx
+    fps_d = fps / dec
+    lo = int(cfg.stride_period_s[0] * fps_d)
+    hi = int(cfg.stride_period_s[1] * fps_d)
+    ac, lag = autocorr_peak(ej, lo, hi) if ej.size > 3 * hi else (0.0, 0)
+    p10, p90 = np.percentile(cx, [10, 90])
+    depth = float(p10 / max(p90, 1e-9))
+    acc_act, upright, turn = acc
+    return BurstFeatures(
+        start_s=t0,
+        end_s=t1,
+        n_segments=len(seg_times),
+        seg_durations=[b - a for a, b in seg_times],
+        seg_onsets=[a for a, _ in seg_times],
+        sustain=sustain,
+        cramp_x_rest=cramp_x,
+        cramp_peak_x_rest=cramp_peak,
+        tib_x_rest=tib_x,
+        has_tibialis=bool(tib),
+        calf_uv=calf_uv,
+        tib_uv=tib_uv,
+        calf_exc_uv=calf_exc,
+        tib_exc_uv=tib_exc,
+        lf_ratio=lf,
+        step_ratio=step,
+        f_eff_hz=f_eff,
+        flat_frac=flat_frac,
+        stride_ac=ac,
+        stride_period_s=lag / fps_d if lag else 0.0,
+        depth=depth,
+        acc_activity_g=acc_act,
+        acc_upright=upright,
+        turn_deg=turn,
+    )

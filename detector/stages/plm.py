@@ -1,0 +1,152 @@
+"""PLM series: leg movements -> periodic limb movements (AASM 2007 / WASM 2016).
+
+Leg-movement candidates with onset-to-onset intervals of ``plm_min_interval_s`` ..
+``plm_max_interval_s``, at least ``plm_min_count`` in a row, are PLMs: the first ones are
+emitted when the series is reached, later ones at once; a break flushes the pending ones
+as plain leg movements.  Movements while the sleeper is awake, or led by the calf when a
+tibialis channel is recorded, are not series candidates (PLMS: in sleep, mostly the
+tibialis anterior; DOMAIN.md).
+
+A short cramp (<= ``cramp_lm_context_s``, WASM's longest leg movement) that could itself
+be a leg movement is *held*: a movement at a series interval after it makes it the first
+long leg movement of a series; otherwise (or after ``plm_max_interval_s``) it is
+released as a cramp.
+
+Stage state: the pending candidates, whether they form a series, the last candidate's
+onset and the held cramp.  Events leave through ``emit`` (in order); ``is_awake`` asks
+the sleep/wake stage; ``on_withdraw`` is told when a held cramp turns into a leg movement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from detector.config import DetectorConfig
+from detector.events import Event
+from detector.stages.classify import BurstFeatures
+
+
+class PlmSeries:
+    def __init__(
+        self,
+        cfg: DetectorConfig,
+        emit: Callable[[Event], None],
+        is_awake: Callable[[float], bool],
+        on_withdraw: Callable[[Event], None] = lambda ev: None,
+    ) -> None:
+        self.cfg = cfg
+        self._emit = emit
+        self._is_awake = is_awake
+        self._on_withdraw = on_withdraw
+        self.pending: list[Event] = []
+        self.in_series = False
+        self.last_lm_start: float | None = None
+        self.held: tuple[Event, BurstFeatures] | None = None
+
+    def in_lm_series(self, f: BurstFeatures) -> bool:
+        """A burst no longer than the longest leg movement at a series interval after the
+        last candidate."""
+        cfg = self.cfg
+        if f.duration_s > cfg.cramp_lm_context_s or self.last_lm_start is None:
+            return False
+        iv = f.start_s - self.last_lm_start
+        return cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s
+
+    def hold(self, ev: Event, f: BurstFeatures) -> None:
+        """Hold a short cramp until it is known not to start a series."""
+        self.held = (ev, f)
+
+    def release_held(self) -> None:
+        """Emit the short cramp held back (no leg-movement series followed it)."""
+        if self.held is not None:
+            ev, _ = self.held
+            self.held = None
+            self.flush(final=True)
+            self._emit(ev)
+
+    def decide_held(self, t_start: float) -> None:
+        """A movement starting at ``t_start`` decides the held short cramp: a leg
+        movement of a series if at a series interval, else a cramp."""
+        cfg = self.cfg
+        if self.held is not None:
+            h, hf = self.held
+            iv = t_start - h.start_s
+            if cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s:
+                # the held short "cramp" was the first, long leg movement of a series
+                self.held = None
+                self._on_withdraw(h)
+                hf.in_lm_series = True
+                lm = replace(
+                    h,
+                    kind="movement",
+                    subtype="leg-movement",
+                    reason=f"{h.duration_s:.1f} s leg movement followed by another "
+                    f"{iv:.0f} s later (WASM: up to 15 s)",
+                    confidence=0.6,
+                    context={},
+                )
+                self.add(lm, hf)
+            else:
+                self.release_held()
+
+    def add(self, ev: Event, f: BurstFeatures | None = None) -> None:
+        """A leg-movement candidate (``f``: its features, None if unknown)."""
+        cfg = self.cfg
+        candidate = f is None or not (f.has_tibialis and f.calf_exc_uv > f.tib_exc_uv)
+        candidate = candidate and not (self._is_awake(ev.start_s))
+        if candidate:
+            self.decide_held(ev.start_s)
+        else:
+            self.release_held()
+        self.last_lm_start = ev.start_s
+        # PLMS are leg movements in sleep, mostly of the tibialis anterior (DOMAIN.md,
+        # AASM): movements while the sleeper is known to be awake, or led by the calf
+        # when a tibialis channel is recorded, are not series candidates.
+        awake = self._is_awake(ev.start_s)
+        calf_led = f is not None and f.has_tibialis and f.calf_exc_uv > f.tib_exc_uv
+        if awake or calf_led:
+            why = "while awake" if awake else "calf-led, not tibialis"
+            self._emit(replace(ev, reason=ev.reason + f"; {why}"))
+            return
+        pend = self.pending
+        if pend:
+            iv = ev.start_s - pend[-1].start_s
+            if not cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s:
+                self.flush(final=True)
+        pend = self.pending
+        pend.append(ev)
+        if self.in_series:
+            self._emit(self._as_plm(ev, len(pend)))
+        elif len(pend) >= cfg.plm_min_count:
+            self.in_series = True
+            for i, e in enumerate(pend):
+                self._emit(self._as_plm(e, i + 1))
+
+    def _as_plm(self, ev: Event, nth: int) -> Event:
+        return replace(
+            ev,
+            kind="plm",
+            subtype="plm",
+            reason=f"leg movement {ev.duration_s:.1f} s, #{nth} of a periodic series "
+            f"(>= {self.cfg.plm_min_count}, intervals {self.cfg.plm_min_interval_s:.0f}-"
+            f"{self.cfg.plm_max_interval_s:.0f} s, WASM 2016)",
+            confidence=0.8,
+        )
+
+    def flush(self, final: bool = True) -> None:
+        """End the pending run: not a series -> plain leg movements."""
+        if not self.in_series:
+            for e in self.pending:
+                self._emit(e)
+        self.pending = []
+        self.in_series = False
+
+    def timeout(self, t_now: float) -> None:
+        """Nothing can join any more ``plm_max_interval_s`` after the last onset."""
+        if self.held is not None:
+            if t_now - self.held[0].start_s > self.cfg.plm_max_interval_s:
+                self.release_held()
+        if self.pending:
+            if t_now - self.pending[-1].start_s > self.cfg.plm_max_interval_s:
+                self.flush(final=False)

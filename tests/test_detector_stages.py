@@ -1,0 +1,468 @@
+"""Each detector stage alone, fed plain arrays: physiology-level behaviour, and that a
+stage cut into random blocks gives what it gives in one piece."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from detector.config import DetectorConfig
+from detector.events import Event
+from detector.stages.buffers import FrameRing
+from detector.stages.classify import BurstFeatures
+from detector.stages.electrode_off import ElectrodeOff
+from detector.stages.episodes import Episodes, Segment, cramp_cores, leftover_parts
+from detector.stages.frames import Envelope, SecondStats
+from detector.stages.front_end import FrontEnd, MainsTracker, emg_band, frame_hop
+from detector.stages.notices import EarlyNotices
+from detector.stages.plm import PlmSeries
+from detector.stages.posture import AccSeconds, ShankAxis, upright
+from detector.stages.rest import RestLevel, frame_levels, off_level, on_level
+from detector.stages.segmenter import BurstSegmenter, refine_onset
+from detector.stages.sleep import WakeState, epochs
+
+CFG = DetectorConfig()
+FPS = 100.0  # 10-ms frames
+
+
+def blocks(n: int, rng: np.random.Generator, max_len: int) -> list[tuple[int, int]]:
+    """Random contiguous blocks covering 0..n."""
+    cuts = [0]
+    while cuts[-1] < n:
+        cuts.append(min(n, cuts[-1] + int(rng.integers(1, max_len + 1))))
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+# --------------------------------------------------------------------------- front end
+def _front(fs: float = 1000.0, n_ch: int = 2) -> FrontEnd:
+    hp, lp = emg_band(fs, CFG.hp_hz, CFG.lp_hz, CFG.lp_frac)
+    mains = MainsTracker(
+        fs,
+        n_ch,
+        CFG.mains_ratio_min,
+        CFG.mains_check_every_s,
+        CFG.mains_first_checks_s,
+        CFG.mains_confirm,
+    )
+    return FrontEnd(fs, n_ch, hp, lp, CFG.notch_q, frame_hop(fs, CFG.frame_s), mains)
+
+
+def _frames_of(fe: FrontEnd, x: np.ndarray, cuts: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+    got: dict[str, list[np.ndarray]] = {"e2": [], "tk": [], "rv": [], "rm": []}
+    k_next = None
+    for a, b in cuts:
+        fr = fe.process(np.ascontiguousarray(x[:, a:b]), a)
+        if fr is None:
+            continue
+        assert k_next is None or fr.k0 == k_next  # frames come in order, none skipped
+        k_next = fr.k0 + fr.n
+        for name in got:
+            got[name].append(getattr(fr, name))
+    return {k: np.concatenate(v, axis=1) for k, v in got.items()}
+
+
+def test_front_end_in_random_blocks_equals_one_piece_and_finds_the_mains() -> None:
+    rng = np.random.default_rng(1)
+    fs, n = 1000.0, 40_000
+    t = np.arange(n) / fs
+    hum = 30.0 * np.sin(2 * np.pi * 60.0 * t)
+    x = np.stack([rng.normal(0, 3.0, n) + hum + 500.0, rng.normal(0, 3.0, n)])
+    whole_fe = _front(fs)
+    whole = _frames_of(whole_fe, x, [(0, n)])
+    pieces_fe = _frames_of(_front(fs), x, blocks(n, rng, 777))
+    for name in whole:
+        assert np.array_equal(whole[name], pieces_fe[name]), name
+    assert whole_fe.mains.fundamental == 60.0
+    # 10-ms frames of 10 samples; the hum is notched out of the band-passed power: the
+    # mean square is that of the 3 µV noise, not of the 30 µV hum (450 µV²)
+    assert whole["e2"].shape == (2, n // 10 - 1)
+    assert np.median(whole["e2"][0, 1000:]) < 3 * 3.0**2
+    # the raw mean keeps the DC offset the band-pass removes
+    assert abs(np.mean(whole["rm"][0]) - 500.0) < 1.0
+
+
+def test_mains_tracker_keeps_both_notches_until_it_hears_hum() -> None:
+    fs = 500.0
+    m = MainsTracker(fs, 1, CFG.mains_ratio_min, 120, 10, 3)
+    rng = np.random.default_rng(2)
+    assert m.feed(rng.normal(0, 1, (1, 5 * 500)), 0) == []
+    assert m.notches() == (50.0, 60.0) and m.fundamental is None
+    t = np.arange(5 * 500, 10 * 500) / fs
+    changes = m.feed(rng.normal(0, 1, (1, t.size)) + 20 * np.sin(2 * np.pi * 50 * t), 5 * 500)
+    assert m.fundamental == 50.0
+    assert changes and changes[0][0] == 6 * 500  # applies from the end of its check block
+
+
+# --------------------------------------------------------------------------- frames
+def test_frame_ring_reads_back_by_absolute_frame_across_the_wrap() -> None:
+    ring = FrameRing(50, 2)
+    v = np.arange(2 * 130, dtype=float).reshape(2, 130)
+    for a, b in [(0, 37), (37, 40), (40, 130)]:
+        ring.put(a, slice(0, 2), v[:, a:b])
+    assert np.array_equal(ring.get(85, 130), v[:, 85:130].T)
+
+
+def test_envelope_is_a_centred_mean_and_chunk_invariant() -> None:
+    rng = np.random.default_rng(3)
+    v = rng.random((2, 500))
+    whole = Envelope(2, 5)
+    k0, out = whole.process(0, v)
+    assert k0 == 5
+    assert np.allclose(out[:, 0], v[:, 0:11].mean(axis=1))
+    parts = Envelope(2, 5)
+    got = []
+    for a, b in blocks(500, rng, 17):
+        _, o = parts.process(a, v[:, a:b])
+        got.append(o)
+    assert np.array_equal(np.concatenate(got, axis=1), out)
+
+
+def test_second_medians_ignore_narrow_spikes_and_any_cut() -> None:
+    rng = np.random.default_rng(4)
+    n = 100 * 20  # 20 s of frames
+    e2 = rng.uniform(3.0, 5.0, (1, n))
+    e2[0, 550:553] = 1e4  # a 30-ms ECG-like spike in second 5
+    feats = np.concatenate([e2, e2 / 2, np.ones((1, n))])
+    sec = np.arange(n) // 100
+    one = SecondStats(1, CFG.flat_rv_uv2)
+    one.push(sec, feats, final=True)
+    cut = SecondStats(1, CFG.flat_rv_uv2)
+    for a, b in blocks(n, rng, 130):
+        cut.push(sec[a:b], feats[:, a:b], final=False)
+    cut.push(sec[:0], feats[:, :0], final=True)
+    assert np.array_equal(one.med.a[:20], cut.med.a[:20])
+    assert np.array_equal(one.e2.a[:20], cut.e2.a[:20])
+    assert 3.0 <= one.med.a[5, 0] <= 5.0  # the spike does not lift the median
+    assert one.e2.a[5, 0] > 3e4  # ... but is in the sum
+
+
+# --------------------------------------------------------------------------- rest level
+def _rest_inputs(rms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = np.full(rms.size, FPS)
+    med = (rms**2)[:, None]
+    return n, med, med.copy()
+
+
+def test_rest_level_follows_a_drifting_baseline_and_ignores_bursts_and_a_long_cramp() -> None:
+    s = np.arange(3600)
+    base = 3.0 + 3.0 * s / 3600  # resting EMG drifts from 3 to 6 µV RMS in an hour
+    rms = base.copy()
+    rms[s % 37 == 0] = 60.0  # leg movements and twitches, one second every 37 s
+    rms[1800:2400] = 40.0  # a 10-min cramp
+    rl = RestLevel(CFG, 1, FPS)
+    rl.update_to(3599, *_rest_inputs(rms))
+    rest = rl.rest.a[:3600, 0]
+    quiet = (s > 200) & ((s < 1800) | (s > 2500))
+    # low percentile over the last 2 min: lags the ramp (~100 s, 0.1 µV) but follows it
+    assert np.all(np.abs(rest[quiet] - base[quiet]) < 0.15 * base[quiet])
+    # the cramp (more than rest_gate_x x rest) never feeds the level
+    assert np.all(rest[1800:2400] < 1.1 * base[1800:2400])
+
+
+def test_rest_level_relocks_after_a_lasting_change_of_contact() -> None:
+    rms = np.r_[np.full(600, 3.0), np.full(3000, 30.0)]  # electrode re-seated: 10x
+    rl = RestLevel(CFG, 1, FPS)
+    rl.update_to(rms.size - 1, *_rest_inputs(rms))
+    rest = rl.rest.a[: rms.size, 0]
+    assert rest[1000] == pytest.approx(3.0)  # shut out: a cramp could look like this
+    assert rest[-1] == pytest.approx(30.0)  # after rest_relock_s it starts afresh
+
+
+def test_rest_level_in_random_steps_equals_one_piece() -> None:
+    rng = np.random.default_rng(5)
+    rms = 3.0 + rng.random(900) * 2
+    rms[rng.random(900) < 0.05] = 50.0
+    inputs = _rest_inputs(rms)
+    one = RestLevel(CFG, 1, FPS)
+    one.update_to(899, *inputs)
+    steps = RestLevel(CFG, 1, FPS)
+    for _, b in blocks(900, rng, 40):
+        steps.update_to(b - 1, *inputs)
+    assert np.array_equal(one.rest.a[:900], steps.rest.a[:900], equal_nan=True)
+
+
+def test_on_off_levels_follow_aasm_amplitudes_within_their_bounds() -> None:
+    rest = np.array([2.0, 10.0])
+    # rest 2 µV: on = rest + 8 = 10 capped at 4x = 8; off = rest + 2 = 4 (2x)
+    assert on_level(rest, CFG)[0] == 8.0 and off_level(rest, CFG)[0] == 4.0
+    # rest 10 µV: + 8 µV = 18 < 2x = 20 -> 20; + 2 = 12 < 1.5x = 15 -> 15
+    assert on_level(rest, CFG)[1] == 20.0 and off_level(rest, CFG)[1] == 15.0
+
+
+# --------------------------------------------------------------------------- segmenter
+def _burst_envelope(spans: list[tuple[float, float, float]], n: int) -> np.ndarray:
+    env = np.full(n, 2.0)  # µV RMS, at rest
+    for a, b, level in spans:
+        env[int(a * FPS) : int(b * FPS)] = level
+    return (env**2)[None, :]
+
+
+def _segment(e2s: np.ndarray, cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    seg = BurstSegmenter(CFG, FPS)
+    rest = np.full((e2s.shape[1] // 100 + 1, 1), 2.0)
+    out: list[tuple[int, int]] = []
+    for a, b in cuts:
+        sec = np.arange(a, b) // 100
+        on2, off2, ok = frame_levels(rest[sec[0] : sec[-1] + 1], sec, CFG)
+        closed, k_end = seg.push(a, e2s[:, a:b], on2, off2, ok)
+        out += closed
+        seg.k_done = k_end
+    last = seg.close()
+    return out + ([last] if last else [])
+
+
+def test_segmenter_onset_and_end_rule_on_a_constructed_burst() -> None:
+    n = 3000
+    # a 3-s burst at 30 µV (above on = 8 µV) with a 0.3-s dip to rest inside it: the
+    # dip is shorter than end_quiet_s (0.5 s), so it is one leg movement (AASM)
+    e2s = _burst_envelope([(10.0, 11.5, 30.0), (11.8, 13.0, 30.0)], n)
+    assert _segment(e2s, [(0, n)]) == [(1000, 1300)]
+    # a 0.6-s dip ends it: two bursts
+    e2s = _burst_envelope([(10.0, 11.5, 30.0), (12.1, 13.0, 30.0)], n)
+    assert _segment(e2s, [(0, n)]) == [(1000, 1150), (1210, 1300)]
+    # above off (4 µV) but never reaching on (8 µV): not a burst
+    assert _segment(_burst_envelope([(10.0, 13.0, 6.0)], n), [(0, n)]) == []
+
+
+def test_segmenter_in_random_blocks_equals_one_piece() -> None:
+    rng = np.random.default_rng(6)
+    n = 12_000
+    spans = [
+        (float(a), float(a) + float(rng.uniform(0.2, 4.0)), float(rng.uniform(5, 50)))
+        for a in np.sort(rng.uniform(1, 115, 25))
+    ]
+    e2s = _burst_envelope(spans, n)
+    whole = _segment(e2s, [(0, n)])
+    assert len(whole) >= 5
+    assert _segment(e2s, blocks(n, rng, 90)) == whole
+
+
+def test_onset_is_refined_to_the_first_persistent_tkeo_rise() -> None:
+    tk = np.full((60, 1), 1.0)
+    tk[17] = 50.0  # one isolated frame: not persistent
+    tk[23:] = 50.0  # the real onset, 7 frames before the envelope's
+    assert refine_onset(30, 0, tk, np.array([1.0]), CFG.tkeo_x_rest) == 23
+    assert refine_onset(30, 0, tk, np.array([np.nan]), CFG.tkeo_x_rest) == 30  # no rest yet
+
+
+# --------------------------------------------------------------------------- episodes
+def test_bursts_closer_than_merge_gap_form_one_episode() -> None:
+    ep = Episodes(CFG, FPS)
+    ep.open(Segment(0, 100))
+    assert ep.joins(Segment(100 + 199, 400))  # 1.99 s later
+    assert not ep.joins(Segment(400 + 200, 700))  # 2.0 s later: a new episode
+    assert ep.quiet(400 + 200, None) and not ep.quiet(400 + 199, None)
+    assert not ep.quiet(800, open_k0=500)  # a burst still open may yet join it
+
+
+def test_cramp_core_onset_walks_back_down_the_rise_and_keeps_the_prerise_apart() -> None:
+    fps = FPS
+    t = np.arange(int(40 * fps)) / fps
+    rest = np.full(t.size, 2.0)
+    off = off_level(rest, CFG)
+    env = np.full(t.size, 2.0)
+    rise = (t >= 12) & (t < 13)
+    env[rise] = np.linspace(12.0, 60.0, int(rise.sum()))  # 1-s rise from rest
+    env[(t >= 13) & (t < 28)] = 60.0  # 15-s cramp at 30x rest
+    (j, e, pre), *more = cramp_cores(env, rest, off, int(10 * fps), CFG, fps)
+    assert not more
+    assert j / fps == pytest.approx(12.0)  # walked back to the foot of the rise
+    assert e / fps == pytest.approx(28.0, abs=0.05)  # and forward down to the off level
+    assert pre == pytest.approx(2.0)  # from the episode's start (10 s) to the onset
+    # a pre-cramp rise (6x rest, Chaney & Sherman) for 7 s before it is the local level
+    # the onset is measured against: the onset stays on the steep rise
+    env[(t >= 5) & (t < 12)] = 12.0
+    (j, e, pre), *more = cramp_cores(env, rest, off, int(5 * fps), CFG, fps)
+    assert not more and 12.0 < j / fps <= 12.5
+    assert pre == pytest.approx(j / fps - 5.0)
+    # a 6-s plateau is no cramp core (cramp_min_s = 8 s)
+    short = np.where((t >= 13) & (t < 19), 60.0, 2.0)
+    assert cramp_cores(short, rest, off_level(rest, CFG), 0, CFG, fps) == []
+
+
+def test_leftover_parts_cut_out_the_cramp_and_its_prerise() -> None:
+    segs = [Segment(0, 3000), Segment(3500, 3600)]
+    parts = leftover_parts(segs, [(Segment(1200, 2800), 2.0)], FPS, 10, 200)
+    assert [[(s.k0, s.k1) for s in p] for p in parts] == [
+        [(0, 1000)],
+        [(2800, 3000)],
+        [(3500, 3600)],
+    ]
+
+
+# --------------------------------------------------------------------------- electrode off
+def test_flat_seconds_make_one_electrode_off_event_when_long_enough() -> None:
+    stage = ElectrodeOff(CFG, ("calf",))
+    lens = np.full(10, 100)
+    flat = np.zeros((10, 1))
+    flat[3:6] = 100  # three flat seconds
+    flat[8] = 100  # one: too short
+    med = np.full((10, 1), 9.0)
+    rest = np.full((10, 1), 3.0)
+    evs = stage.push(np.arange(10), lens, flat, med, rest) + stage.close()
+    assert [(e.kind, e.subtype, e.start_s, e.end_s) for e in evs] == [
+        ("artifact", "electrode-off", 3.0, 6.0)
+    ]
+
+
+# --------------------------------------------------------------------------- PLM series
+def _features(**kw: float) -> BurstFeatures:
+    base = dict.fromkeys(BurstFeatures.__dataclass_fields__, 0.0)
+    base.update(
+        n_segments=1,
+        seg_durations=[],
+        seg_onsets=[],
+        has_tibialis=False,
+        acc_activity_g=None,
+        acc_upright=None,
+        turn_deg=None,
+        in_lm_series=False,
+        extra={},
+    )
+    base.update(kw)
+    return BurstFeatures(**base)  # type: ignore[arg-type]
+
+
+def _lm(t: float) -> Event:
+    return Event(kind="movement", start_s=t, end_s=t + 1.5, subtype="leg-movement")
+
+
+def _series(onsets: list[float], cfg: DetectorConfig = CFG) -> list[str]:
+    out: list[Event] = []
+    plm = PlmSeries(cfg, out.append, lambda t: False)
+    for t in onsets:
+        plm.add(_lm(t))
+    plm.flush()
+    return [e.kind for e in out]
+
+
+@pytest.mark.parametrize(
+    ("interval", "series"),
+    [(10.0, True), (9.9, False), (90.0, True), (90.1, False), (30.0, True)],
+)
+def test_plm_series_at_the_wasm_interval_edges(interval: float, series: bool) -> None:
+    kinds = _series([100.0 + i * interval for i in range(4)])
+    assert kinds == (["plm"] * 4 if series else ["movement"] * 4)
+
+
+def test_plm_series_aasm_2007_minimum_interval_of_5_s() -> None:
+    aasm = replace(CFG, plm_min_interval_s=5.0)
+    assert _series([100.0 + i * 5.0 for i in range(4)], aasm) == ["plm"] * 4
+    assert _series([100.0 + i * 4.9 for i in range(4)], aasm) == ["movement"] * 4
+
+
+def test_plm_series_needs_four_and_a_break_flushes_the_rest() -> None:
+    assert _series([100.0, 120.0, 140.0]) == ["movement"] * 3
+    kinds = _series([100.0, 120.0, 140.0, 160.0, 180.0, 400.0])
+    assert kinds == ["plm"] * 5 + ["movement"]
+
+
+def test_movements_while_awake_are_not_plms() -> None:
+    out: list[Event] = []
+    plm = PlmSeries(CFG, out.append, lambda t: True)
+    for i in range(5):
+        plm.add(_lm(100.0 + 20 * i))
+    plm.flush()
+    assert [e.kind for e in out] == ["movement"] * 5
+    assert all(e.reason.endswith("while awake") for e in out)
+
+
+def test_a_held_short_cramp_becomes_a_leg_movement_when_a_series_follows() -> None:
+    out: list[Event] = []
+    withdrawn: list[Event] = []
+    plm = PlmSeries(CFG, out.append, lambda t: False, withdrawn.append)
+    cramp = Event(kind="cramp", start_s=50.0, end_s=62.0, subtype="calf")
+    f = _features(start_s=50.0, end_s=62.0, calf_exc_uv=18.0)
+    plm.hold(cramp, f)
+    plm.add(_lm(70.0))  # 20 s after its onset: a series interval
+    assert withdrawn == [cramp]
+    plm.flush()
+    assert [e.kind for e in out] == ["movement", "movement"]
+    # ... but one followed by nothing is released as a cramp after 90 s
+    out.clear()
+    plm.hold(cramp, f)
+    plm.timeout(50.0 + 91.0)
+    assert [e.kind for e in out] == ["cramp"]
+
+
+# --------------------------------------------------------------------------- posture
+def test_shank_axis_is_learnt_as_the_direction_gravity_visits_least() -> None:
+    acc = AccSeconds(10.0)
+    # lying, the leg rolls about the shank (sensor y here): gravity sweeps the x-z plane
+    ang = np.repeat(np.linspace(0, np.pi, 1200), 10)
+    g = np.stack([np.cos(ang), np.zeros_like(ang), np.sin(ang)], axis=1)
+    for a, b in blocks(g.shape[0], np.random.default_rng(7), 333):
+        acc.push(a, g[a:b])
+    cfg = replace(CFG, acc_shank_axis=0)
+    axis = ShankAxis(cfg).at(1200, acc)
+    assert abs(axis[1]) > 0.99
+    assert upright(np.array([[0.0, 1.0, 0.0]]), axis, cfg.upright_deg)[0]
+    assert not upright(np.array([[1.0, 0.0, 0.0]]), axis, cfg.upright_deg)[0]
+    # without a roll to learn from, the configured axis
+    assert np.array_equal(ShankAxis(cfg).at(100, acc), [1.0, 0.0, 0.0])
+
+
+def test_acc_seconds_in_random_blocks_equal_one_piece() -> None:
+    rng = np.random.default_rng(8)
+    a = rng.normal(0, 0.05, (50 * 120, 3)) + [0, 0, 1]
+    one = AccSeconds(50.0)
+    one.push(0, a)
+    cut = AccSeconds(50.0)
+    for i, j in blocks(a.shape[0], rng, 37):
+        cut.push(i, a[i:j])
+    assert np.array_equal(one.seconds(0, 120)[1], cut.seconds(0, 120)[1])
+    g, act, ok = one.seconds(0, 120)
+    assert ok.all() and np.allclose(g.mean(axis=0), [0, 0, 1], atol=0.01)
+    assert np.allclose(act, np.sqrt(3) * 0.05, rtol=0.2)
+
+
+# --------------------------------------------------------------------------- sleep / wake
+def test_awake_from_the_start_until_a_quiet_stretch_then_woken_by_a_cramp() -> None:
+    w = WakeState(CFG)
+    w.start(0.0)
+    assert w.is_awake(60.0)
+    w.episode(100.0, 130.0, 5)  # fidgeting in bed
+    assert w.is_awake(200.0)
+    assert not w.is_awake(130.0 + CFG.wake_quiet_s + 1)  # 3 min quiet: asleep
+    w.emitted(Event(kind="cramp", start_s=1000.0, end_s=1060.0))
+    assert w.is_awake(1100.0)
+    assert not w.is_awake(1060.0 + CFG.wake_quiet_s + 1)
+
+
+def test_cole_kripke_epochs_score_activity_upright_and_missing_data() -> None:
+    n = 30 * 20
+    active = np.zeros(n, bool)
+    active[30 * 10 : 30 * 11] = True  # one fully active epoch
+    have = np.ones(n, bool)
+    have[30 * 19 :] = False  # the last epoch has no data
+    up = np.zeros(n, bool)
+    up[30 * 3 : 30 * 4] = True  # sat up for an epoch
+    posture = np.full(n, "lying", dtype=object)
+    ep = epochs(active, have, up, posture, [], CFG)
+    state = list(ep["state"])
+    assert state[10] == "wake" and state[3] == "wake" and state[19] == "gap"
+    assert state[0] == "sleep" and state[15] == "sleep"
+    # the weights reach 4 epochs back and 2 forward: activity at epoch 10 can make epochs
+    # 8..14 wake, never 7 or 15
+    assert state[8] == "wake" and state[14] == "wake"
+    assert state[7] == "sleep" and state[15] == "sleep"
+
+
+# --------------------------------------------------------------------------- notices
+def test_a_provisional_cramp_is_replaced_by_its_final_cramp_or_retracted() -> None:
+    nt = EarlyNotices()
+    cramp = Event(kind="cramp", start_s=100.0, end_s=109.0, subtype="calf", reason="calf: x")
+    nt.raise_(cramp, 109.0)
+    assert not nt.armed
+    final = replace(cramp, start_s=99.9, end_s=160.0)
+    nt.final(final)
+    got = nt.take()
+    assert got[0].context.get("provisional") is True
+    assert got[1].start_s == 99.9 and got[1].context["provisional_start_s"] == 100.0
+    nt.episode_closed(None)
+    nt.raise_(cramp, 109.0)
+    nt.episode_closed(None)  # closed without a cramp
+    got = nt.take()
+    assert got[-1].context.get("retracted") is True and got[-1].start_s == 100.0
