@@ -28,7 +28,7 @@ import numpy as np
 
 from detector.stream import Chunk, Gap, StreamLayout
 from firmware_protocol.devices.base import DeviceStatus, SampleGap, Samples
-from firmware_protocol.devices.host import DeviceData, SegmentEnded, SegmentStarted
+from firmware_protocol.devices.host import DeviceData, Notified, SegmentEnded, SegmentStarted
 from recordings.clock import ClockSync
 
 #: Hold a new segment's samples this long (s of device time) before placing it.
@@ -117,8 +117,12 @@ class DeviceAssembler:
         yield ch
 
     # ------------------------------------------------------------- input
-    def push(self, out: object) -> Iterator[Chunk | Gap]:
-        """One :class:`DeviceSession` output."""
+    def push(self, out: object, rx_ns: int | None = None) -> Iterator[Chunk | Gap]:
+        """One :class:`DeviceSession` output (``rx_ns`` unused: outputs carry their own)."""
+        if isinstance(out, Notified):
+            if out.data is None:
+                return
+            out = out.data
         if isinstance(out, SegmentStarted):
             self._seg = _Seg(out.segment)
             self.stats["segments"] += 1

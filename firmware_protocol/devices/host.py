@@ -54,6 +54,16 @@ class DeviceData:
 
 
 @dataclass(frozen=True, slots=True)
+class Notified:
+    """One notification: record ``raw`` (with ``rx_ns``) first, then assemble ``data``
+    (None: it completed no sample yet, e.g. a BITalino batch still gathering)."""
+
+    raw: bytes
+    rx_ns: int
+    data: DeviceData | None
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentEnded:
     segment: int
     samples: int
@@ -61,12 +71,25 @@ class SegmentEnded:
     events: tuple[Event, ...] = ()
 
 
-Output = Write | SegmentStarted | DeviceData | SegmentEnded
+Output = Write | SegmentStarted | Notified | DeviceData | SegmentEnded
 
 
 @dataclass
 class DeviceSession:
     """One device kind's host side across the night's connections."""
+
+    def recording_config(self) -> dict[str, Any]:
+        """What ``meta.json`` says of the acquisition (kind, rates, channel map, units)."""
+        p = self.profile
+        return {
+            "kind": p.kind,
+            "emg_fs": self.profile_fs,
+            "acc_fs": (p.acc_fs if self.cmap.acc else None),
+            "channel_map": self.cmap.describe(),
+            "emg_unit": "uV",
+            "acc_unit": "g",
+            "firmware": self.firmware,
+        }
 
     profile: DeviceProfile
     cmap: ChannelMap
@@ -96,7 +119,13 @@ class DeviceSession:
             return bitalino.BitalinoDecoder(self.cmap, **self.decoder_kw)
         raise ValueError(f"no device session for kind {self.profile.kind!r}")
 
-    def connected(self, reads: Mapping[str, bytes]) -> list[Output]:
+    @property
+    def notify(self) -> tuple[str, ...]:
+        return (self.profile.notify_uuid,)
+
+    def connected(
+        self, reads: Mapping[str, bytes], now_s: float = 0.0, host_ns: int = 0
+    ) -> list[Output]:
         """A connection is up (``reads``: the :attr:`read_on_connect` values).  Subscribe to
         ``profile.notify_uuid`` first, then perform the writes."""
         self.linked = True
@@ -111,7 +140,8 @@ class DeviceSession:
         return out
 
     def receive(self, raw: bytes, rx_ns: int) -> list[Output]:
-        """A notification of ``profile.notify_uuid`` received at host time ``rx_ns``."""
+        """A notification of ``profile.notify_uuid`` received at host time ``rx_ns``:
+        one :class:`DeviceData` (or nothing, when it completed no sample)."""
         if self.decoder is None:
             return []
         self.stats["notifications"] += 1
@@ -119,6 +149,16 @@ class DeviceSession:
         if not events:
             return []
         return [self._data(events, rx_ns)]
+
+    def notified(self, raw: bytes, rx_ns: int) -> Notified:
+        """Like :meth:`receive`, as the one :class:`Notified` a recorder writes and assembles."""
+        outs = self.receive(raw, rx_ns)
+        data = outs[0] if outs and isinstance(outs[0], DeviceData) else None
+        return Notified(bytes(raw), rx_ns, data)
+
+    def tick(self, now_s: float = 0.0, host_ns: int = 0) -> list[Output]:
+        """Time passes: nothing to ask (these devices hold nothing to resend)."""
+        return []
 
     def _data(self, events: list[Event], rx_ns: int) -> DeviceData:
         for e in events:
@@ -143,7 +183,7 @@ class DeviceSession:
         self.decoder = None
         return [SegmentEnded(self.segment, n, ev)]
 
-    def disconnected(self) -> list[Output]:
+    def disconnected(self, now_s: float = 0.0) -> list[Output]:
         """The link went down: the device stopped acquiring; the segment is over."""
         if not self.linked:
             return []
