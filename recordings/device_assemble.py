@@ -14,7 +14,12 @@ receive time) pairs.  :class:`DeviceAssembler` turns that into :class:`Chunk` /
   after the previous segment's end, never before it.  The time in between is a
   :class:`Gap` (``reason="link"``), so two segments are never joined;
 * a segment's first :data:`PLACE_S` seconds are held back until enough pairs came for the
-  placement (the minimum receive latency, not the first one).
+  placement (the minimum receive latency, not the first one);
+* the Ganglion's firmware-3 hole (one sample in 201 packed but never sent,
+  ``reason="firmware-skip"``) is filled with the sample before it and counted
+  (``stats["held"]``), not cut as a Gap: a Gap closes every burst (no event spans one),
+  and one each second would cut every cramp into one-second pieces.  Any longer loss
+  stays a Gap.
 """
 
 from __future__ import annotations
@@ -58,7 +63,17 @@ class DeviceAssembler:
         self._prev_clock: ClockSync | None = None
         self.gaps: list[Gap] = []
         self.status: list[DeviceStatus] = []
-        self.stats = {"segments": 0, "samples": 0, "gap_samples": 0, "link_gap_s": 0.0}
+        self.stats: dict[str, float | int] = {
+            "segments": 0,
+            "samples": 0,
+            "gaps": 0,
+            "gap_s": 0.0,
+            "gap_samples": 0,
+            "link_gap_s": 0.0,
+            "corrupt": 0,
+            "held": 0,
+        }
+        self._last_row: np.ndarray | None = None
 
     # ------------------------------------------------------------- placement
     def _place(self, seg: _Seg) -> Iterator[Chunk | Gap]:
@@ -71,6 +86,7 @@ class DeviceAssembler:
             seg.offset = max(at, self._end + 1)  # after the previous segment, never joined
             if seg.offset > self._end:
                 yield from self._gap(self._end, seg.offset, "link")
+        self._last_row = None  # never hold across segments
         for item in seg.held:
             yield from self._item(seg, item)
         seg.held = []
@@ -78,6 +94,10 @@ class DeviceAssembler:
     def _gap(self, i0: int, i1: int, reason: str) -> Iterator[Gap]:
         g = Gap(i0 / self.fs, i1 / self.fs, reason)
         self.gaps.append(g)
+        self.stats["gaps"] += 1
+        self.stats["gap_s"] += g.duration_s
+        if reason == "corrupt":
+            self.stats["corrupt"] += 1
         if reason == "link":
             self.stats["link_gap_s"] += g.duration_s
         self.stats["gap_samples"] += i1 - i0
@@ -90,6 +110,13 @@ class DeviceAssembler:
         assert seg.offset is not None
         if isinstance(item, SampleGap):
             i0 = seg.offset + item.index
+            if item.reason == "firmware-skip" and item.n <= 2 and self._last_row is not None:
+                if i0 == self._end:
+                    self.stats["held"] += item.n
+                    yield from self._item(
+                        seg, Samples(item.index, np.repeat(self._last_row[None, :], item.n, axis=0))
+                    )
+                    return
             if i0 + item.n > self._end:
                 yield from self._gap(max(i0, self._end), i0 + item.n, item.reason)
             return
@@ -111,6 +138,8 @@ class DeviceAssembler:
             return
         ch = Chunk(i0, np.asarray(emg, dtype=np.float64), a0, np.asarray(acc, dtype=np.float64))
         self._end = i0 + emg.shape[0]
+        if emg.shape[0]:
+            self._last_row = np.asarray(emg[-1], dtype=np.float64)
         if acc.shape[0]:
             self._acc_end = a0 + acc.shape[0]
         self.stats["samples"] += emg.shape[0]
@@ -267,8 +296,8 @@ class DeviceRecordingSource:
         for raw, rx in self._frames():
             while pending and int(pending[0].get("rx_ns", 0)) <= rx:
                 yield from start(pending.pop(0))
-            for o in sess.receive(raw, rx):
-                yield from asm.push(o)
+            for d in sess.feed(raw, rx):
+                yield from asm.push(d)
         for o in sess.disconnected():
             yield from asm.push(o)
         yield from asm.finish()

@@ -53,7 +53,7 @@ def test_segments_are_placed_by_host_time_and_never_joined() -> None:
             rx = t0 + int(
                 (seg_start_s + (2 * i + 2) / 200.0 + 0.0075 + rng.exponential(0.01)) * 1e9
             )
-            items += _items(asm, sess.receive(p, rx))
+            items += _items(asm, sess.feed(p, rx))
         items += _items(asm, sess.disconnected())
     items += list(asm.finish())
     chunks = [c for c in items if isinstance(c, Chunk)]
@@ -115,7 +115,7 @@ def test_a_drop_over_ble_becomes_a_gap_of_its_length() -> None:
                 await client.start_notify(
                     G.RECEIVE_UUID,
                     lambda _c, v: items.extend(
-                        x for o in sess.receive(bytes(v), now_ns()) for x in asm.push(o)
+                        x for o in sess.feed(bytes(v), now_ns()) for x in asm.push(o)
                     ),
                 )
                 for o in outs:

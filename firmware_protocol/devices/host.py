@@ -139,9 +139,9 @@ class DeviceSession:
             )
         return out
 
-    def receive(self, raw: bytes, rx_ns: int) -> list[Output]:
+    def feed(self, raw: bytes, rx_ns: int) -> list[DeviceData]:
         """A notification of ``profile.notify_uuid`` received at host time ``rx_ns``:
-        one :class:`DeviceData` (or nothing, when it completed no sample)."""
+        one :class:`DeviceData`, or nothing when it completed no sample yet."""
         if self.decoder is None:
             return []
         self.stats["notifications"] += 1
@@ -150,11 +150,11 @@ class DeviceSession:
             return []
         return [self._data(events, rx_ns)]
 
-    def notified(self, raw: bytes, rx_ns: int) -> Notified:
-        """Like :meth:`receive`, as the one :class:`Notified` a recorder writes and assembles."""
-        outs = self.receive(raw, rx_ns)
-        data = outs[0] if outs and isinstance(outs[0], DeviceData) else None
-        return Notified(bytes(raw), rx_ns, data)
+    def receive(self, char: str, raw: bytes, rx_ns: int, now_s: float = 0.0) -> list[Output]:
+        """A notification on ``char`` (the host-session call shape): one :class:`Notified`
+        to record, then to assemble."""
+        outs = self.feed(raw, rx_ns) if char == self.profile.notify_uuid else []
+        return [Notified(bytes(raw), rx_ns, outs[0] if outs else None)]
 
     def tick(self, now_s: float = 0.0, host_ns: int = 0) -> list[Output]:
         """Time passes: nothing to ask (these devices hold nothing to resend)."""
@@ -203,3 +203,37 @@ class DeviceSession:
         self.decoder = None
         self.linked = False
         return [*out, SegmentEnded(self.segment, n, ev)]
+
+
+def session_profile(kind: str, cmap: ChannelMap | None = None) -> Any:
+    """The :class:`firmware_protocol.session.DeviceProfile` the recorder runs for ``kind``
+    (``nightcramp``, ``bitalino``, ``ganglion``); ``cmap``: the channel map (None: the
+    kind's default)."""
+    from firmware_protocol import session
+    from firmware_protocol.devices import PROFILES
+
+    if kind == "nightcramp":
+        return session.NIGHTCRAMP
+    if kind not in PROFILES:
+        raise ValueError(f"unknown device kind {kind!r}; kinds: {', '.join(PROFILES)}")
+    prof = PROFILES[kind]
+    chosen = cmap or prof.default_map
+
+    def new_session(**_kw: Any) -> DeviceSession:
+        return DeviceSession(prof, chosen)
+
+    return session.DeviceProfile(
+        kind=kind,
+        name_prefix=prof.name_prefixes[0],
+        service_uuids=(prof.service_uuid,),
+        read_on_connect=(prof.firmware_uuid,) if prof.firmware_uuid else (),
+        notify=(prof.notify_uuid,),
+        new_session=new_session,
+    )
+
+
+def all_session_profiles() -> list[Any]:
+    """Every supported kind's recorder profile (default channel maps), ours first."""
+    from firmware_protocol.devices import KINDS
+
+    return [session_profile(k) for k in KINDS]
