@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import click
 
 from nightcramp.durations import parse_duration
 from recordings.errors import UserError
+from recordings.jsonout import dumps
 
 
 def _parse_drops(drops: tuple[str, ...]) -> list[tuple[float, float]]:
@@ -78,7 +78,7 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
         for f in found
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(dumps(rows, indent=2))
         return
     if not rows:
         click.echo(
