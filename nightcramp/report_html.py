@@ -75,9 +75,9 @@ PLOT_PIXELS = 1200
 
 
 def _svg(fig: Any) -> str:
-    """A small figure as base64 SVG (crisp when zoomed in; text kept as paths)."""
+    """A small figure as base64 SVG (crisp when zoomed in; text left as text)."""
     buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "nightcramp"}):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "nightcramp"}):
         fig.savefig(buf, format="svg", dpi=100)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
