@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "detect": ("nightcramp.commands.data:detect", "Detect events in a recording or EDF/BDF file."),
     "export": ("nightcramp.commands.data:export", "Export a recording to EDF+ or Parquet."),
     "log": ("nightcramp.commands.log:log", "List, confirm, reject and annotate cramps."),
-    "summary": ("nightcramp.commands.log:summary", "The morning summary of a night."),
+    "summary": ("nightcramp.commands.summary:summary", "The morning summary of a night."),
 }
 
 

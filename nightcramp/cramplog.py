@@ -56,8 +56,9 @@ import pandas as pd
 from detector.events import KINDS, Event, NightResult
 from detector.stream import StreamLayout
 from nightcramp import paths
-from recordings import files
+from recordings import files, jsonout
 from recordings.errors import UserError
+from recordings.jsonout import utc_iso
 
 #: Current schema version (``PRAGMA user_version``).
 SCHEMA_VERSION = 2
@@ -213,16 +214,6 @@ EVENING_FIELDS = (
 # ----------------------------------------------------------------------------- helpers
 
 
-def utc_iso(t: datetime | None) -> str | None:
-    """``2026-11-25T22:30:00.000Z`` (UTC, ms); naive datetimes are taken as UTC."""
-    if t is None:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    t = t.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
 def parse_utc(s: str | None) -> datetime | None:
     if not s:
         return None
@@ -245,22 +236,8 @@ def _num(x: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, datetime):
-        return utc_iso(o)
-    if isinstance(o, date):
-        return o.isoformat()
-    if hasattr(o, "item"):  # numpy scalars
-        return o.item()
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)
-
-
 def _dumps(o: Any) -> str:
-    return json.dumps(o, default=_json_default, sort_keys=True)
+    return jsonout.dumps(o, sort_keys=True)
 
 
 def layout_json(layout: StreamLayout) -> str:
@@ -545,7 +522,13 @@ class CrampLog:
             " peak_uv = excluded.peak_uv, mean_uv = excluded.mean_uv,"
             " peak_x_rest = excluded.peak_x_rest, mean_x_rest = excluded.mean_x_rest,"
             " confidence = excluded.confidence, channels = excluded.channels,"
-            " reason = excluded.reason, context_json = excluded.context_json"
+            " reason = excluded.reason, context_json = CASE"  # keep when the notice went out
+            "  WHEN json_extract(context_json, '$.provisional') = 1"
+            "   AND json_extract(excluded.context_json, '$.provisional') IS NULL"
+            "   THEN json_set(excluded.context_json, '$.noticed_s', ROUND(end_s, 3))"
+            "  WHEN json_extract(context_json, '$.noticed_s') IS NULL THEN excluded.context_json"
+            "  ELSE json_set(excluded.context_json, '$.noticed_s',"
+            "   json_extract(context_json, '$.noticed_s')) END"
             " RETURNING event_id",
             params,
         ).fetchone()
@@ -596,7 +579,7 @@ class CrampLog:
         move_to: int | None = None,
     ) -> int:
         row = c.execute(
-            "SELECT event_id FROM events WHERE night_id = ? AND detector_version = ?"
+            "SELECT event_id, end_s FROM events WHERE night_id = ? AND detector_version = ?"
             " AND kind = 'cramp' AND start_ms = ?"
             " AND json_extract(context_json, '$.provisional') = 1",
             (night_id, version, int(round(start_s * 1000))),
@@ -609,6 +592,12 @@ class CrampLog:
                 "UPDATE annotations SET event_id = ? WHERE event_id = ? AND NOT EXISTS"
                 " (SELECT 1 FROM annotations WHERE event_id = ?)",
                 (move_to, old, move_to),
+            )
+            # keep when the early notice went out (the provisional's end: noticed at)
+            c.execute(
+                "UPDATE events SET context_json = json_set(context_json, '$.noticed_s', ?)"
+                " WHERE event_id = ?",
+                (round(float(row[1]), 3), move_to),
             )
         c.execute("DELETE FROM events WHERE event_id = ?", (old,))
         return old

@@ -43,16 +43,12 @@ import numpy as np
 
 from detector.stream import SITES, Chunk, Gap, StreamLayout
 from firmware_protocol import ProtocolError
+from recordings.clock import ClockFit
 
 #: How long (s of sensor time) frames after a sequence hole are held back waiting for a
 #: resend.  The sensor keeps >= 120 s (issue 2 / PROTOCOL.md ring buffer); +10 s for the
 #: resend round trip after a reconnect.
 HOLD_S = 130.0
-
-#: Width (s of timeline) of the buckets in which the clock fit keeps the minimum
-#: host-minus-sensor delay: the minimum over a minute is the least-delayed notification,
-#: a robust stand-in for the true offset (BLE delivery delays are >= 0).
-CLOCK_BUCKET_S = 60.0
 
 DEFAULT_SITES = ("calf", "tibialis")
 
@@ -69,74 +65,9 @@ CHUNK_S = 1.0
 
 
 # ------------------------------------------------------------------ clock alignment
-class ClockFit:
-    """Map timeline seconds <-> host UTC ns from (timeline_s, rx_ns) pairs.
-
-    Keeps, per ``CLOCK_BUCKET_S`` bucket of timeline, the pair with the smallest delay
-    (rx_ns - t_s*1e9) and fits offset + drift (least squares through those minima).
-    Bounded memory: one pair per minute.  ``recordings.clock`` (the live recorder's robust
-    fit) replaces this when it provides ``fit_clock``.
-    """
-
-    def __init__(self) -> None:
-        self._buckets: dict[int, tuple[float, int]] = {}
-        self._cache: tuple[float, float] | None = None
-
-    def add(self, t_s: float, rx_ns: int) -> None:
-        b = int(t_s // CLOCK_BUCKET_S)
-        cur = self._buckets.get(b)
-        delay = rx_ns - t_s * 1e9
-        if cur is None or delay < cur[1] - cur[0] * 1e9:
-            self._buckets[b] = (t_s, rx_ns)
-            self._cache = None
-
-    @property
-    def n(self) -> int:
-        return len(self._buckets)
-
-    def params(self) -> tuple[float, float] | None:
-        """(offset_ns, slope ns/s): rx_ns ~= offset_ns + slope * t_s."""
-        if self._cache is not None:
-            return self._cache
-        if not self._buckets:
-            return None
-        pts = sorted(self._buckets.values())
-        t = np.array([p[0] for p in pts])
-        r = np.array([p[1] for p in pts], dtype=np.float64)
-        r0 = r[0]
-        if len(pts) < 3 or t[-1] - t[0] < 600:
-            slope = 1e9  # too short to estimate drift: assume none
-            off = float(np.min(r - r0 - slope * t)) + r0
-        else:
-            slope, icpt = np.polyfit(t, r - r0, 1)
-            # Lower envelope: shift the line down onto the least-delayed point.
-            icpt += float(np.min((r - r0) - (slope * t + icpt)))
-            off = icpt + r0
-            slope = float(slope)
-        self._cache = (float(off), float(slope))
-        return self._cache
-
-    def to_rx_ns(self, t_s: float) -> float | None:
-        p = self.params()
-        return None if p is None else p[0] + p[1] * t_s
-
-    def to_timeline(self, rx_ns: int) -> float | None:
-        p = self.params()
-        return None if p is None else (rx_ns - p[0]) / p[1]
-
-
 def fit_clock() -> ClockFit:
-    """The clock fit in use (``recordings.clock.fit_clock`` once it exists)."""
-    try:  # pragma: no cover - depends on the live recorder's module
-        from recordings import clock as _clock
-
-        factory = getattr(_clock, "ClockFit", None)
-        if factory is not None and all(
-            hasattr(factory, m) for m in ("add", "to_rx_ns", "to_timeline")
-        ):
-            return factory()  # type: ignore[no-any-return]
-    except ImportError:
-        pass
+    """A fresh clock fit (timeline s <-> host UTC ns): :class:`recordings.clock.ClockFit`,
+    the one fit the live recorder and replay share."""
     return ClockFit()
 
 

@@ -56,6 +56,7 @@ from scipy.signal import resample_poly
 
 from detector.events import Event
 from detector.stream import Chunk, Gap, Source, StreamLayout, simple_wall_time
+from recordings import files
 from recordings.errors import UserError
 
 #: Context (s) read on each side of a block before resampling; resample_poly's default
@@ -688,7 +689,6 @@ def write_edf(
     anns.sort(key=lambda a: a[0])
     st = EdfExportStats()
 
-    tmp = out.with_name(f".{out.name}.part-{os.getpid()}")
     start = lay.start_utc or datetime(1985, 1, 1, tzinfo=UTC)
     start = start.replace(microsecond=0)
 
@@ -778,8 +778,8 @@ def write_edf(
         notes.extend(left)
         return bytes(b.ljust(ANN_BYTES, b"\x00"))
 
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
+    with files.atomic_target(out) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(header(-1, False))
             emg_buf: list[np.ndarray] = []
@@ -919,13 +919,6 @@ def write_edf(
             f.write(header(nrec, discontinuous))
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return st
 
 

@@ -21,7 +21,6 @@ Gaps are simply absent rows (and listed in ``nightcramp.gaps``); nothing is inte
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -33,7 +32,9 @@ import pyarrow.parquet as pq
 
 from detector.events import Event
 from detector.stream import Chunk, Gap, Source, StreamLayout
+from recordings import files
 from recordings.errors import UserError
+from recordings.jsonout import dumps, jsonable, utc_iso
 
 ROW_GROUP_S = 600.0
 
@@ -49,36 +50,25 @@ SCHEMA = pa.schema(
 )
 
 
-def json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if hasattr(o, "isoformat"):
-        return o.isoformat()
-    if isinstance(o, set | frozenset | tuple):
-        return list(o)
-    return str(o)
-
-
 def layout_dict(layout: StreamLayout) -> dict[str, Any]:
     return {
         "emg_fs": layout.emg_fs,
         "emg_labels": list(layout.emg_labels),
         "emg_sites": list(layout.emg_sites),
         "acc_fs": layout.acc_fs,
-        "start_utc": layout.start_utc.isoformat() if layout.start_utc else None,
+        "start_utc": utc_iso(layout.start_utc),
         "side": layout.side,
     }
 
 
 def event_dict(ev: Event) -> dict[str, Any]:
-    d = ev.to_dict()
-    return json.loads(json.dumps(d, default=json_default))
+    d: dict[str, Any] = jsonable(ev.to_dict())
+    return d
 
 
 def gap_dict(g: Gap) -> dict[str, Any]:
-    return {"start_s": g.start_s, "end_s": g.end_s, "reason": g.reason}
+    d: dict[str, Any] = jsonable({"start_s": g.start_s, "end_s": g.end_s, "reason": g.reason})
+    return d
 
 
 def open_source(
@@ -104,13 +94,20 @@ def open_source(
     return EdfSource(p, emg=emg, acc=acc)
 
 
-def check_target(path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise UserError(f"{path}: already exists -- choose another name or add --force")
-    if path.exists() and path.is_dir():
+def check_folder(path: Path) -> None:
+    """The one rule for a file the user names for output: it is not a folder, and its
+    folder exists (nothing creates folders the user did not ask for)."""
+    if path.is_dir():
         raise UserError(f"{path}: is a folder -- give a file name")
     if not path.parent.is_dir():
         raise UserError(f"{path.parent}: no such folder -- create it first")
+
+
+def check_target(path: Path, force: bool) -> None:
+    """:func:`check_folder`, and an existing file is kept unless ``force``."""
+    if path.exists() and not force and not path.is_dir():
+        raise UserError(f"{path}: already exists -- choose another name or add --force")
+    check_folder(path)
 
 
 def write_parquet(
@@ -123,12 +120,11 @@ def write_parquet(
     out = Path(path)
     lay = source.layout
     meta = {
-        b"nightcramp.layout": json.dumps(layout_dict(lay)).encode(),
-        b"nightcramp.events": json.dumps([event_dict(e) for e in events]).encode(),
-        b"nightcramp.gaps": json.dumps([gap_dict(g) for g in gaps]).encode(),
+        b"nightcramp.layout": dumps(layout_dict(lay)).encode(),
+        b"nightcramp.events": dumps([event_dict(e) for e in events]).encode(),
+        b"nightcramp.gaps": dumps([gap_dict(g) for g in gaps]).encode(),
     }
     schema = SCHEMA.with_metadata(meta)
-    tmp = out.with_name(f".{out.name}.part-{os.getpid()}")
     emg_ch = pa.array(list(lay.emg_labels) + ["x", "y", "z"], pa.string())
     streams = pa.array(["emg", "acc"], pa.string())
     sites = pa.array(list(lay.emg_sites) + [""], pa.string())
@@ -156,7 +152,7 @@ def write_parquet(
             schema=SCHEMA,
         )
 
-    try:
+    with files.atomic_target(out) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
             for item in source.chunks():
                 if not isinstance(item, Chunk):
@@ -173,12 +169,4 @@ def write_parquet(
             if pending:
                 w.write_table(pa.Table.from_batches(pending, schema=SCHEMA))
                 n_rows += pending_rows
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return {"rows": n_rows}

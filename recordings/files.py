@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 #: Permission bits for folders and files holding health data: owner only.
@@ -52,23 +54,43 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def atomic_target(path: Path, *, mode: int = FILE_MODE) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write; on success it replaces ``path`` atomically.
+
+    For files written in a stream (EDF, Parquet): write the yielded path, and when the
+    block ends without an exception the file is fsynced, given ``mode``, renamed over
+    ``path`` and the folder fsynced, so a reader sees the old file or the whole new one.
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
 def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
     """Replace ``path`` with ``data`` so a reader sees the old or the new file, never half.
 
-    Written to a temporary sibling, fsynced, renamed over ``path``, the folder fsynced.
+    Written to a temporary sibling, fsynced, renamed over ``path``, the folder fsynced
+    (:func:`atomic_target`).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    with atomic_target(path, mode=mode) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+        finally:
+            os.close(fd)

@@ -119,16 +119,8 @@ class _FdSink:
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
     data = (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    files.fsync_dir(path.parent)
+    files.write_atomic(path, data)
 
 
 def _disk_error(folder: Path, e: OSError) -> UserError:

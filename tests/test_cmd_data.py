@@ -233,3 +233,50 @@ def test_event_fields_survive_json(live_run) -> None:  # noqa: ANN001
 
     d = event_dict(ev)
     assert d["context"] == {"x": 1.5} and d["channels"] == ["EMG1"]
+
+
+def _strict(text: str) -> object:
+    def refuse(c: str) -> object:
+        raise AssertionError(f"{c} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _walk(o: object, key: str = "") -> list[tuple[str, object]]:
+    if isinstance(o, dict):
+        return [kv for k, v in o.items() for kv in _walk(v, k)]
+    if isinstance(o, list):
+        return [kv for v in o for kv in _walk(v, key)]
+    return [(key, o)]
+
+
+def test_detect_json_is_strict_json_with_ms_times(capsys) -> None:  # noqa: ANN001
+    code, out, err = _cli(capsys, "detect", str(SAMPLE), "--json")
+    assert code == 0, err
+    obj = _strict(out)
+    leaves = _walk(obj)
+    secs = [v for k, v in leaves if k.endswith("_s") and isinstance(v, float)]
+    assert len(secs) > 20 and all(round(v, 3) == v for v in secs)
+    assert isinstance(obj, dict)
+    assert obj["start_utc"] == obj["layout"]["start_utc"]
+    import re
+
+    stamps = [v for k, v in leaves if k.endswith("_utc") and v is not None]
+    assert stamps and all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", str(v)) for v in stamps
+    )
+
+
+def test_one_open_source_for_every_path(tmp_path: Path) -> None:
+    """The emulator's night_source opens files the way `cramp detect` does."""
+    from emulator.virtual.sensor import night_source
+    from recordings.edf import EdfSource, write_edf
+    from recordings.errors import UserError
+    from recordings.export import open_source
+
+    assert type(night_source(str(SAMPLE), None)) is type(open_source(SAMPLE)) is RecordingSource
+    edf = tmp_path / "NIGHT.EDF"
+    write_edf(RecordingSource(SAMPLE), edf)
+    assert isinstance(night_source(str(edf), None), EdfSource)
+    with pytest.raises(UserError, match="no such file or folder"):
+        night_source(str(tmp_path / "missing.edf"), None)

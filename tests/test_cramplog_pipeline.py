@@ -51,8 +51,8 @@ def test_detected_night_logged_once_and_summarised(tmp_path: Path) -> None:
         assert len(trace) == 900 and trace["emg_rms_uv"].notna().mean() > 0.9
         assert len(log.epochs("syn-4")) == 30
         s = build_summary(log, "syn-4")
-        assert s["night"]["status"] == "complete"
-        assert s["recording"]["coverage_pct"] == pytest.approx(100.0)
+        assert s.night is not None and s.night.status == "complete"
+        assert s.recording is not None and s.recording.coverage_pct == pytest.approx(100.0)
         render_text(s)
         # wall-clock times come from the source's clock
         for e in first:

@@ -56,6 +56,7 @@ class _Dom(HTMLParser):
         self.imgs: dict[str, dict[str, str | None]] = {}
         self.body: dict[str, str | None] = {}
         self.rows: list[list[str]] = []
+        self.text: list[str] = []
         self._in_table = False
         self._cell: list[str] | None = None
 
@@ -80,6 +81,7 @@ class _Dom(HTMLParser):
             self._cell = None
 
     def handle_data(self, data: str) -> None:
+        self.text.append(data)
         if self._cell is not None:
             self._cell.append(data)
 
@@ -90,6 +92,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     with CrampLog.open(tmp / "log.sqlite3") as log:
         fill_history(log, nights=10)
         ingest(log, "tonight", hand_night())
+        day = (START - timedelta(hours=12)).astimezone().date().isoformat()
+        log.set_evening(day, water_l=1.2, stretch=False, exercise=True)
         clocks = [
             (START + timedelta(seconds=e["start_s"])).astimezone().strftime("%H:%M")
             for e in log.events("tonight", "cramp")
@@ -114,6 +118,14 @@ def test_dom_after_rendering(page: tuple[Path, list[str]], tmp_path: Path) -> No
     assert len(dom.rows) == 2
     assert dom.rows[0][2] == "1 min 35 s" and dom.rows[1][2] == "38 s"
     assert "stretched" in dom.rows[0][6] and "walked" in dom.rows[0][6]
+    # each cramp up close, decoded at full width
+    zooms = [a for a in dom.imgs.values() if (a.get("alt") or "").startswith("Cramp ")]
+    assert len(zooms) == 2
+    assert all(int(z["data-natural-width"] or 0) >= 1000 for z in zooms)
+    assert all(int(z["data-natural-height"] or 0) >= 250 for z in zooms)
+    # the evening record the text summary shows
+    text = " ".join(" ".join(dom.text).split())
+    assert "water 1.2 L, no stretch, exercise" in text
 
 
 def _png_size(p: Path) -> tuple[int, int]:
@@ -137,6 +149,23 @@ def test_screenshot(page: tuple[Path, list[str]], tmp_path: Path) -> None:
     # the cramp colour (#d62728) is on screen: the card number and the timeline spans
     red = (np.abs(img[:, :, 0] - 0xD6 / 255) < 0.08) & (img[:, :, 1] < 0.3) & (img[:, :, 2] < 0.3)
     assert red.sum() > 50
+
+
+def test_a_night_without_cramps_shows_no_cramp_red(tmp_path: Path) -> None:
+    """The "0" of "cramps detected" is not drawn in the alarm colour."""
+    with CrampLog.open(tmp_path / "log.sqlite3") as log:
+        ingest(log, "quiet", hand_night(cramps=()))
+        html_file = write_html(log, tmp_path / "quiet.html")
+    shot = tmp_path / "quiet.png"
+    r = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,900",
+                 html_file.as_uri())  # fmt: skip
+    assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(shot)[:, :, :3]
+    assert img.std() > 0.05, "the screenshot is blank"
+    red = (np.abs(img[:, :, 0] - 0xD6 / 255) < 0.08) & (img[:, :, 1] < 0.3) & (img[:, :, 2] < 0.3)
+    assert red.sum() == 0
 
 
 def test_page_needs_no_network(page: tuple[Path, list[str]]) -> None:

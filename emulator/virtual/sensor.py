@@ -388,21 +388,15 @@ class EmulatedSensor:
 
 # --------------------------------------------------------------------- convenience
 def night_source(spec: str | None, duration_s: float | None, seed: int = 1) -> Any:
-    """A sample source from a CLI spec: None/'synthetic' -> make_night; else a file."""
+    """A sample source from a CLI spec: None/'synthetic' -> make_night; else a recording
+    folder or an EDF/BDF file (:func:`recordings.export.open_source`)."""
     if spec in (None, "", "synthetic", "night"):
         from emulator.night import make_night
 
         return make_night(seed, duration_s or 3600.0)
-    from pathlib import Path
+    from recordings.export import open_source
 
-    p = Path(spec)
-    if p.suffix.lower() in (".edf", ".bdf", ".rec"):
-        from recordings.edf import EdfSource
-
-        return EdfSource(p)
-    from recordings.store import RecordingSource  # type: ignore[attr-defined]
-
-    return RecordingSource(p)
+    return open_source(spec)
 
 
 async def serve(args: argparse.Namespace, on_port: Callable[[int], None]) -> None:

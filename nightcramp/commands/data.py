@@ -16,7 +16,6 @@ contract, see ``recordings/README.md``)::
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -30,19 +29,10 @@ from recordings.export import (
     check_target,
     event_dict,
     gap_dict,
-    json_default,
     layout_dict,
     open_source,
 )
-
-
-def _detector_version() -> str:
-    try:
-        from detector.detect import DETECTOR_VERSION
-
-        return str(DETECTOR_VERSION)
-    except ImportError:  # pragma: no cover - the detector lands separately
-        return "unknown"
+from recordings.jsonout import dumps
 
 
 def _split_acc(acc: str | None) -> list[str] | None:
@@ -166,6 +156,8 @@ def replay(recording: Path, speed: float | None, db: Path | None, progress: bool
     Deterministic: the same frames, in the same order, through the same frame assembler
     and detector give the events the live run produced.
     """
+    from detector.detect import DETECTOR_VERSION
+    from nightcramp.cramplog import CrampLog
     from recordings.store import RecordingSource
 
     p = Path(recording)
@@ -174,35 +166,24 @@ def replay(recording: Path, speed: float | None, db: Path | None, progress: bool
             f"{p}: replay takes a recording folder; for an EDF/BDF file use `cramp detect {p}`"
         )
     src = RecordingSource(p)
-    version = _detector_version()
-    log = None
-    try:
-        from nightcramp.cramplog import CrampLog
-
-        log = CrampLog.open(db)
-    except ImportError:  # pragma: no cover - the cramp log lands separately
-        log = None
+    log = CrampLog.open(db)
     night_id = src.recording_id
-    sink = None
-    if log is not None:
-        device = src.info.meta.get("device") or {}
-        log.begin_night(
-            night_id,
-            source=f"replay:{p}",
-            layout=src.layout,
-            start_utc=src.layout.start_utc,
-            detector_version=version,
-            device=str(device.get("name") or device.get("address") or ""),
-        )
-        sink = log.event_sink(night_id, src.wall_time)
+    device = src.info.meta.get("device") or {}
+    log.begin_night(
+        night_id,
+        source=f"replay:{p}",
+        layout=src.layout,
+        start_utc=src.layout.start_utc,
+        detector_version=DETECTOR_VERSION,
+        device=str(device.get("name") or device.get("address") or ""),
+    )
+    sink = log.event_sink(night_id, src.wall_time)
     show = sys.stderr.isatty() if progress is None else progress
     try:
         result = run_night(src, on_event=sink, speed=speed, progress=show)
-        if log is not None:
-            log.end_night(night_id, result, wall_time=src.wall_time)
+        log.end_night(night_id, result, wall_time=src.wall_time)
     finally:
-        if log is not None:
-            log.close()
+        log.close()
     kinds: dict[str, int] = {}
     for ev in result.events:
         kinds[ev.kind] = kinds.get(ev.kind, 0) + 1
@@ -211,7 +192,7 @@ def replay(recording: Path, speed: float | None, db: Path | None, progress: bool
     click.echo(
         f"replayed {p.name} ({night_id}): {result.duration_s / 3600:.2f} h, {counts}; "
         f"{st.get('gaps', 0)} gaps, {st.get('corrupt', 0)} corrupt frames"
-        + (f"; logged to {log.path}" if log is not None else "")
+        + f"; logged to {log.path}"
     )
 
 
@@ -232,6 +213,8 @@ def detect(source: Path, emg: tuple[str, ...], acc: str | None, as_json: bool) -
 
     Prints the events; nothing is written to the cramp log (use `cramp replay` for that).
     """
+    from detector.detect import DETECTOR_VERSION
+
     src = open_source(source, list(emg) or None, _split_acc(acc))
     result = run_night(src)
     stats = {**getattr(src, "stats", {}), **{f"detector_{k}": v for k, v in result.stats.items()}}
@@ -242,13 +225,13 @@ def detect(source: Path, emg: tuple[str, ...], acc: str | None, as_json: bool) -
             "source": str(source),
             "source_kind": _source_kind(src),
             "recording_id": getattr(src, "recording_id", None),
-            "detector_version": result.detector_version or _detector_version(),
+            "detector_version": result.detector_version or DETECTOR_VERSION,
             "layout": layout_dict(src.layout),
             "duration_s": result.duration_s,
-            "start_utc": src.layout.start_utc.isoformat() if src.layout.start_utc else None,
+            "start_utc": src.layout.start_utc,
             "stats": stats,
         }
-        click.echo(json.dumps(obj, default=json_default))
+        click.echo(dumps(obj))
         return
     lay = src.layout
     click.echo(

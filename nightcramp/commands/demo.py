@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from nightcramp.commands.live import parse_duration
+from nightcramp.durations import parse_duration
 from recordings.errors import UserError
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import signal
 import sys
 from pathlib import Path
@@ -12,24 +10,9 @@ from typing import Any
 
 import click
 
+from nightcramp.durations import parse_duration
 from recordings.errors import UserError
-
-_DUR_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(h|m|min|s)?\s*$", re.IGNORECASE)
-
-
-def parse_duration(text: str | None) -> float | None:
-    """``8h``, ``90m``, ``45s``, ``3600`` -> seconds; None stays None."""
-    if text is None:
-        return None
-    m = _DUR_RE.match(str(text))
-    if not m:
-        raise UserError(f"--duration {text!r}: not a duration -- write e.g. 8h, 90m or 3600")
-    value = float(m.group(1))
-    unit = (m.group(2) or "s").lower()
-    seconds = value * {"h": 3600.0, "m": 60.0, "min": 60.0, "s": 1.0}[unit]
-    if seconds <= 0:
-        raise UserError(f"--duration {text!r}: must be more than 0 s")
-    return seconds
+from recordings.jsonout import dumps
 
 
 def _parse_drops(drops: tuple[str, ...]) -> list[tuple[float, float]]:
@@ -95,7 +78,7 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
         for f in found
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(dumps(rows, indent=2))
         return
     if not rows:
         click.echo(

@@ -1,4 +1,5 @@
-"""``cramp log ...`` and ``cramp summary``: thin commands over :mod:`nightcramp.cramplog`.
+"""``cramp log ...``: thin commands over :mod:`nightcramp.cramplog` (``cramp summary``
+lives in :mod:`nightcramp.commands.summary`).
 
 Every listing takes ``--json`` and ``--csv``; every command takes ``--db`` (else
 ``NIGHTCRAMP_DB``, else the per-user data folder).  Bad ids and values are
@@ -8,18 +9,20 @@ Every listing takes ``--json`` and ``--csv``; every command takes ``--db`` (else
 from __future__ import annotations
 
 import csv
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from nightcramp.cramplog import EVENING_FIELDS, CrampLog, parse_utc
-from nightcramp.summary import build_summary, clock, fmt_duration, render_text
+from nightcramp.cramplog import EASED_BY, EVENING_FIELDS, CrampLog, night_date, parse_utc
+from nightcramp.durations import parse_duration
+from nightcramp.summary import clock, fmt_duration
 from recordings.errors import UserError
+from recordings.jsonout import dumps, jsonable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,14 +48,6 @@ def _open(ctx: click.Context, db: str | None) -> CrampLog:
     return CrampLog.open(db)
 
 
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    if isinstance(o, (datetime, date)):
-        return o.isoformat()
-    return str(o)
-
-
 def emit(
     rows: Sequence[dict[str, Any]],
     columns: Sequence[tuple[str, str, Callable[[Any], str] | None]],
@@ -65,19 +60,14 @@ def emit(
     if as_json and as_csv:
         raise UserError("--json and --csv exclude each other; pick one")
     if as_json:
-        click.echo(json.dumps(list(rows), default=_json_default, indent=2, ensure_ascii=False))
+        click.echo(dumps(list(rows), indent=2))
         return
     if as_csv:
         keys = list(rows[0].keys()) if rows else [c[0] for c in columns]
         w = csv.DictWriter(sys.stdout, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
-        for r in rows:
-            w.writerow(
-                {
-                    k: json.dumps(v, default=_json_default) if isinstance(v, (list, dict)) else v
-                    for k, v in r.items()
-                }
-            )
+        for r in jsonable(list(rows)):
+            w.writerow({k: dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()})
         return
     if not rows:
         click.echo(empty)
@@ -149,31 +139,22 @@ WHOLE = _Number("a whole number", int, "7")
 NUMBER = _Number("a number", float, "1.5")
 
 
-def parse_duration(text: str | None) -> float | None:
-    """``90``, ``90s``, ``1:30``, ``2m``, ``1m30s``, ``2 min`` -> seconds."""
-    if text is None:
-        return None
-    t = text.strip().lower().replace(" ", "")
-    if re.fullmatch(r"\d+(\.\d+)?", t):
-        return float(t)
-    m = re.fullmatch(r"(\d+):(\d{1,2})", t)
-    if m:
-        return int(m[1]) * 60.0 + int(m[2])
-    m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)(?:m|min))?(?:(\d+(?:\.\d+)?)(?:s|sec)?)?", t)
-    if m and (m[1] or m[2]):
-        return float(m[1] or 0) * 60 + float(m[2] or 0)
-    raise UserError(f"duration {text!r} is not understood; give seconds (90), 1:30 or 2m")
-
-
 def parse_at(text: str, log: CrampLog, night_id: str | None) -> datetime:
-    """``03:10`` (during the given or latest night) or ``2026-11-25 03:10`` (local time)."""
+    """When a felt cramp happened (UTC), never in the future.
+
+    ``03:10`` (a bare local clock time) is the 03:10 during the ``--night`` night, else
+    during the latest night; when that is still to come, the most recent past 03:10
+    (with an explicit ``--night`` that is an error instead).  ``2026-11-25T03:10`` or
+    ``2026-11-25 03:10`` is that local date and time.
+    """
     t = text.strip()
+    now = datetime.now().astimezone()
     for fmt in ("%H:%M", "%H:%M:%S"):
         try:
             tod = datetime.strptime(t, fmt).time()
         except ValueError:
             continue
-        return _clock_to_datetime(tod, log, night_id)
+        return _clock_to_datetime(text, tod, log, night_id, now).astimezone(UTC)
     try:
         dt = datetime.fromisoformat(t)
     except ValueError as e:
@@ -183,34 +164,93 @@ def parse_at(text: str, log: CrampLog, night_id: str | None) -> datetime:
         ) from e
     if dt.tzinfo is None:
         dt = dt.astimezone()  # local time
+    if dt > now + timedelta(minutes=1):
+        raise UserError(
+            f"time {text!r} ({dt.astimezone():%Y-%m-%d %H:%M}) is in the future;"
+            " log a cramp once it has happened"
+        )
     return dt.astimezone(UTC)
 
 
-def _clock_to_datetime(tod: time, log: CrampLog, night_id: str | None) -> datetime:
+def _clock_to_datetime(
+    text: str, tod: time, log: CrampLog, night_id: str | None, now: datetime
+) -> datetime:
+    last = datetime.combine(now.date(), tod).astimezone()
+    if last > now:
+        last -= timedelta(days=1)
     nid = night_id or log.latest_night_id()
     start = parse_utc(log.require_night(nid)["start_utc"]) if nid else None
-    if start is not None:
-        s_local = start.astimezone()
-        cand = datetime.combine(s_local.date(), tod).astimezone()
-        if cand < s_local - timedelta(hours=1):
-            cand += timedelta(days=1)
-        return cand.astimezone(UTC)
-    now = datetime.now().astimezone()
-    cand = datetime.combine(now.date(), tod).astimezone()
-    if cand > now:
-        cand -= timedelta(days=1)
-    return cand.astimezone(UTC)
+    if start is None:
+        return last
+    s_local = start.astimezone()
+    cand = datetime.combine(s_local.date(), tod).astimezone()
+    if cand < s_local - timedelta(hours=1):
+        cand += timedelta(days=1)
+    if cand <= now:
+        return cand
+    if night_id is None:
+        return last
+    raise UserError(
+        f"time {text!r} during night {night_id} (started {s_local:%Y-%m-%d %H:%M}) would be"
+        f" {cand:%Y-%m-%d %H:%M}, in the future; give the date too, e.g."
+        f" --at '{last:%Y-%m-%d} {tod:%H:%M}'"
+    )
 
 
-def _night_arg(log: CrampLog, night: str | None) -> str | None:
-    if night in (None, ""):
+#: How a night may be named on the command line (``--night``, ``cramp summary NIGHT``).
+NIGHT_NAMES = (
+    "latest, its id (a UUID, or the first 8 characters), its recording folder"
+    " (night-20261125-231502-1a2b3c4d), night-20261125 or 2026-11-25 (the night that"
+    " started that evening)"
+)
+
+
+def resolve_night(log: CrampLog, name: str | None) -> str | None:
+    """The night id named by ``name`` (see :data:`NIGHT_NAMES`); ``None`` stays ``None``.
+
+    A date names the night that started that evening (``nightcramp.cramplog.night_date``);
+    a name that fits several nights is a :class:`UserError` listing them.
+    """
+    if name in (None, ""):
         return None
-    if night == "latest":
+    text = str(name).strip()
+    if text == "latest":
         nid = log.latest_night_id()
         if nid is None:
             raise UserError(f"cramp log {log.path}: has no nights yet; record or replay one first")
         return nid
-    return log.require_night(str(night))["night_id"]
+    if log.night(text) is not None:
+        return text
+    nights = log.nights()
+    folder = Path(text).name
+    m_folder = re.fullmatch(r"night-\d{8}-\d{6}-([0-9a-f]{8})", folder, flags=re.I)
+    m_day = re.fullmatch(r"(?:night-)?(\d{4})-?(\d{2})-?(\d{2})", folder, flags=re.I)
+    found: list[dict[str, Any]] = []
+    day: str | None = None
+    if m_folder or re.fullmatch(r"[0-9a-f]{8,32}", folder.replace("-", ""), flags=re.I):
+        prefix = (m_folder[1] if m_folder else folder.replace("-", "")).lower()
+        found = [n for n in nights if n["night_id"].replace("-", "").lower().startswith(prefix)]
+    if not found and m_day and (folder.startswith("night-") or "-" in folder):
+        try:
+            day = date(int(m_day[1]), int(m_day[2]), int(m_day[3])).isoformat()
+        except ValueError:
+            raise UserError(f"night {text!r}: {m_day[0]} is not a calendar date") from None
+        found = [n for n in nights if night_date(parse_utc(n["start_utc"])) == day]
+    if len(found) == 1:
+        return str(found[0]["night_id"])
+    what = f"{text!r} (the evening of {day})" if day else repr(text)
+    if len(found) > 1:
+        choices = "; ".join(
+            f"{n['night_id']} (started {_local_dt(n['start_utc'])})" for n in found
+        )
+        raise UserError(f"night {what} fits {len(found)} nights: {choices}; name one by its id")
+    if day is not None:
+        raise UserError(
+            f"cramp log {log.path}: no night started on the evening of {day};"
+            " see `cramp log nights`"
+        )
+    log.require_night(text)  # raises: no night 'x'; known nights ...
+    return text
 
 
 # ----------------------------------------------------------------------------- commands
@@ -235,7 +275,7 @@ def log(ctx: click.Context, db: str | None) -> None:
 
 
 @log.command("list")
-@click.option("--night", metavar="ID", help="Only this night (a recording id, or 'latest').")
+@click.option("--night", metavar="NIGHT", help="Only this night: " + NIGHT_NAMES + ".")
 @click.option("--kind", metavar="KIND", help="Only cramp, plm, movement or artifact.")
 @click.option("--all", "include_all", is_flag=True, help="Include superseded events.")
 @format_options
@@ -257,9 +297,18 @@ def list_(
       cramp log list --night latest --kind cramp --csv > cramps.csv
     """
     with _open(ctx, db) as lg:
-        rows = lg.events(_night_arg(lg, night), kind, include_superseded=include_all)
+        nid = resolve_night(lg, night)
+        rows = lg.events(nid, kind, include_superseded=include_all)
         cols = EVENT_COLUMNS + ([("superseded", "superseded", _bool)] if include_all else [])
-        emit(rows, cols, as_json=as_json, as_csv=as_csv, empty="No events in the cramp log.")
+        empty = "No events in the cramp log."
+        if not rows and (nid is not None or kind):
+            where = f"night {nid}" if nid is not None else "the cramp log"
+            held = len(lg.events(None, None, include_superseded=include_all))
+            empty = f"No {kind + ' ' if kind else ''}events in {where}" + (
+                f" (the log holds {held} event{'s' if held != 1 else ''} in all;"
+                " see `cramp log list`)." if held else "."
+            )
+        emit(rows, cols, as_json=as_json, as_csv=as_csv, empty=empty)
 
 
 @log.command("show")
@@ -277,7 +326,7 @@ def show(ctx: click.Context, event_id: int, as_json: bool, db: str | None) -> No
     with _open(ctx, db) as lg:
         ev = lg.event(event_id)
     if as_json:
-        click.echo(json.dumps(ev, default=_json_default, indent=2, ensure_ascii=False))
+        click.echo(dumps(ev, indent=2))
         return
     click.echo(
         f"Event {ev['event_id']}: {ev['kind']}{' / ' + ev['subtype'] if ev['subtype'] else ''}"
@@ -324,6 +373,14 @@ def _one_line(ev: dict[str, Any]) -> str:
     )
 
 
+def _known_ids(lg: CrampLog, event_ids: Sequence[int]) -> list[int]:
+    """``event_ids`` once each, after checking every one exists (nothing changes otherwise)."""
+    ids = list(dict.fromkeys(event_ids))
+    for eid in ids:
+        lg.event(eid)  # raises UserError: no event with id ...
+    return ids
+
+
 @log.command("confirm")
 @click.argument("event_ids", type=EVENT_ID, nargs=-1, required=True)
 @db_option
@@ -336,7 +393,7 @@ def confirm(ctx: click.Context, event_ids: tuple[int, ...], db: str | None) -> N
       cramp log confirm 12 14
     """
     with _open(ctx, db) as lg:
-        for eid in event_ids:
+        for eid in _known_ids(lg, event_ids):
             click.echo(f"{_one_line(lg.confirm(eid))}: confirmed")
 
 
@@ -352,7 +409,7 @@ def reject(ctx: click.Context, event_ids: tuple[int, ...], db: str | None) -> No
       cramp log reject 13
     """
     with _open(ctx, db) as lg:
-        for eid in event_ids:
+        for eid in _known_ids(lg, event_ids):
             click.echo(f"{_one_line(lg.reject(eid))}: rejected")
 
 
@@ -364,7 +421,8 @@ def annotation_options(f: F) -> F:
         "eased_by",
         multiple=True,
         metavar="WHAT",
-        help="stretch (foot up), walking, shaking, massage, nothing, other; repeat or comma.",
+        help=f"{', '.join(EASED_BY)} ('stretch' means stretch-foot-up: pulling the foot"
+        " up); repeat the option or give a comma list.",
     )(f)
     f = click.option("--side", metavar="SIDE", help="left, right or both.")(f)
     f = click.option("--muscle", metavar="MUSCLE", help="calf, thigh or foot.")(f)
@@ -374,6 +432,16 @@ def annotation_options(f: F) -> F:
 
 def _eased(eased_by: tuple[str, ...]) -> str | None:
     return ",".join(eased_by) if eased_by else None
+
+
+def _eased_note(given: tuple[str, ...], stored: str | None) -> str:
+    """How typed short names were stored, e.g. `` ('stretch' stored as stretch-foot-up)``."""
+    if not given or not stored:
+        return ""
+    typed = [t.strip().lower() for g in given for t in g.split(",") if t.strip()]
+    kept = stored.split(",")
+    moved = [f"{t!r} stored as {k}" for t, k in zip(typed, kept, strict=False) if t != k]
+    return f" ({'; '.join(moved)})" if moved and len(typed) == len(kept) else ""
 
 
 @log.command("annotate")
@@ -414,14 +482,17 @@ def annotate(
         )
     bits = [f"{k} {ev[k]}" for k in ("verdict", "pain", "muscle", "side", "eased_by", "soreness")
             if ev.get(k) is not None]  # fmt: skip
-    click.echo(f"{_one_line(ev)}: {', '.join(bits) or 'annotated'}")
+    click.echo(f"{_one_line(ev)}: {', '.join(bits) or 'annotated'}{_eased_note(eased_by, ev['eased_by'])}")
 
 
 @log.command("add")
 @click.option("--at", "at", required=True, metavar="TIME",
-              help="When: 03:10 (during the latest or --night night) or 2026-11-25T03:10.")  # fmt: skip
-@click.option("--duration", metavar="DUR", help="How long: 90, 1:30 or 2m.")
-@click.option("--night", metavar="ID", help="The night it belongs to (default: by time).")
+              help="When: 03:10 (during --night or the latest night; if that is still to"
+                   " come, the most recent past 03:10) or 2026-11-25T03:10; never a time in"
+                   " the future.")  # fmt: skip
+@click.option("--duration", metavar="DUR", help="How long: 90 (s), 1:30, 2m or 1m30s.")
+@click.option("--night", metavar="NIGHT", help="The night it belongs to (default: by time): "
+              + NIGHT_NAMES + ".")  # fmt: skip
 @annotation_options
 @db_option
 @click.pass_context
@@ -445,7 +516,7 @@ def add(
       cramp log add --at 03:10 --duration 2m --pain 6 --muscle calf --eased-by walking
     """
     with _open(ctx, db) as lg:
-        nid = _night_arg(lg, night)
+        nid = resolve_night(lg, night)
         when = parse_at(at, lg, nid)
         cid = lg.add_manual_cramp(
             when,
@@ -460,11 +531,15 @@ def add(
         )
         row = next(m for m in lg.manual_cramps() if m["cramp_id"] == cid)
     where = f"night {row['night_id']}" if row["night_id"] else "no recorded night"
-    click.echo(f"felt cramp {cid} at {clock(when)} logged ({where})")
+    local = when.astimezone()
+    extra = _eased_note(eased_by, row["eased_by"])
+    if row["eased_by"]:
+        extra = f", eased by {row['eased_by']}{extra}"
+    click.echo(f"felt cramp {cid} on {local:%Y-%m-%d} at {clock(when)} logged ({where}{extra})")
 
 
 @log.command("felt")
-@click.option("--night", metavar="ID", help="Only this night (or 'latest').")
+@click.option("--night", metavar="NIGHT", help="Only this night: " + NIGHT_NAMES + ".")
 @format_options
 @db_option
 @click.pass_context
@@ -478,10 +553,12 @@ def felt(
       cramp log felt --json
     """
     with _open(ctx, db) as lg:
-        rows = lg.manual_cramps(_night_arg(lg, night))
+        nid = resolve_night(lg, night)
+        rows = lg.manual_cramps(nid)
     cols: list[tuple[str, str, Callable[[Any], str] | None]] = [
         ("cramp_id", "id", None),
         ("night_id", "night", None),
+        ("at_utc", "date", _local_date),
         ("at_utc", "time", _clock_s),
         ("duration_s", "duration", lambda v: "" if v is None else fmt_duration(v)),
         ("pain", "pain", None),
@@ -490,7 +567,8 @@ def felt(
         ("eased_by", "eased by", None),
         ("notes", "notes", None),
     ]
-    emit(rows, cols, as_json=as_json, as_csv=as_csv, empty="No felt cramps logged.")
+    empty = f"No felt cramps logged for night {nid}." if nid else "No felt cramps logged."
+    emit(rows, cols, as_json=as_json, as_csv=as_csv, empty=empty)
 
 
 def _default_evening() -> str:
@@ -552,7 +630,7 @@ def evening(
         else:
             row = lg.evening(d)
     if as_json:
-        click.echo(json.dumps(row, indent=2, ensure_ascii=False))
+        click.echo(dumps(row, indent=2))
         return
     if row is None:
         click.echo(f"No evening record for {d}; add one, e.g. cramp log evening {d} --water 1.5")
@@ -632,35 +710,11 @@ def nights(ctx: click.Context, as_json: bool, as_csv: bool, db: str | None) -> N
     emit(rows, cols, as_json=as_json, as_csv=as_csv, empty="No nights in the cramp log yet.")
 
 
+def _local_date(v: Any) -> str:
+    t = parse_utc(v)
+    return t.astimezone().strftime("%Y-%m-%d") if t else ""
+
+
 def _local_dt(v: Any) -> str:
     t = parse_utc(v)
     return t.astimezone().strftime("%Y-%m-%d %H:%M") if t else ""
-
-
-@click.command("summary")
-@click.argument("night", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Output the summary as JSON.")
-@click.option("--html", "html_file", metavar="FILE", help="Also write a self-contained HTML page.")
-@db_option
-def summary(night: str | None, as_json: bool, html_file: str | None, db: str | None) -> None:
-    """The morning summary of a night (default: the latest).
-
-    \b
-    Examples:
-      cramp summary
-      cramp summary night-20261124 --html night.html
-      cramp summary --json | jq .cramps
-    """
-    with CrampLog.open(db) as lg:
-        nid = _night_arg(lg, night)
-        s = build_summary(lg, nid)
-        if html_file:
-            from nightcramp.report_html import write_html
-
-            p = write_html(lg, html_file, nid)
-    if as_json:
-        click.echo(json.dumps(s, default=_json_default, indent=2, ensure_ascii=False))
-    else:
-        click.echo(render_text(s), nl=False)
-    if html_file:
-        click.echo(f"HTML summary written to {p}", err=as_json)
