@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -80,6 +80,7 @@ class DeviceAssembler:
         if self._t0_ns is None:
             seg.offset = 0
             self._t0_ns = seg.clock.host_ns(0)
+            self.layout = replace(self.layout, start_utc=self.wall_time(0.0))
         else:
             start_ns = seg.clock.host_ns(0)
             at = int(round((start_ns - self._t0_ns) * 1e-9 * self.fs))
