@@ -490,3 +490,30 @@ def test_events_are_immutable_and_notices_are_written_out_as_the_stored_flags() 
     assert retr.record_context() == {"asleep_before": True, "provisional": True, "retracted": True}
     assert final.record_context() == {"asleep_before": True, "provisional_start_s": 1.0}
     assert "notice" not in final.to_dict() and ev.to_dict().keys() == final.to_dict().keys()
+
+
+# --------------------------------------------------------------------------- config
+def test_every_config_number_is_documented_and_read_by_a_stage() -> None:
+    """No threshold hides outside DetectorConfig, and none inside it is dead."""
+    import ast
+    from dataclasses import fields
+    from pathlib import Path
+
+    import detector
+
+    pkg = Path(detector.__file__).parent
+    tree = ast.parse((pkg / "config.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "DetectorConfig")
+    documented = {
+        a.target.id
+        for a, b in zip(cls.body, cls.body[1:], strict=False)
+        if isinstance(a, ast.AnnAssign)
+        and isinstance(a.target, ast.Name)
+        and isinstance(b, ast.Expr)
+        and isinstance(b.value, ast.Constant)
+        and isinstance(b.value.value, str)
+    }
+    names = {f.name for f in fields(DetectorConfig)}
+    assert names - documented == set()
+    code = "".join(p.read_text() for p in sorted(pkg.rglob("*.py")) if p.name != "config.py")
+    assert {n for n in names if f".{n}" not in code} == set()
