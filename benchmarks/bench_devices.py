@@ -15,6 +15,11 @@ acc 50 Hz, one 244-byte frame per notification).  The detector's own cost at eac
 (:class:`detector.detect.Detector` on an hour of the kind's layout) is printed beside it,
 since the goal (< 2 % of a core) is for decoder and detector together.
 
+(c) Recorder: the production recorder over bleak/bumble in one process with an emulated
+device of each kind (and our own sensor as the baseline, same run): CPU inside the
+recorder's notification callback (session, recording, assembling, detecting, logging)
+plus its finish, per hour streamed -- what a real host spends (its BLE stack aside).
+
 (b) Accuracy: the corpus nights (:mod:`benchmarks.corpus`) regenerated at the Ganglion's
 rates (EMG 200 Hz, accelerometer 10 Hz; same seeds, scenarios and sites), scored with
 :mod:`benchmarks.scoring`; baseline, same run: the same nights at their corpus rates.
@@ -128,6 +133,62 @@ def bench_cpu(seconds: float) -> None:
         )
 
 
+def bench_recorder(seconds: float) -> None:
+    import asyncio
+    import io
+    import tempfile
+
+    from emulator.virtual.devices import night_for
+    from nightcramp import recorder as rmod
+    from nightcramp.emulated import run_emulated, run_emulated_device
+
+    print(
+        f"(c) recorder + detector CPU per hour streamed ({seconds:g} s nights through bleak/bumble)"
+    )
+    spent = [0.0]
+    orig_notify, orig_final = rmod.Recorder._on_notify, rmod.Recorder._finalise
+
+    def timed_notify(self, *a):  # type: ignore[no-untyped-def]
+        t = time.process_time()
+        try:
+            return orig_notify(self, *a)
+        finally:
+            spent[0] += time.process_time() - t
+
+    async def timed_final(self):  # type: ignore[no-untyped-def]
+        t = time.process_time()
+        try:
+            return await orig_final(self)
+        finally:
+            spent[0] += time.process_time() - t
+
+    rmod.Recorder._on_notify = timed_notify  # type: ignore[method-assign]
+    rmod.Recorder._finalise = timed_final  # type: ignore[method-assign]
+    try:
+        for kind in ("nightcramp", "bitalino", "ganglion"):
+            spent[0] = 0.0
+            with tempfile.TemporaryDirectory() as d:
+                kw = {"out_dir": d, "db": f"{d}/log.sqlite3", "status_stream": io.StringIO()}
+                if kind == "nightcramp":
+                    from emulator.night import make_night
+
+                    run = asyncio.run(run_emulated(make_night(3, seconds), speed=60.0, **kw))
+                else:
+                    run = asyncio.run(
+                        run_emulated_device(kind, night_for(kind, 3, seconds), speed=60.0, **kw)
+                    )
+            per_h = spent[0] * HOUR / max(run.recorder._timeline_s, 1e-9)
+            base = " (baseline)" if kind == "nightcramp" else ""
+            print(
+                f"    {kind:10s}{base:11s} {per_h:6.1f} CPU-s/h = {100 * per_h / HOUR:.2f} % of a core "
+                f"(goal < 2 %); {run.recorder._timeline_s:.0f} s streamed in {run.wall_s:.0f} s",
+                flush=True,
+            )
+    finally:
+        rmod.Recorder._on_notify = orig_notify  # type: ignore[method-assign]
+        rmod.Recorder._finalise = orig_final  # type: ignore[method-assign]
+
+
 def bench_accuracy(quick: bool) -> None:
     print("(b) detector accuracy at the Ganglion's 200 Hz EMG / 10 Hz accelerometer")
     specs = corpus("tune", quick=quick) + corpus("heldout", quick=quick)
@@ -163,12 +224,18 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cpu-only", action="store_true")
     ap.add_argument("--accuracy-only", action="store_true")
+    ap.add_argument("--recorder-only", action="store_true")
     ap.add_argument(
         "--quick", action="store_true", help="5 short nights per split; 10 min of notifications"
     )
     args = ap.parse_args(argv)
+    if args.recorder_only:
+        bench_recorder(120.0 if args.quick else 600.0)
+        return
     if not args.accuracy_only:
         bench_cpu(600.0 if args.quick else HOUR)
+        if not args.cpu_only:
+            bench_recorder(120.0 if args.quick else 600.0)
     if not args.cpu_only:
         bench_accuracy(args.quick)
 
