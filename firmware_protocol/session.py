@@ -279,9 +279,7 @@ class HostSession:
     _ended: bool = field(default=False, init=False)
 
     # -------------------------------------------------------------- link events
-    def connected(
-        self, reads: Mapping[str, bytes], now_s: float, host_ns: int
-    ) -> list[Output]:
+    def connected(self, reads: Mapping[str, bytes], now_s: float, host_ns: int) -> list[Output]:
         """A connection is up; ``reads``: the values read from ``read_on_connect``
         characteristics (status and config).  Returns the set-up to perform: subscribe to
         the profile's notifications, then send the :class:`Send` outputs in order."""

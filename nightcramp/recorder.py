@@ -292,8 +292,7 @@ class Recorder:
     async def run(self) -> NightResult | None:
         self._stop = asyncio.Event()
         self._lost = asyncio.Event()
-        self._state = "scanning" if self.address is None else "connecting"
-        self._print_status(force=True)
+        self._set_state("scanning" if self.address is None else "connecting")
         backoff = self.backoff_first_s
         try:
             while not self._stop.is_set() and self._fatal is None:
@@ -347,16 +346,14 @@ class Recorder:
     async def _connection(self) -> None:
         assert self._stop is not None and self._lost is not None
         if self.address is None:
-            self._state = "scanning"
-            self._print_status(force=True)
+            self._set_state("scanning")
             found = await find_sensor(
                 self.target, self.connect_timeout_s, profile=self.profile, **self.scanner_kwargs
             )
             self.address, self.name = found.address, found.name
             if found.battery is not None:
                 self.stats.battery = found.battery
-        self._state = "connecting"
-        self._print_status(force=True)
+        self._set_state("connecting")
         self._lost.clear()
         self._leaving = False
         client = BleakClient(
@@ -369,8 +366,7 @@ class Recorder:
         self._client = client
         try:
             await self._setup(client)
-            self._state = "connected"
-            self._print_status(force=True)
+            self._set_state("connected")
             while not self._stop.is_set() and not self._lost.is_set():
                 self._act(self.session.tick(time.monotonic(), self.clock_ns()))
                 self._print_status()
@@ -408,7 +404,14 @@ class Recorder:
         client = self._client
         if client is None or not client.is_connected:
             return
-        await client.write_gatt_char(s.char, s.data, response=True)
+        try:
+            await client.write_gatt_char(s.char, s.data, response=True)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled ourselves
+            # the stack cancels a write whose link went down under it: a lost link
+            raise ConnectionError(f"the link went down while sending {s.why}") from None
 
     async def _setup(self, client: BleakClient) -> None:
         reads = {u: bytes(await client.read_gatt_char(u)) for u in self.profile.read_on_connect}
@@ -519,7 +522,13 @@ class Recorder:
         elif isinstance(o, Reboot):
             if w is not None:
                 w.note("reboot-seen", old_boot=o.old_boot, new_boot=o.new_boot, last_seq=o.last_seq)
-            self._say(f"sensor rebooted: frames after #{o.last_seq} of its last boot are lost")
+            if o.last_seq < 0:
+                self._say("sensor rebooted before its first frame arrived")
+            else:
+                missing = f" and {o.open_holes} hole(s) before it" if o.open_holes else ""
+                self._say(
+                    f"sensor rebooted: its frames after #{o.last_seq}{missing} are lost (a gap)"
+                )
         elif isinstance(o, Loss):
             self.stats.loss_frames += 1
             if w is not None:
@@ -674,6 +683,17 @@ class Recorder:
         """The fields that fit in ``width`` columns (None: all), most important first."""
         return fit_fields(self.status_fields(), width)
 
+    def show_status(self) -> None:
+        """Print the status line now ("scanning" / "connecting" before anything is up)."""
+        if self._state == "starting":
+            self._state = "scanning" if self.address is None else "connecting"
+        self._print_status(force=True)
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self._print_status(force=True)
+
     def _tty(self) -> bool:
         return hasattr(self.status_stream, "isatty") and self.status_stream.isatty()
 
@@ -736,13 +756,14 @@ def _backend_name(client_kwargs: dict[str, Any]) -> str:
     return str(getattr(backend, "__name__", backend))
 
 
-def _explain(what: str, e: BaseException) -> str:
-    """One line for a Bluetooth failure before anything connected (``what``: the subject)."""
+def _explain(what: str, e: BaseException, *, without: str = "`cramp record --emulate`") -> str:
+    """One line for a Bluetooth failure before anything connected (``what``: the subject,
+    ``without``: what to try without hardware)."""
     if isinstance(e, FileNotFoundError | ConnectionRefusedError) or "dbus" in repr(e).lower():
         return (
             f"{what}: Bluetooth is not available here ({type(e).__name__}: {e}) -- "
             "start the Bluetooth service (bluetoothd) and check the adapter is on, or try "
-            "`cramp record --emulate` without hardware"
+            f"{without} without hardware"
         )
     return f"{what}: {type(e).__name__}: {e} -- is Bluetooth on and the sensor near?"
 

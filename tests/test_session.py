@@ -76,7 +76,9 @@ def ack(cmd: Send, result: int) -> bytes:
     )
 
 
-def connect(s: HostSession, next_seq: int = 0, boot: int = BOOT, now: float = 0.0, **kw: Any) -> list[Any]:
+def connect(
+    s: HostSession, next_seq: int = 0, boot: int = BOOT, now: float = 0.0, **kw: Any
+) -> list[Any]:
     reads = {STATUS: status(next_seq, boot, **kw), CONFIG: codec.encode_frame(CFG)}
     return s.connected(reads, now, 1_700_000_000_000_000_000 + int(now * 1e9))
 
