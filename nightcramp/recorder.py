@@ -61,6 +61,7 @@ from firmware_protocol.session import (
     ClockPair,
     Configured,
     DeviceProfile,
+    DeviceSession,
     Linked,
     Loss,
     LowBattery,
@@ -249,7 +250,7 @@ class Recorder:
         """Host receive clock, UTC ns (an emulation running faster than real time passes
         its own, so the night's wall times stay those of a real night)."""
         self.profile = profile
-        self.session = profile.new_session(stop_at_source_end=stop_at_source_end)
+        self.session: DeviceSession = profile.new_session(stop_at_source_end=stop_at_source_end)
 
         self.address: str | None = target.upper() if looks_like_address(target) else None
         self.name: str | None = None if self.address else target

@@ -473,6 +473,15 @@ def test_battery_drain_reaches_low_battery_status_and_status_line(isolated_home:
     assert "LOW" in line and "gaps 0" in line and "cramps" in line
     log = rec.status_stream.getvalue()  # not a terminal: plain log lines
     assert "\r" not in log and "connected" in log
+    assert "sensor battery low" in log  # a plain line, not a logger record
+    # STATUS notifications are kept in the recording with the data
+    statuses = []
+    for batch in iter_frames(open_recording(rec.recording_path)):
+        for raw in batch.column("raw").to_pylist():
+            f = codec.decode_frame(raw)
+            if isinstance(f, codec.StatusFrame):
+                statuses.append(f)
+    assert statuses and statuses[-1].low_battery
 
 
 @pytest.mark.slow
