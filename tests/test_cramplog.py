@@ -6,6 +6,8 @@ import dataclasses
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -199,7 +201,8 @@ def test_migrates_a_v1_file(tmp_path: Path) -> None:
         c.execute("INSERT INTO evenings (date, water_l, updated_utc) VALUES ('2026-01-01', 2, 'x')")
     os.chmod(db, 0o644)
     with CrampLog.open(db) as log:
-        assert log.schema_version == 2
+        assert log.schema_version == SCHEMA_VERSION
+        assert log._conn.execute("PRAGMA application_id").fetchone()[0] == cramplog.APPLICATION_ID
         cols = [r[1] for r in log._conn.execute("PRAGMA table_info(evenings)")]
         assert {"crossed_legs", "hard_floor", "tired"} <= set(cols)
         ev = log.events("old")
@@ -217,7 +220,7 @@ def test_failed_migration_leaves_old_version(tmp_path: Path, monkeypatch) -> Non
         c.executescript(SCHEMA_V1)
         c.execute("PRAGMA user_version = 1")
     monkeypatch.setitem(cramplog.MIGRATIONS, 1, cramplog.MIGRATION_V2 + "\nNOT SQL;")
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(UserError, match="cannot upgrade the cramp log from schema version 1"):
         CrampLog.open(db)
     assert _count(db, "PRAGMA user_version") == 1
     with sqlite3.connect(db) as c:
@@ -303,3 +306,88 @@ def test_two_openers_of_a_fresh_file(tmp_path: Path) -> None:
         t.join()
     assert errors == []
     assert _count(db, "PRAGMA user_version") == SCHEMA_VERSION
+
+
+def _foreign_db(path: Path, mode: int = 0o644) -> bytes:
+    """Another program's SQLite file that happens to have an ``events`` table."""
+    with sqlite3.connect(path) as c:
+        c.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, what TEXT)")
+        c.execute("INSERT INTO events (what) VALUES ('birthday')")
+    os.chmod(path, mode)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("app_id", [0, 0x12345678])
+def test_a_foreign_database_is_refused_and_left_exactly_as_it_was(
+    tmp_path: Path, app_id: int
+) -> None:
+    db = tmp_path / "other.db"
+    _foreign_db(db)
+    if app_id:
+        with sqlite3.connect(db) as c:
+            c.execute(f"PRAGMA application_id = {app_id}")
+    before = db.read_bytes()
+    with pytest.raises(UserError, match=r"not a cramp log .*events.*untouched.*--db"):
+        CrampLog.open(db)
+    assert db.read_bytes() == before
+    assert stat.S_IMODE(db.stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]  # no -wal / -shm
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+def test_the_log_cli_refuses_a_foreign_database_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    before = _foreign_db(db)
+    code = "from nightcramp.cli import main; main()"
+    r = subprocess.run([sys.executable, "-c", code, "log", "list", "--db", str(db)],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "not a cramp log" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert db.read_bytes() == before and stat.S_IMODE(db.stat().st_mode) == 0o644
+
+
+def test_an_empty_sqlite_file_becomes_a_log(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    sqlite3.connect(db).close()  # an SQLite file of 0 bytes
+    with CrampLog.open(db) as log:
+        assert log.schema_version == SCHEMA_VERSION
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA application_id").fetchone()[0] == cramplog.APPLICATION_ID
+
+
+def test_a_damaged_schema_is_a_one_line_error(tmp_path: Path) -> None:
+    db = tmp_path / "l.sqlite3"
+    with CrampLog.open(db) as log:
+        ingest(log, "n", hand_night(with_trace=False))
+    with sqlite3.connect(db) as c:
+        c.execute("DROP VIEW current_events")
+        c.execute("DROP TABLE events")
+    with pytest.raises(UserError, match=r"damaged: 'events' is missing -- restore") as ei:
+        CrampLog.open(db)
+    assert "\n" not in str(ei.value)
+
+
+@pytest.mark.parametrize(
+    ("sql", "where"),
+    [
+        ("UPDATE events SET context_json = '{broken' WHERE event_id = {eid}",
+         r"events row event_id={eid}: context_json is not valid JSON"),
+        ("UPDATE events SET channels = '[\"EMG1\"' WHERE event_id = {eid}",
+         r"events row event_id={eid}: channels is not valid JSON"),
+        ("UPDATE nights SET stats_json = 'nan nan' WHERE night_id = 'n'",
+         r"nights row 'n': stats_json is not valid JSON"),
+    ],
+)  # fmt: skip
+def test_a_row_with_bad_json_is_an_error_naming_the_row(
+    tmp_path: Path, sql: str, where: str
+) -> None:
+    db = tmp_path / "l.sqlite3"
+    with CrampLog.open(db) as log:
+        ingest(log, "n", hand_night(with_trace=False))
+        eid = log.events("n", "cramp")[0]["event_id"]
+    with sqlite3.connect(db) as c:
+        c.execute(sql.replace("{eid}", str(eid)))
+    with CrampLog.open(db) as log, pytest.raises(UserError, match=where.replace("{eid}", str(eid))):
+        log.events("n") if "events" in where else log.night("n")
