@@ -837,6 +837,24 @@ class CrampLog:
                 ),
             )
 
+    def unfinished_nights(self) -> list[str]:
+        """Nights still ``recording`` that a recorder began (not a replay), oldest first."""
+        rows = self._q(
+            "SELECT night_id FROM nights WHERE status = 'recording'"
+            " AND source NOT LIKE 'replay:%' ORDER BY created_utc"
+        )
+        return [str(r["night_id"]) for r in rows]
+
+    def mark_interrupted(self, night_id: str, last_data_utc: datetime | None) -> None:
+        """Record that ``night_id``'s recorder stopped without finishing it (see
+        :mod:`nightcramp.heal`): ``interrupted_utc`` is the time of its last data."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE nights SET interrupted_utc = COALESCE(?, end_utc, start_utc),"
+                " updated_utc = ? WHERE night_id = ?",
+                (utc_iso(last_data_utc), _now(), night_id),
+            )
+
     def _supersede(
         self, c: sqlite3.Connection, night_id: str, version: str, new_ids: list[int]
     ) -> None:

@@ -45,7 +45,7 @@ from detector.events import Event, NightResult
 from detector.pipeline import Pipeline
 from detector.stream import Chunk, Gap
 from firmware_protocol import ProtocolError, codec, gatt
-from nightcramp import paths
+from nightcramp import heal, paths
 from recordings.assemble import FrameAssembler, recording_config
 from recordings.errors import UserError
 
@@ -428,6 +428,7 @@ class Recorder:
         self.writer = RecordingWriter.create(paths.recordings_dir(self.out_dir), device=device, config=config)
         self.night_id = self.writer.recording_id
         self.recording_path = Path(self.writer.folder)
+        heal.hold(self.writer.folder, self.db, owner=self)  # a later command finishes it if killed
         self.assembler = FrameAssembler(config=config, device=device)
         self.cramplog = CrampLog.open(self.db)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sqlite3
 import stat
@@ -16,8 +17,8 @@ import pytest
 from test_summary import HAND_VERSION, START, hand_night, ingest
 
 from detector.events import Event
-from nightcramp import cramplog
-from nightcramp.cramplog import SCHEMA_V1, SCHEMA_VERSION, CrampLog
+from nightcramp import cramplog, heal
+from nightcramp.cramplog import SCHEMA_V1, SCHEMA_VERSION, CrampLog, parse_utc
 from recordings.errors import UserError
 
 
@@ -391,3 +392,119 @@ def test_a_row_with_bad_json_is_an_error_naming_the_row(
         c.execute(sql.replace("{eid}", str(eid)))
     with CrampLog.open(db) as log, pytest.raises(UserError, match=where.replace("{eid}", str(eid))):
         log.events("n") if "events" in where else log.night("n")
+
+
+# ----------------------------------------------------------------- killed nights (heal)
+
+SAMPLE = Path(__file__).resolve().parents[1] / "recordings" / "sample-night"
+
+
+def _half_logged_night(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A copy of the sample recording whose night the log holds as a killed recorder
+    leaves it: begun, an early cramp notice, never ended."""
+    import shutil
+
+    from detector.detect import DETECTOR_VERSION
+    from recordings.store import RecordingSource
+
+    rec = tmp_path / "rec"
+    rid = json.loads((SAMPLE / "meta.json").read_text())["recording_id"]
+    folder = rec / f"night-20261126-231502-{rid.replace('-', '')[:8]}"
+    shutil.copytree(SAMPLE, folder)
+    (folder / heal.LOCK_NAME).write_text("4242\n")  # its recorder's lock, long released
+    src = RecordingSource(folder)
+    db = tmp_path / "log.sqlite3"
+    with CrampLog.open(db) as log:
+        log.begin_night(src.recording_id, source="ble", layout=src.layout,
+                        start_utc=src.layout.start_utc, detector_version=DETECTOR_VERSION)  # fmt: skip
+        # killed while a cramp was going on: only its early notice reached the log
+        notice = Event("cramp", 254.0, 270.0, context={"provisional": True})
+        log.add_event(src.recording_id, notice)
+    return folder, db, src.recording_id
+
+
+def test_a_killed_night_is_finished_from_its_recording(tmp_path: Path) -> None:
+    import io
+
+    from nightcramp.commands.data import run_night
+    from recordings.store import RecordingSource
+
+    folder, db, nid = _half_logged_night(tmp_path)
+    rec = folder.parent
+    err = io.StringIO()
+    with CrampLog.open(db) as log:
+        assert log.unfinished_nights() == [nid]
+        msgs = heal.finish_killed_nights(log, rec, err=err)
+        assert len(msgs) == 1 and nid in err.getvalue() and "stopped without finishing" in msgs[0]
+        night = log.night(nid)
+        logged = [(e["kind"], e["start_s"], e["end_s"]) for e in log.events(nid)]
+        assert log.unfinished_nights() == []
+        assert heal.finish_killed_nights(log, rec, err=err) == []  # once only
+    want = run_night(RecordingSource(folder))
+    assert night["status"] == "complete"
+    # every event the recording holds, as a replay finds them; the notice is gone
+    assert sorted(logged) == sorted((e.kind, e.start_s, e.end_s) for e in want.events)
+    assert any(k == "cramp" for k, _, _ in logged)
+    last = parse_utc(night["interrupted_utc"])
+    start = parse_utc(night["start_utc"])
+    assert last is not None and start is not None
+    assert abs((last - start).total_seconds() - want.duration_s) < 60  # the last data
+
+
+def test_a_live_or_unfound_night_is_left_alone(tmp_path: Path) -> None:
+    folder, db, nid = _half_logged_night(tmp_path)
+    rec = folder.parent
+    owner = type("Recorder", (), {})()  # stands for the recorder that holds the lock
+    heal.hold(folder, db, owner=owner)
+    with CrampLog.open(db) as log:
+        assert heal.finish_killed_nights(log, rec) == []
+        assert heal.finish_killed_nights(log, tmp_path / "elsewhere") == []
+        assert log.night(nid)["status"] == "recording"
+    del owner  # the recorder is gone: the lock is released
+    import gc
+
+    gc.collect()
+    with CrampLog.open(db) as log:  # found through the pointer beside the log, not --out
+        assert len(heal.finish_killed_nights(log, tmp_path / "elsewhere")) == 1
+        assert log.night(nid)["interrupted_utc"]
+
+
+@pytest.mark.slow
+def test_kill_9_then_summary_finishes_the_night(tmp_path: Path) -> None:
+    """A real recorder process killed with SIGKILL mid-night; `cramp summary` heals it."""
+    import signal
+    import time
+
+    env = {**os.environ, "NIGHTCRAMP_HOME": str(tmp_path / "home"),
+           "NIGHTCRAMP_RECORDINGS": str(tmp_path / "rec"),
+           "NIGHTCRAMP_DB": str(tmp_path / "home" / "log.sqlite3")}  # fmt: skip
+    code = "from nightcramp.cli import main; main()"
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, "record", "--emulate", str(SAMPLE), "--speed", "40"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    db = tmp_path / "home" / "log.sqlite3"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                if _count(db, "SELECT COUNT(*) FROM events WHERE kind = 'cramp'") >= 1:
+                    break
+            except sqlite3.Error:
+                continue
+        else:
+            pytest.fail("the recorder logged no cramp in 90 s")
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT status FROM nights").fetchone()[0] == "recording"
+    r = subprocess.run([sys.executable, "-c", code, "summary"], env=env,
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "stopped without finishing" in r.stderr
+    assert "Interrupted: the recorder stopped at" in r.stdout and "Cramps     1" in r.stdout
+    with sqlite3.connect(db) as c:
+        status, interrupted = c.execute("SELECT status, interrupted_utc FROM nights").fetchone()
+    assert status == "complete" and interrupted

@@ -177,9 +177,10 @@ def record(
     dur = parse_duration(duration)
     if speed <= 0:
         raise UserError(f"--speed {speed}: must be > 0 (1 = real time)")
-    from nightcramp import paths
+    from nightcramp import heal, paths
 
     out_dir = paths.recordings_dir(out)
+    heal.finish_killed_nights_in(db, out_dir)
     rec: Any
     if emulate is not None:
         from emulator.virtual.sensor import Faults, night_source

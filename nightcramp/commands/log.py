@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from nightcramp import heal
 from nightcramp.cramplog import EVENING_FIELDS, CrampLog, parse_utc
 from nightcramp.summary import build_summary, clock, fmt_duration, render_text
 from recordings.errors import UserError
@@ -42,7 +43,7 @@ def _open(ctx: click.Context, db: str | None) -> CrampLog:
     while db is None and c is not None:
         db = c.params.get("db")
         c = c.parent
-    return CrampLog.open(db)
+    return heal.finished(CrampLog.open(db))
 
 
 def _json_default(o: Any) -> Any:
@@ -651,7 +652,7 @@ def summary(night: str | None, as_json: bool, html_file: str | None, db: str | N
       cramp summary night-20261124 --html night.html
       cramp summary --json | jq .cramps
     """
-    with CrampLog.open(db) as lg:
+    with heal.finished(CrampLog.open(db)) as lg:
         nid = _night_arg(lg, night)
         s = build_summary(lg, nid)
         if html_file:
