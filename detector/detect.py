@@ -45,6 +45,7 @@ never enter ``push()``'s result, :attr:`Detector.events` or :meth:`finish`.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -282,6 +283,15 @@ class _Episode:
         return self.segs[-1].k1
 
 
+def _covered_s(events: Iterable[Event]) -> float:
+    """Seconds covered by the events' spans, overlaps counted once."""
+    total, end = 0.0, -math.inf
+    for e in sorted(events, key=lambda e: e.start_s):
+        total += max(0.0, e.end_s - max(e.start_s, end))
+        end = max(end, e.end_s)
+    return float(total)
+
+
 class Detector:
     """Streaming detector.  ``push`` chunks and gaps, then ``finish``."""
 
@@ -445,14 +455,12 @@ class Detector:
             "acc_samples": self.n_acc,
             "gap_s": float(sum(g.duration_s for g in self.gaps)),
             "gaps": len(self.gaps),
-            "electrode_off_s": float(
-                sum(
-                    e.duration_s
-                    for e in events
-                    if e.kind == "artifact" and e.subtype in ("electrode-off", "saturation")
-                )
-            ),
-            "artifact_s": float(sum(e.duration_s for e in events if e.kind == "artifact")),
+            "electrode_off_s": _covered_s(
+                e
+                for e in events
+                if e.kind == "artifact" and e.subtype in ("electrode-off", "saturation")
+            ),  # fmt: skip
+            "artifact_s": _covered_s(e for e in events if e.kind == "artifact"),
             "twitches": self.n_twitches,
             "mains_hz": self.mains.fundamental,
             "mains_harmonics": list(self.mains.harmonics),
@@ -1036,6 +1044,10 @@ class Detector:
         env = np.sqrt(blk[:, :c])
         sec0 = int(self._sec_of(k0))
         rest0 = self.sec_rest.a[sec0]
+        if not np.isfinite(rest0).all():  # began before the resting level was known (NaN):
+            later = self.sec_rest.a[sec0 : self._rest_next]  # take its first known level
+            known = np.nonzero(np.isfinite(later).all(axis=1))[0]
+            rest0 = later[known[0]] if known.size else rest0
         xr = env / np.maximum(rest0, 1e-9)
         main = int(np.argmax(np.median(xr, axis=0)))
         on = self._on(rest0)
