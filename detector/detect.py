@@ -459,7 +459,7 @@ class Detector:
                 e
                 for e in events
                 if e.kind == "artifact" and e.subtype in ("electrode-off", "saturation")
-            ),  # fmt: skip
+            ),
             "artifact_s": _covered_s(e for e in events if e.kind == "artifact"),
             "twitches": self.n_twitches,
             "mains_hz": self.mains.fundamental,
