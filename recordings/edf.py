@@ -335,37 +335,40 @@ def read_header(path: str | os.PathLike[str]) -> EdfHeader:
             return _field(rest, pos, width, p, f"signal {i + 1} {name}", base=256)
         return rest[pos : pos + width].decode("latin-1").strip()
 
-    def num(name: str, i: int, kind: type = float) -> Any:
+    def num(name: str, i: int, label: str, kind: type = float) -> Any:
         pos = signal_field_offset(ns, name, i)
-        return _num(col(name, i), pos, p, f"signal {i + 1} {name}", kind)
+        return _num(col(name, i), pos, p, f"signal {i + 1} ({label!r}) {name}", kind)
 
     sigs: list[EdfSignal] = []
     base = 0
     for i in range(ns):
+        label = col("label", i)
         s = EdfSignal(
             index=i,
-            label=col("label", i),
+            label=label,
             transducer=col("transducer type", i, ascii_only=False),
             unit=col("physical dimension", i, ascii_only=False),
-            pmin=num("physical minimum", i),
-            pmax=num("physical maximum", i),
-            dmin=num("digital minimum", i, int),
-            dmax=num("digital maximum", i, int),
+            pmin=num("physical minimum", i, label),
+            pmax=num("physical maximum", i, label),
+            dmin=num("digital minimum", i, label, int),
+            dmax=num("digital maximum", i, label, int),
             prefilter=col("prefiltering", i, ascii_only=False),
-            n_per_record=num("samples per data record", i, int),
+            n_per_record=num("samples per data record", i, label, int),
             n_signals=ns,
         )
         where = f"{p}: header byte {{}}: signal {i + 1} ({s.label!r})"
         if s.n_per_record <= 0:
             raise UserError(
                 where.format(s.offset("samples per data record"))
-                + f": {s.n_per_record} samples per data record -- the file is corrupt"
+                + f": {s.n_per_record} samples per data record -- the file is corrupt; "
+                "re-export it"
             )
         if not s.is_annotation:
             if s.dmax <= s.dmin:
                 raise UserError(
                     where.format(s.offset("digital minimum"))
-                    + f": digital max {s.dmax} <= min {s.dmin} -- the file is corrupt"
+                    + f": digital maximum {s.dmax} <= minimum {s.dmin} -- the file is corrupt; "
+                    "re-export it"
                 )
             for name, v in (("digital minimum", s.dmin), ("digital maximum", s.dmax)):
                 if not lo <= v <= hi:
