@@ -240,3 +240,25 @@ def test_a_slow_but_legal_emg_rate_is_not_read_as_electrode_off(tmp_path: Path) 
     assert out["stats"]["detector_electrode_off_s"] == 0.0
     cramps = [e for e in out["events"] if e["kind"] == "cramp"]
     assert len(cramps) == 1 and 38 <= cramps[0]["start_s"] <= 42
+
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_real_files_from_other_projects_give_the_right_one_line_errors() -> None:
+    """A Sleep-EDF PSG cut (via edfio's test data): no leg channel; its 1-Hz chin EMG
+    envelope named with --emg is refused by rate; its hypnogram holds annotations only."""
+    psg = DATA / "short_psg.edf"
+    with pytest.raises(UserError, match=r"no leg EMG channel recognised among: EEG Fpz-Cz"):
+        EdfSource(psg)
+    with pytest.raises(UserError) as ei:
+        EdfSource(psg, emg=["EMG submental"])
+    off = signal_field_offset(read_header(psg).signals[0].n_signals, "samples per data record", 4)
+    assert str(ei.value) == (
+        f"{psg}: header byte {off}: signal 5 ('EMG submental'): 30 samples per 30-s data "
+        "record is 1 Hz, leg EMG is sampled at 100-10000 Hz -- pick the right channel with "
+        "--emg LABEL, or fix its samples per record or the record duration (header byte 244)"
+    )
+    assert psg.read_bytes()[off : off + 8].strip() == b"30"
+    with pytest.raises(UserError, match="only an annotation channel, no signal"):
+        EdfSource(DATA / "SC4001EC-Hypnogram.edf")
