@@ -430,7 +430,12 @@ class CrampLog:
         """Open (creating and migrating as needed) the log at ``paths.db_path(path)``."""
         p = paths.db_path(path)
         parent = p.parent
-        if p.exists() and p.is_file() and p.stat().st_size > 0:
+        if p.exists() and not p.is_file():
+            raise UserError(
+                f"{p}: not a cramp log (not a regular file); nightcramp leaves it untouched "
+                "-- give the path of a file with --db"
+            )
+        if p.exists() and p.stat().st_size > 0:
             try:
                 with open(p, "rb") as f:
                     magic = f.read(16)

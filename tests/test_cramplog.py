@@ -349,6 +349,15 @@ def test_the_log_cli_refuses_a_foreign_database_in_one_line(tmp_path: Path) -> N
     assert db.read_bytes() == before and stat.S_IMODE(db.stat().st_mode) == 0o644
 
 
+def test_a_folder_given_as_the_log_is_left_alone(tmp_path: Path) -> None:
+    d = tmp_path / "folder"
+    d.mkdir(mode=0o755)
+    os.chmod(d, 0o755)
+    with pytest.raises(UserError, match="not a regular file"):
+        CrampLog.open(d)
+    assert stat.S_IMODE(d.stat().st_mode) == 0o755 and list(d.iterdir()) == []
+
+
 def test_an_empty_sqlite_file_becomes_a_log(tmp_path: Path) -> None:
     db = tmp_path / "empty.db"
     sqlite3.connect(db).close()  # an SQLite file of 0 bytes
