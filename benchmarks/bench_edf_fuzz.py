@@ -256,10 +256,13 @@ def m_range(d: bytearray, rng: np.random.Generator) -> str:
 
 
 def m_onsets(d: bytearray, rng: np.random.Generator) -> str:
-    """Rewrite one record's time-keeping TAL (EDF+ seeds)."""
+    """Rewrite one record's time-keeping TAL of an EDF+ seed, made EDF+D (where onsets
+    count: an EDF+C file's records are contiguous whatever their TALs say)."""
     hb, rb, ann = _record_layout(bytes(d))
     if ann < 0 or rb <= 0:
         return m_sig_field(d, rng)
+    if d[192:197] in (b"EDF+C", b"BDF+C"):
+        d[196:197] = b"D"
     n = (len(d) - hb) // rb
     r = int(rng.integers(1, max(2, n)))
     pos = hb + r * rb + ann

@@ -149,6 +149,9 @@ MAX_SPAN_S = 48 * 3600.0
 MAX_FIRST_ONSET_S = 86400.0
 #: Digital range each format can store.
 DIGITAL_RANGE = {False: (-32768, 32767), True: (-(1 << 23), (1 << 23) - 1)}
+#: EMG channels read at most: a leg recording has a few (the detector keeps ~4 MB of
+#: recent frames per channel), a file with hundreds of "leg" labels is no such recording.
+MAX_EMG_CHANNELS = 16
 #: Physical ranges (after unit conversion) beyond which an amplitude only makes sense in
 #: another unit: surface EMG stays well under 10 mV; accelerometers span 1..400 g.
 EMG_RANGE_PLAUSIBLE_UV = (20.0, 100_000.0)
@@ -535,6 +538,11 @@ class EdfSource:
                     f"{self.path}: no leg EMG channel recognised among: {labels} -- name it "
                     "with --emg LABEL (repeat for more channels)"
                 )
+        if len(self.emg_sigs) > MAX_EMG_CHANNELS:
+            raise UserError(
+                f"{self.path}: {len(self.emg_sigs)} channels taken as leg EMG, at most "
+                f"{MAX_EMG_CHANNELS} are read -- name the ones you want with --emg LABEL"
+            )
         if acc:
             if len(acc) != 3:
                 raise UserError(

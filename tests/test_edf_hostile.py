@@ -262,3 +262,10 @@ def test_real_files_from_other_projects_give_the_right_one_line_errors() -> None
     assert psg.read_bytes()[off : off + 8].strip() == b"30"
     with pytest.raises(UserError, match="only an annotation channel, no signal"):
         EdfSource(DATA / "SC4001EC-Hypnogram.edf")
+
+
+def test_hundreds_of_leg_channels_are_refused_not_allocated(tmp_path: Path) -> None:
+    p = _write(tmp_path, "many.edf", build([Sig(f"Leg L{i}", 200) for i in range(300)], 2))
+    with pytest.raises(UserError, match="300 channels taken as leg EMG, at most 16"):
+        EdfSource(p)
+    assert EdfSource(p, emg=["Leg L7", "Leg L9"]).layout.n_emg == 2
