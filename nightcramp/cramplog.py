@@ -850,14 +850,18 @@ class CrampLog:
         )
         return [str(r["night_id"]) for r in rows]
 
-    def mark_interrupted(self, night_id: str, last_data_utc: datetime | None) -> None:
+    def mark_interrupted(
+        self, night_id: str, last_data_utc: datetime | None, *, close: bool = False
+    ) -> None:
         """Record that ``night_id``'s recorder stopped without finishing it (see
-        :mod:`nightcramp.heal`): ``interrupted_utc`` is the time of its last data."""
+        :mod:`nightcramp.heal`): ``interrupted_utc`` is the time of its last data.
+        ``close``: also mark it ``complete`` (a recording with nothing to detect in)."""
         with self._tx() as c:
             c.execute(
                 "UPDATE nights SET interrupted_utc = COALESCE(?, end_utc, start_utc),"
+                " status = CASE WHEN ? THEN 'complete' ELSE status END,"
                 " updated_utc = ? WHERE night_id = ?",
-                (utc_iso(last_data_utc), _now(), night_id),
+                (utc_iso(last_data_utc), int(close), _now(), night_id),
             )
 
     def _supersede(

@@ -156,8 +156,9 @@ def finish_killed_nights(
             continue
         try:
             result, src, last_utc = _redetect(folder)
-        except UserError as e:
-            msg = f"night {night_id}: left unfinished by its recorder, and unreadable: {e}"
+        except UserError as e:  # e.g. killed before the first frame: nothing to detect
+            log.mark_interrupted(night_id, None, close=True)
+            msg = f"night {night_id}: its recorder stopped without finishing; closed empty: {e}"
             print(msg, file=out)
             done.append(msg)
             continue

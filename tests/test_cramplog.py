@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import sqlite3
@@ -433,8 +434,6 @@ def _half_logged_night(tmp_path: Path) -> tuple[Path, Path, str]:
 
 
 def test_a_killed_night_is_finished_from_its_recording(tmp_path: Path) -> None:
-    import io
-
     from nightcramp.commands.data import run_night
     from recordings.store import RecordingSource
 
@@ -476,6 +475,17 @@ def test_a_live_or_unfound_night_is_left_alone(tmp_path: Path) -> None:
     with CrampLog.open(db) as log:  # found through the pointer beside the log, not --out
         assert len(heal.finish_killed_nights(log, tmp_path / "elsewhere")) == 1
         assert log.night(nid)["interrupted_utc"]
+
+
+def test_a_night_killed_before_its_first_frame_is_closed_once(tmp_path: Path) -> None:
+    folder, db, nid = _half_logged_night(tmp_path)
+    (folder / "frames-00000.arrow").unlink()  # killed right after the folder was made
+    with CrampLog.open(db) as log:
+        msgs = heal.finish_killed_nights(log, folder.parent, err=io.StringIO())
+        assert len(msgs) == 1 and "closed empty" in msgs[0] and "no readable data" in msgs[0]
+        night = log.night(nid)
+        assert night["status"] == "complete" and night["interrupted_utc"]
+        assert heal.finish_killed_nights(log, folder.parent) == []  # said once, not forever
 
 
 @pytest.mark.slow
