@@ -9,8 +9,9 @@ session's timers, and tells it when the link came up or went down and when time 
 (:meth:`HostSession.tick`).  Every call returns a list of outputs, in the order the
 caller must act on them:
 
-* :class:`Received` -- a notification of the data characteristic, decoded once: write it
-  to the recording, then hand ``frame`` (or ``raw`` when it did not decode) to
+* :class:`Received` -- a notification to keep (every one of the data characteristic,
+  and STATUS notifications), decoded once: write it to the recording, then hand
+  ``frame`` (or ``raw`` when it did not decode) to
   :class:`recordings.assemble.FrameAssembler`;
 * :class:`Send` -- a command to write to the control characteristic (typed, and as bytes);
 * plain values saying what happened: :class:`Linked`, :class:`Unlinked`,
@@ -52,7 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from firmware_protocol import ProtocolError, codec, gatt
 
@@ -77,7 +78,7 @@ class Send:
         return codec.encode_command(self.command)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per notification, the cheapest to make
 class Received:
     """A data notification: record ``raw`` first, then assemble ``frame`` (``None``:
     it did not decode; pass ``raw`` and the assembler counts it corrupt).  ``backfill``:
@@ -279,9 +280,7 @@ class HostSession:
     _ended: bool = field(default=False, init=False)
 
     # -------------------------------------------------------------- link events
-    def connected(
-        self, reads: Mapping[str, bytes], now_s: float, host_ns: int
-    ) -> list[Output]:
+    def connected(self, reads: Mapping[str, bytes], now_s: float, host_ns: int) -> list[Output]:
         """A connection is up; ``reads``: the values read from ``read_on_connect``
         characteristics (status and config).  Returns the set-up to perform: subscribe to
         the profile's notifications, then send the :class:`Send` outputs in order."""
@@ -361,6 +360,8 @@ class HostSession:
             out.append(Corrupt(char, str(e)))
             return out
         if isinstance(f, codec.StatusFrame):
+            if char == gatt.STATUS_CHAR_UUID:  # battery and flags belong in the recording
+                out.append(Received(raw, rx_ns, f))
             self._on_status(f, out)
             self._check_end(out)
         elif isinstance(f, codec.SyncFrame):
@@ -538,6 +539,22 @@ class HostSession:
 
 
 # ------------------------------------------------------------------ device kinds
+class DeviceSession(Protocol):
+    """What the recorder drives, for any kind of sensor (:class:`HostSession` is ours).
+
+    Every method returns the outputs to act on in order: :class:`Received` (record, then
+    assemble), :class:`Send` (write ``data`` to ``char``), :class:`Configured` (the
+    configuration the recording's meta.json is made from), and plain values to note or
+    show.  A kind with no resend (no ring buffer) simply never emits a RESEND.
+    """
+
+    def connected(self, reads: Mapping[str, bytes], now_s: float, host_ns: int) -> list[Any]: ...
+    def receive(self, char: str, raw: bytes, rx_ns: int, now_s: float) -> list[Any]: ...
+    def disconnected(self, now_s: float) -> list[Any]: ...
+    def tick(self, now_s: float, host_ns: int) -> list[Any]: ...
+    def stop(self) -> list[Any]: ...
+
+
 @dataclass(frozen=True)
 class DeviceProfile:
     """What a central needs to know of one kind of sensor.
@@ -545,7 +562,8 @@ class DeviceProfile:
     ``read_on_connect`` are read right after connecting and handed to the session's
     ``connected``; ``notify`` are subscribed to, each notification going to the
     session's ``receive(char, raw, rx_ns, now_s)``; :class:`Send` outputs say where
-    their bytes go.  ``new_session`` builds the session object (one per night).
+    their bytes go.  ``new_session(stop_at_source_end=...)`` builds the
+    :class:`DeviceSession` (one per night).
     """
 
     kind: str

@@ -56,8 +56,8 @@ from detector.events import Event, NightResult
 from detector.pipeline import Pipeline
 from detector.stream import Chunk, Gap
 from firmware_protocol import ProtocolError, codec, gatt
+from firmware_protocol.devices.host import DeviceSession as VendorSession
 from firmware_protocol.devices.host import (
-    DeviceSession,
     Notified,
     SegmentEnded,
     SegmentStarted,
@@ -69,6 +69,7 @@ from firmware_protocol.session import (
     ClockPair,
     Configured,
     DeviceProfile,
+    DeviceSession,
     Linked,
     Loss,
     LowBattery,
@@ -81,7 +82,7 @@ from firmware_protocol.session import (
     StatusChanged,
     Unlinked,
 )
-from nightcramp import paths
+from nightcramp import heal, paths
 from recordings.assemble import FrameAssembler, recording_config
 from recordings.errors import UserError
 
@@ -288,7 +289,7 @@ class Recorder:
         """Host receive clock, UTC ns (an emulation running faster than real time passes
         its own, so the night's wall times stay those of a real night)."""
         self.profile = profile
-        self.session = profile.new_session(stop_at_source_end=stop_at_source_end)
+        self.session: DeviceSession = profile.new_session(stop_at_source_end=stop_at_source_end)
 
         self.address: str | None = target.upper() if looks_like_address(target) else None
         self.name: str | None = None if self.address else target
@@ -332,8 +333,7 @@ class Recorder:
     async def run(self) -> NightResult | None:
         self._stop = asyncio.Event()
         self._lost = asyncio.Event()
-        self._state = "scanning" if self.address is None else "connecting"
-        self._print_status(force=True)
+        self._set_state("scanning" if self.address is None else "connecting")
         backoff = self.backoff_first_s
         try:
             while not self._stop.is_set() and self._fatal is None:
@@ -388,8 +388,7 @@ class Recorder:
         assert self._stop is not None and self._lost is not None
         if self.address is None or not self._verified:
             # an address is checked once too: the device there must be of this kind
-            self._state = "scanning"
-            self._print_status(force=True)
+            self._set_state("scanning")
             try:
                 found = await find_sensor(
                     self.address or self.target,
@@ -405,8 +404,7 @@ class Recorder:
             self._verified = True
             if found.battery is not None:
                 self.stats.battery = found.battery
-        self._state = "connecting"
-        self._print_status(force=True)
+        self._set_state("connecting")
         self._lost.clear()
         self._leaving = False
         client = BleakClient(
@@ -419,8 +417,7 @@ class Recorder:
         self._client = client
         try:
             await self._setup(client)
-            self._state = "connected"
-            self._print_status(force=True)
+            self._set_state("connected")
             while not self._stop.is_set() and not self._lost.is_set():
                 self._act(self.session.tick(time.monotonic(), self.clock_ns()))
                 self._print_status()
@@ -461,7 +458,14 @@ class Recorder:
         if client is None or not client.is_connected:
             return
         response = s.with_response if isinstance(s, Write) else True
-        await client.write_gatt_char(s.char, s.data, response=response)
+        try:
+            await client.write_gatt_char(s.char, s.data, response=response)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled ourselves
+            # the stack cancels a write whose link went down under it: a lost link
+            raise ConnectionError(f"the link went down while sending {s.why}") from None
 
     async def _setup(self, client: BleakClient) -> None:
         reads = {u: bytes(await client.read_gatt_char(u)) for u in self.profile.read_on_connect}
@@ -469,9 +473,9 @@ class Recorder:
         outs = self.session.connected(reads, time.monotonic(), self.clock_ns())
         self.stats.connections += 1
         sends = [o for o in outs if isinstance(o, Send | Write)]
-        if isinstance(self.session, DeviceSession) and self._config is None:
+        if isinstance(self.session, VendorSession) and self._config is None:
             self._config = self.session.recording_config()
-        if self.writer is None and isinstance(self.session, DeviceSession):
+        if self.writer is None and isinstance(self.session, VendorSession):
             self._open_outputs(client, self._config)
         self._act([o for o in outs if not isinstance(o, Send | Write)])
         if self.writer is None:
@@ -510,7 +514,7 @@ class Recorder:
             "backend": _backend_name(self.client_kwargs),
             "kind": self.profile.kind,
         }
-        if isinstance(self.session, DeviceSession):
+        if isinstance(self.session, VendorSession):
             from recordings.device_assemble import DeviceAssembler, layout_from_config
 
             config = dict(cfg)
@@ -525,6 +529,7 @@ class Recorder:
         )
         self.night_id = self.writer.recording_id
         self.recording_path = Path(self.writer.folder)
+        heal.hold(self.writer.folder, self.db, owner=self)  # a later command finishes it if killed
         self.assembler = asm
         self.cramplog = CrampLog.open(self.db)
 
@@ -630,7 +635,13 @@ class Recorder:
         elif isinstance(o, Reboot):
             if w is not None:
                 w.note("reboot-seen", old_boot=o.old_boot, new_boot=o.new_boot, last_seq=o.last_seq)
-            self._say(f"sensor rebooted: frames after #{o.last_seq} of its last boot are lost")
+            if o.last_seq < 0:
+                self._say("sensor rebooted before its first frame arrived")
+            else:
+                missing = f" and {o.open_holes} hole(s) before it" if o.open_holes else ""
+                self._say(
+                    f"sensor rebooted: its frames after #{o.last_seq}{missing} are lost (a gap)"
+                )
         elif isinstance(o, Loss):
             self.stats.loss_frames += 1
             if w is not None:
@@ -785,6 +796,17 @@ class Recorder:
         """The fields that fit in ``width`` columns (None: all), most important first."""
         return fit_fields(self.status_fields(), width)
 
+    def show_status(self) -> None:
+        """Print the status line now ("scanning" / "connecting" before anything is up)."""
+        if self._state == "starting":
+            self._state = "scanning" if self.address is None else "connecting"
+        self._print_status(force=True)
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self._print_status(force=True)
+
     def _tty(self) -> bool:
         return hasattr(self.status_stream, "isatty") and self.status_stream.isatty()
 
@@ -847,13 +869,14 @@ def _backend_name(client_kwargs: dict[str, Any]) -> str:
     return str(getattr(backend, "__name__", backend))
 
 
-def _explain(what: str, e: BaseException) -> str:
-    """One line for a Bluetooth failure before anything connected (``what``: the subject)."""
+def _explain(what: str, e: BaseException, *, without: str = "`cramp record --emulate`") -> str:
+    """One line for a Bluetooth failure before anything connected (``what``: the subject,
+    ``without``: what to try without hardware)."""
     if isinstance(e, FileNotFoundError | ConnectionRefusedError) or "dbus" in repr(e).lower():
         return (
             f"{what}: Bluetooth is not available here ({type(e).__name__}: {e}) -- "
             "start the Bluetooth service (bluetoothd) and check the adapter is on, or try "
-            "`cramp record --emulate` without hardware"
+            f"{without} without hardware"
         )
     return f"{what}: {type(e).__name__}: {e} -- is Bluetooth on and the sensor near?"
 

@@ -76,7 +76,9 @@ def ack(cmd: Send, result: int) -> bytes:
     )
 
 
-def connect(s: HostSession, next_seq: int = 0, boot: int = BOOT, now: float = 0.0, **kw: Any) -> list[Any]:
+def connect(
+    s: HostSession, next_seq: int = 0, boot: int = BOOT, now: float = 0.0, **kw: Any
+) -> list[Any]:
     reads = {STATUS: status(next_seq, boot, **kw), CONFIG: codec.encode_frame(CFG)}
     return s.connected(reads, now, 1_700_000_000_000_000_000 + int(now * 1e9))
 
@@ -280,9 +282,9 @@ def test_status_time_sync_and_low_battery_are_plain_values() -> None:
         ClockPair(BOOT, 123_456_789_000, 123_456_800_000, 555)
     ]
     low = status(10, battery_pct=14, flags=codec.FLAG_LOW_BATTERY)
-    assert [o for o in s.receive(STATUS, low, 0, 61.0) if isinstance(o, LowBattery)] == [
-        LowBattery(14)
-    ]
+    out = s.receive(STATUS, low, 7, 61.0)
+    assert out[0] == Received(low, 7, codec.decode_frame(low))  # kept in the recording
+    assert [o for o in out if isinstance(o, LowBattery)] == [LowBattery(14)]
     assert not any(isinstance(o, LowBattery) for o in s.receive(STATUS, low, 0, 62.0))
     assert s.stop() and s.disconnected(63.0) and s.stop() == [] and s.tick(200.0, 0) == []
 
