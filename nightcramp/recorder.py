@@ -18,7 +18,11 @@ the assembler, commands to the control characteristic, notes to ``notes.jsonl``,
 plain line to the status stream.  The kind of sensor (how to recognise it, which
 characteristics to read and subscribe to, which session to run) is a
 :class:`~firmware_protocol.session.DeviceProfile`; this module has nothing of one
-protocol in it beyond the recording's ``config`` (``recording_config``).
+protocol in it beyond the recording's ``config`` (``recording_config``).  Off-the-shelf
+devices (BITalino, Ganglion: ``firmware_protocol.devices``) run a
+:class:`firmware_protocol.devices.host.DeviceSession`: its notifications are recorded as
+received, each connection is a ``segment`` note (they restart their sample count), and
+:class:`recordings.device_assemble.DeviceAssembler` puts their samples on the timeline.
 
 The link will drop overnight.  The recorder reconnects with exponential backoff for as
 long as the night lasts, **only to the address it first connected to** (a device that
