@@ -109,6 +109,7 @@ NIGHTS_SCHEMA = pa.schema(
         pa.field("acc_fs", pa.float64()),
         pa.field("detector_version", pa.string(), nullable=False),
         pa.field("seconds", pa.float64(), nullable=False),
+        pa.field("cpu_s", pa.float64(), nullable=False),
         pa.field("worker", pa.string()),
         pa.field("finished_utc", _TS, nullable=False),
     ],
@@ -421,7 +422,7 @@ def process_night(
     from detector.pipeline import run
     from recordings.export import open_source
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     version = detector_version()
     base: dict[str, Any] = {"key": job.key, "file": job.path, "detector_version": version}
     fhash = None
@@ -452,6 +453,7 @@ def process_night(
             "stat": stat,
         }
     night["seconds"] = time.perf_counter() - t0
+    night["cpu_s"] = time.thread_time() - c0
     night["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return {
         **base,
@@ -608,7 +610,10 @@ def has_dashboard() -> bool:
 
 
 def local_cluster(
-    workers: int, memory_limit: str | int = DEFAULT_MEMORY_LIMIT, *, dashboard: bool = True
+    workers: int,
+    memory_limit: str | int = DEFAULT_MEMORY_LIMIT,
+    *,
+    dashboard: bool = True,
 ) -> Any:
     """A LocalCluster of ``workers`` single-threaded worker processes on loopback.
 
@@ -646,7 +651,9 @@ class BatchReport:
     events: int = 0
     seconds: float = 0.0
     night_seconds: float = 0.0
-    """Sum of the tasks' own times (worker side)."""
+    """Sum of the tasks' own wall times (worker side)."""
+    night_cpu_s: float = 0.0
+    """Sum of the tasks' CPU times (worker side)."""
     peak_rss_mb: float = 0.0
     dashboard: str | None = None
 
@@ -728,6 +735,7 @@ def run_batch(
                 rep.done += 1
                 rep.events += len(res["events"])
                 rep.night_seconds += res["night"]["seconds"]
+                rep.night_cpu_s += res["night"]["cpu_s"]
                 rep.peak_rss_mb = max(rep.peak_rss_mb, res.get("peak_rss_mb", 0.0))
             elif res["status"] == "unchanged":
                 output.touch(job.key, res["stat"])
