@@ -609,6 +609,17 @@ def has_dashboard() -> bool:
     return importlib.util.find_spec("bokeh") is not None
 
 
+#: Dask settings for the clusters this module starts (and for yours, see docs/BATCH.md).
+CLUSTER_CONFIG: dict[str, Any] = {
+    # a night whose worker dies is retried once, then recorded in errors/
+    "distributed.scheduler.allowed-failures": 1,
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers by default: glibc then
+    # hands freed memory back at once and faults it in again for the next array, which
+    # doubles the detector's CPU time (bench_batch); a night's memory is bounded anyway
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
+
+
 def local_cluster(
     workers: int,
     memory_limit: str | int = DEFAULT_MEMORY_LIMIT,
@@ -618,7 +629,8 @@ def local_cluster(
     """A LocalCluster of ``workers`` single-threaded worker processes on loopback.
 
     A task whose worker dies is retried once (``allowed-failures`` = 1), then fails with
-    ``KilledWorker``; a worker over ``memory_limit`` is restarted by its nanny.
+    ``KilledWorker``; a worker over ``memory_limit`` is restarted by its nanny.  See
+    :data:`CLUSTER_CONFIG`.
     """
     _require_dask()
     import logging
@@ -626,7 +638,7 @@ def local_cluster(
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    with dask.config.set(CLUSTER_CONFIG):
         return LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

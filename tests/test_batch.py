@@ -388,3 +388,16 @@ def test_replay_takes_an_edf_file_into_the_cramp_log(cohort, capsys, isolated_ho
     ]
     code, _, err = _cli(capsys, "replay", str(cohort["fake"]), "--db", str(db))
     assert code == 2 and "not an EDF/BDF file" in err
+
+
+@pytest.mark.slow
+def test_bench_batch_runs_on_a_small_cohort() -> None:
+    """The benchmark itself keeps working (its figures are for a quiet machine)."""
+    r = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_batch", "--nights", "2", "--hours", "0.05",
+         "--long-hours", "0.1"],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    for what in ("sequential loop", "dask, 2 workers", "speedup", "overhead", "MB peak"):
+        assert what in r.stdout
