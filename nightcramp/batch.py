@@ -678,6 +678,11 @@ def _worker_died_message(job: NightJob, exc: BaseException) -> str:
     )
 
 
+def pending(jobs: Sequence[NightJob], out: Path) -> int:
+    """How many of ``jobs`` a batch into ``out`` would run (0: no cluster needed)."""
+    return len(plan(jobs, Output(out).done(), detector_version()).todo)
+
+
 def run_batch(
     jobs: Sequence[NightJob],
     out: Path,
@@ -690,6 +695,7 @@ def run_batch(
 
     Results stream back as they finish (``as_completed``); each is written at once and
     dropped, so the client holds at most the rows of the nights just finished.
+    ``client`` may be None when every night is already done (see :func:`pending`).
     """
     from distributed import as_completed
 
@@ -698,6 +704,9 @@ def run_batch(
     output = Output(out)
     p = plan(jobs, output.done(), version)
     rep = BatchReport(total=len(jobs), skipped=len(p.skipped), kept_failed=p.skipped_failed)
+    if not p.todo:  # nothing to run: no cluster needed (``client`` may be None)
+        rep.seconds = time.perf_counter() - t0
+        return rep
     rep.dashboard = getattr(client, "dashboard_link", None) if has_dashboard() else None
     by_key = {j.key: j for j in p.todo}
     futures = [

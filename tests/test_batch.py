@@ -344,26 +344,27 @@ def test_worker_killed_mid_night(kills: int, hour_night: Path, cluster, tmp_path
         assert "died twice" in err.error and "\n" not in err.error
 
 
-def test_cli_batch_progress_dashboard_and_exit_status(cohort, tmp_path) -> None:  # noqa: ANN001
+def test_cli_batch_progress_dashboard_and_exit_status(cohort, tmp_path, capsys) -> None:  # noqa: ANN001
     """The command itself, with its own local cluster of 2 workers."""
     out = tmp_path / "cli-out"
-    r = subprocess.run(
-        [CRAMP, "batch", str(cohort["c"]), str(cohort["fake"]), "--out", str(out),
-         "--workers", "2", "--memory-limit", "700MiB", "--progress"],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert r.returncode == 1, r.stderr  # a night failed
-    assert "Traceback" not in r.stderr
-    assert "2 nights: 1 run, 0 already done, 1 failed" in r.stdout
-    pytest.importorskip("bokeh")
-    assert "dashboard: http://127.0.0.1:" in r.stderr
-    assert "2/2" in r.stderr and "failed=1" in r.stderr  # the bar: done/total, failures
-    r = subprocess.run(
-        [CRAMP, "batch", str(tmp_path / "nowhere"), "--out", str(out), "--workers", "1"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert r.returncode == 2 and r.stderr.startswith("cramp: error: ")
-    assert "no such file or folder" in r.stderr and "Traceback" not in r.stderr
+    args = ["batch", str(cohort["c"]), str(cohort["fake"]), "--out", str(out)]
+    code, stdout, err = _cli(capsys, *args, "--workers", "2", "--memory-limit", "700MiB",
+                             "--progress")  # fmt: skip
+    assert code == 1, err  # a night failed
+    assert "Traceback" not in err
+    assert "2 nights: 1 run, 0 already done, 1 failed" in stdout
+    assert "2/2" in err and "failed=1" in err  # the bar: done/total, failures
+    if nb.has_dashboard():
+        assert "dashboard: http://127.0.0.1:" in err
+    else:
+        assert "dashboard: not available (bokeh is not installed" in err
+    # a rerun with everything done starts no cluster, and still reports the failed night
+    code, stdout, err = _cli(capsys, *args)
+    assert code == 1 and "dashboard" not in err
+    assert "2 nights: 0 run, 2 already done, 1 failed, 1 as in an earlier run" in stdout
+    code, _, err = _cli(capsys, "batch", str(tmp_path / "nowhere"), "--out", str(out))
+    assert code == 2 and err.startswith("cramp: error: ")
+    assert "no such file or folder" in err and "Traceback" not in err
 
 
 def test_replay_takes_an_edf_file_into_the_cramp_log(cohort, capsys, isolated_home) -> None:  # noqa: ANN001

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -80,9 +81,6 @@ def batch(
     from nightcramp import batch as nb
     from nightcramp.commands.data import _split_acc
 
-    nb._require_dask()
-    from distributed import Client
-
     acc_l = tuple(_split_acc(acc) or ())
     jobs = nb.collect(inputs, emg=emg, acc=acc_l, channels_csv=channels_csv, out=out)
     if not jobs:
@@ -90,31 +88,10 @@ def batch(
             f"{', '.join(map(str, inputs))}: no EDF/BDF file or recording found -- check the paths"
         )
     show = sys.stderr.isatty() if progress is None else progress
-    cluster = None
-    try:
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="20s")
-            except OSError as e:
-                raise UserError(
-                    f"--scheduler {scheduler}: cannot connect ({e}) -- is the scheduler running?"
-                ) from None
-        else:
-            n = workers or os.cpu_count() or 1
-            cluster = nb.local_cluster(n, memory_limit)
-            client = Client(cluster)
-        with client:
-            if nb.has_dashboard():
-                click.echo(f"dashboard: {client.dashboard_link}", err=True)
-            else:
-                click.echo(
-                    "dashboard: not available (bokeh is not installed: pip install bokeh)",
-                    err=True,
-                )
-            rep = nb.run_batch(jobs, out, client=client, progress=show)
-    finally:
-        if cluster is not None:
-            cluster.close()
+    if not nb.pending(jobs, out):  # all done already: no cluster to start
+        rep = nb.run_batch(jobs, out, client=None)
+    else:
+        rep = _run_on_cluster(jobs, out, scheduler, workers, memory_limit, show)
     failed = rep.failed + rep.kept_failed
     kept = f", {rep.kept_failed} as in an earlier run" if rep.kept_failed else ""
     see = f" (see {out / 'errors'})" if failed else ""
@@ -125,3 +102,42 @@ def batch(
     )
     if failed:
         sys.exit(1)
+
+
+def _run_on_cluster(
+    jobs: list[Any],
+    out: Path,
+    scheduler: str | None,
+    workers: int | None,
+    memory_limit: str,
+    progress: bool,
+) -> Any:
+    from nightcramp import batch as nb
+
+    nb._require_dask()
+    from distributed import Client
+
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except OSError as e:
+                raise UserError(
+                    f"--scheduler {scheduler}: cannot connect ({e}) -- is the scheduler running?"
+                ) from None
+        else:
+            cluster = nb.local_cluster(workers or os.cpu_count() or 1, memory_limit)
+            client = Client(cluster)
+        with client:
+            if nb.has_dashboard():
+                click.echo(f"dashboard: {client.dashboard_link}", err=True)
+            else:
+                click.echo(
+                    "dashboard: not available (bokeh is not installed: pip install bokeh)",
+                    err=True,
+                )
+            return nb.run_batch(jobs, out, client=client, progress=progress)
+    finally:
+        if cluster is not None:
+            cluster.close()
