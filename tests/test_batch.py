@@ -48,7 +48,8 @@ def _edf(path: Path, seed: int, duration_s: float, **kw: Any) -> Path:
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Three EDF nights (two of them in sub-folders), a recording folder, a truncated EDF,
-    a text file named .edf, and a text file the folder search must leave alone."""
+    a text file named .edf, an EDF without a leg EMG channel, and a text file the folder
+    search must leave alone."""
     root = tmp_path_factory.mktemp("cohort")
     n = {
         "a": _edf(root / "site-a" / "n2.edf", 2, 900.0, cramps=1, hard=True),
@@ -62,6 +63,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     n["trunc"].write_bytes(data[: len(data) * 3 // 5])
     n["fake"] = root / "notes.edf"
     n["fake"].write_text("these are my notes about the night, not a recording\n" * 20)
+    n["noleg"] = _edf(root / "eeg-only.edf", 9, 120.0, labels=("Fp1", "C3"), acc_fs=None)
     (root / "readme.txt").write_text("not a night\n")
     n["root"] = root
     return n
@@ -106,7 +108,9 @@ def first_run(cohort, cluster, tmp_path_factory):  # noqa: ANN001, ANN201
 def test_folder_search_finds_nights_and_leaves_other_files(cohort) -> None:  # noqa: ANN001
     jobs = nb.collect([cohort["root"]])
     found = sorted(Path(j.path).name for j in jobs)
-    assert found == ["n2.edf", "n3.edf", "n4.edf", "notes.edf", "sample-night", "truncated.edf"]
+    assert found == [
+        "eeg-only.edf", "n2.edf", "n3.edf", "n4.edf", "notes.edf", "sample-night", "truncated.edf"
+    ]  # fmt: skip
     # the recording folder is one night, not searched inside
     assert not any("frames-" in j.path for j in jobs)
     # a list of paths (relative to the list), a duplicate, and a folder, once each
@@ -121,13 +125,13 @@ def test_folder_search_finds_nights_and_leaves_other_files(cohort) -> None:  # n
 
 def test_tables_rows_and_schema(first_run, cohort) -> None:  # noqa: ANN001
     jobs, out, rep = first_run
-    assert (rep.total, rep.done, rep.failed, rep.skipped) == (6, 4, 2, 0)
+    assert (rep.total, rep.done, rep.failed, rep.skipped) == (7, 4, 3, 0)
     nights = pd.read_parquet(out / "nights")
     errors = pd.read_parquet(out / "errors")
     events = pd.read_parquet(out / "events")
     good = {str(cohort[k].resolve()) for k in ("a", "b", "c", "rec")}
     assert set(nights["file"]) == good and len(nights) == 4
-    assert set(errors["file"]) == {str(cohort["trunc"]), str(cohort["fake"])}
+    assert set(errors["file"]) == {str(cohort[k]) for k in ("trunc", "fake", "noleg")}
     assert set(errors["error_kind"]) == {"input"}
     # every table has its documented schema, part by part
     for table, schema in nb.TABLES.items():
@@ -154,12 +158,13 @@ def test_tables_rows_and_schema(first_run, cohort) -> None:  # noqa: ANN001
 def test_errors_carry_the_message_of_cramp_detect(first_run, cohort, capsys) -> None:  # noqa: ANN001
     _, out, _ = first_run
     errors = pd.read_parquet(out / "errors").set_index("file")
-    for k in ("trunc", "fake"):
+    for k in ("trunc", "fake", "noleg"):
         code, _, err = _cli(capsys, "detect", str(cohort[k]))
         assert code == 2
         assert err.strip() == f"cramp: error: {errors.loc[str(cohort[k]), 'error']}"
     assert "truncated" in errors.loc[str(cohort["trunc"]), "error"]
     assert "not an EDF/BDF file" in errors.loc[str(cohort["fake"]), "error"]
+    assert "no leg EMG channel" in errors.loc[str(cohort["noleg"]), "error"]
 
 
 def test_events_equal_cramp_detect_json(first_run, cohort, capsys) -> None:  # noqa: ANN001
@@ -189,7 +194,7 @@ def test_resume_skips_done_and_redoes_changed(first_run, cohort, client, tmp_pat
     shutil.copytree(out0, out)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("night-*.parquet")}
     rep = nb.run_batch(jobs, out, client=client)
-    assert (rep.done, rep.failed, rep.skipped, rep.kept_failed) == (0, 0, 6, 2)
+    assert (rep.done, rep.failed, rep.skipped, rep.kept_failed) == (0, 0, 7, 3)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("night-*.parquet")} == before
 
     # a night whose file changed is redone (and only that one); a touched file is checked
@@ -198,12 +203,12 @@ def test_resume_skips_done_and_redoes_changed(first_run, cohort, client, tmp_pat
     shutil.copy(cohort["c"], work)
     jobs2 = [*jobs, nb.NightJob(str(work))]
     rep = nb.run_batch(jobs2, out, client=client)
-    assert rep.done == 1 and rep.skipped == 6
+    assert rep.done == 1 and rep.skipped == 7
     h1 = pd.read_parquet(out / "nights").set_index("file").loc[str(work), "file_hash"]
     _edf(work, 5, 300.0)
     os.utime(cohort["b"])
     rep = nb.run_batch(jobs2, out, client=client)
-    assert (rep.done, rep.unchanged, rep.skipped) == (1, 1, 5)
+    assert (rep.done, rep.unchanged, rep.skipped) == (1, 1, 6)
     nights = pd.read_parquet(out / "nights").set_index("file")
     assert nights.loc[str(work), "file_hash"] != h1
     assert nights.loc[str(cohort["b"]), "file_mtime_ns"] == cohort["b"].stat().st_mtime_ns
@@ -211,10 +216,10 @@ def test_resume_skips_done_and_redoes_changed(first_run, cohort, client, tmp_pat
 
     # another detector version or another channel choice: everything is redone
     done = nb.Output(out).done()
-    assert len(nb.plan(jobs2, done, "nightcramp-detect 9.9").todo) == 7
+    assert len(nb.plan(jobs2, done, "nightcramp-detect 9.9").todo) == 8
     assert nb.plan(jobs2, done, nb.detector_version()).todo == []
     other = [nb.NightJob(j.path, emg=("EMG calf",)) for j in jobs2]
-    assert len(nb.plan(other, done, nb.detector_version()).todo) == 7
+    assert len(nb.plan(other, done, nb.detector_version()).todo) == 8
 
 
 def test_a_fixed_file_leaves_errors_for_nights(first_run, cohort, client, tmp_path) -> None:  # noqa: ANN001
@@ -227,9 +232,32 @@ def test_a_fixed_file_leaves_errors_for_nights(first_run, cohort, client, tmp_pa
     finally:
         data = cohort["a"].read_bytes()
         cohort["trunc"].write_bytes(data[: len(data) * 3 // 5])
-    assert (rep.done, rep.kept_failed) == (1, 1)
+    assert (rep.done, rep.kept_failed) == (1, 2)
     assert str(cohort["trunc"]) not in set(pd.read_parquet(out / "errors")["file"])
     assert str(cohort["trunc"]) in set(pd.read_parquet(out / "nights")["file"])
+
+
+def test_channels_csv_per_file(cohort, client, tmp_path) -> None:  # noqa: ANN001
+    """A CSV names the EMG channels of the file without recognisable labels; dropping the
+    CSV changes the channel choice, so the night is redone (and fails as without it)."""
+    csv_path = tmp_path / "channels.csv"
+    rel = os.path.relpath(cohort["noleg"], tmp_path)
+    csv_path.write_text(f'file,emg,acc\n{rel},"Fp1,C3",\n')
+    jobs = nb.collect([cohort["noleg"], cohort["c"]], channels_csv=csv_path)
+    assert [(j.emg, j.acc) for j in jobs] == [(("Fp1", "C3"), ()), ((), ())]
+    out = tmp_path / "out"
+    rep = nb.run_batch(jobs, out, client=client)
+    assert (rep.done, rep.failed) == (2, 0)
+    night = pd.read_parquet(out / "nights").set_index("file").loc[str(cohort["noleg"])]
+    assert list(night["emg_labels"]) == ["Fp1", "C3"]
+    assert json.loads(night["channels_option"]) == {"emg": ["Fp1", "C3"], "acc": []}
+    rep = nb.run_batch(nb.collect([cohort["noleg"], cohort["c"]]), out, client=client)
+    assert (rep.done, rep.failed, rep.skipped) == (0, 1, 1)
+    assert list(pd.read_parquet(out / "nights")["file"]) == [str(cohort["c"])]
+    bad = tmp_path / "bad.csv"
+    bad.write_text('file,emg,acc\nx.edf,,"X,Y"\n')
+    with pytest.raises(nb.UserError, match=r"bad.csv: line 2: acc 'X,Y': give three labels"):
+        nb.collect([cohort["c"]], channels_csv=bad)
 
 
 def test_leftover_temporary_parts_are_removed(tmp_path: Path) -> None:
