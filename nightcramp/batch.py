@@ -667,6 +667,8 @@ class BatchReport:
     night_cpu_s: float = 0.0
     """Sum of the tasks' CPU times (worker side)."""
     peak_rss_mb: float = 0.0
+    write_s: float = 0.0
+    """Client time spent writing parts (atomic, fsynced)."""
     dashboard: str | None = None
 
 
@@ -751,6 +753,7 @@ def run_batch(
                     "detector_version": version,
                 }
             del fut
+            tw = time.perf_counter()
             if res["status"] == "ok":
                 output.commit(res)
                 rep.done += 1
@@ -764,6 +767,7 @@ def run_batch(
             else:
                 output.commit_error(job, res)
                 rep.failed += 1
+            rep.write_s += time.perf_counter() - tw
             if on_result is not None:
                 on_result(res)
             if bar is not None:
