@@ -430,3 +430,19 @@ def test_bench_batch_runs_on_a_small_cohort() -> None:
     assert r.returncode == 0, r.stderr
     for what in ("sequential loop", "dask, 2 workers", "speedup", "overhead", "MB peak"):
         assert what in r.stdout
+
+
+def test_docs_list_every_column_of_every_table() -> None:
+    """docs/BATCH.md documents the stable schema: each table's columns, no more, no less."""
+    import re
+
+    text = (REPO / "docs" / "BATCH.md").read_text(encoding="utf-8")
+    for table, schema in nb.TABLES.items():
+        m = re.search(rf"### `{table}/` \(schema (\d+)\)\n(.*?)(?=\n### |\n## |\Z)", text, re.S)
+        assert m, f"no section for {table}/"
+        assert m.group(1) == schema.metadata[b"nightcramp.schema"].decode()
+        named: set[str] = set()
+        for line in m.group(2).splitlines():
+            if line.startswith("| ") and not line.startswith("| column") and "---" not in line:
+                named |= {c.strip() for c in line.split("|")[1].split(",")}
+        assert named == set(schema.names), table
