@@ -50,6 +50,8 @@ NIGHT_SUFFIXES = (".edf", ".bdf")
 LIST_SUFFIXES = (".txt", ".lst", ".list")
 #: Default memory limit per local worker: several times a night's peak (< 300 MB).
 DEFAULT_MEMORY_LIMIT = "2GiB"
+#: Smallest memory limit per worker accepted: a worker peaks at ~290 MB (bench_batch).
+MIN_MEMORY_LIMIT = 512 * 2**20
 #: Bytes read at a time when hashing a file.
 HASH_BLOCK = 1 << 20
 SCHEMA_VERSION = "1"
@@ -636,7 +638,20 @@ def local_cluster(
     import logging
 
     import dask
+    from dask.utils import format_bytes, parse_bytes
     from distributed import LocalCluster
+
+    try:
+        limit = parse_bytes(memory_limit) if isinstance(memory_limit, str) else int(memory_limit)
+    except (ValueError, TypeError):
+        raise UserError(
+            f"--memory-limit {memory_limit}: not a size -- give e.g. 2GiB or 1500MB"
+        ) from None
+    if limit < MIN_MEMORY_LIMIT:
+        raise UserError(
+            f"--memory-limit {memory_limit}: {format_bytes(limit)} is less than a night needs "
+            f"(~300 MB) -- give at least {format_bytes(MIN_MEMORY_LIMIT)}"
+        )
 
     with dask.config.set(CLUSTER_CONFIG):
         return LocalCluster(
@@ -645,7 +660,7 @@ def local_cluster(
             processes=True,
             host="127.0.0.1",
             scheduler_port=0,
-            memory_limit=memory_limit,
+            memory_limit=limit,
             dashboard_address="127.0.0.1:0" if (dashboard and has_dashboard()) else None,
             silence_logs=logging.ERROR,
         )

@@ -393,6 +393,17 @@ def test_cli_batch_progress_dashboard_and_exit_status(cohort, tmp_path, capsys) 
     code, _, err = _cli(capsys, "batch", str(tmp_path / "nowhere"), "--out", str(out))
     assert code == 2 and err.startswith("cramp: error: ")
     assert "no such file or folder" in err and "Traceback" not in err
+    out2 = tmp_path / "cli-out-2"
+    for limit, says in (("lots", "not a size"), ("100MB", "less than a night needs")):
+        code, _, err = _cli(capsys, "batch", str(cohort["c"]), "--out", str(out2),
+                            "--memory-limit", limit)  # fmt: skip
+        assert code == 2 and f"--memory-limit {limit}" in err and says in err, err
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code, _, err = _cli(capsys, "batch", str(cohort["c"]), "--out", str(out2),
+                            "--scheduler", "tcp://127.0.0.1:9")  # fmt: skip
+    assert code == 2 and "cannot connect" in err and "Traceback" not in err, err
 
 
 def test_replay_takes_an_edf_file_into_the_cramp_log(cohort, capsys, isolated_home) -> None:  # noqa: ANN001

@@ -121,8 +121,8 @@ def _run_on_cluster(
     try:
         if scheduler:
             try:
-                client = Client(scheduler, timeout="20s")
-            except OSError as e:
+                client = Client(scheduler)  # waits distributed.comm.timeouts.connect
+            except (OSError, ValueError, TypeError) as e:
                 raise UserError(
                     f"--scheduler {scheduler}: cannot connect ({e}) -- is the scheduler running?"
                 ) from None
