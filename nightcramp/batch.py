@@ -33,6 +33,8 @@ import resource
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import as_completed as as_completed_threads
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +54,8 @@ LIST_SUFFIXES = (".txt", ".lst", ".list")
 DEFAULT_MEMORY_LIMIT = "2GiB"
 #: Smallest memory limit per worker accepted: a worker peaks at ~290 MB (bench_batch).
 MIN_MEMORY_LIMIT = 512 * 2**20
+#: Client threads writing finished nights' parts.
+WRITERS = 4
 #: Bytes read at a time when hashing a file.
 HASH_BLOCK = 1 << 20
 SCHEMA_VERSION = "1"
@@ -683,7 +687,7 @@ class BatchReport:
     """Sum of the tasks' CPU times (worker side)."""
     peak_rss_mb: float = 0.0
     write_s: float = 0.0
-    """Client time spent writing parts (atomic, fsynced)."""
+    """Time spent writing parts (atomic, fsynced), summed over the writer threads."""
     dashboard: str | None = None
 
 
@@ -693,6 +697,24 @@ def _worker_died_message(job: NightJob, exc: BaseException) -> str:
         f"memory limit): {type(exc).__name__} -- rerun the batch to retry it, or give "
         "workers more memory (--memory-limit)"
     )
+
+
+def _write(output: Output, job: NightJob, res: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """Write one finished night's parts (in a writer thread); return it and the time."""
+    t0 = time.perf_counter()
+    try:
+        if res["status"] == "ok":
+            output.commit(res)
+        elif res["status"] == "unchanged":
+            output.touch(job.key, res["stat"])
+        else:
+            output.commit_error(job, res)
+    except OSError as e:
+        raise UserError(
+            f"{output.root}: cannot write {job.path}'s results ({e.strerror}) -- free disk "
+            "space or fix the folder's permissions; a rerun resumes where this one stopped"
+        ) from None
+    return res, time.perf_counter() - t0
 
 
 def pending(jobs: Sequence[NightJob], out: Path) -> int:
@@ -745,8 +767,30 @@ def run_batch(
 
         bar = tqdm(total=len(p.todo), unit="night", desc="nights", dynamic_ncols=True)
         bar.set_postfix(failed=0)
+
+    def account(res: dict[str, Any], seconds: float) -> None:
+        rep.write_s += seconds
+        if res["status"] == "ok":
+            rep.done += 1
+            rep.events += len(res["events"])
+            rep.night_seconds += res["night"]["seconds"]
+            rep.night_cpu_s += res["night"]["cpu_s"]
+            rep.peak_rss_mb = max(rep.peak_rss_mb, res.get("peak_rss_mb", 0.0))
+        elif res["status"] == "unchanged":
+            rep.unchanged += 1
+        else:
+            rep.failed += 1
+        if on_result is not None:
+            on_result(res)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(failed=rep.failed)
+
     ac = as_completed(futures)
     del futures
+    # parts are written by a few threads (most of a write is fsync, which frees the GIL)
+    pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="nightcramp-write")
+    writes: set[Future[tuple[dict[str, Any], float]]] = set()
     try:
         for fut in ac:
             job = by_key[keys.pop(fut.key)]
@@ -768,27 +812,16 @@ def run_batch(
                     "detector_version": version,
                 }
             del fut
-            tw = time.perf_counter()
-            if res["status"] == "ok":
-                output.commit(res)
-                rep.done += 1
-                rep.events += len(res["events"])
-                rep.night_seconds += res["night"]["seconds"]
-                rep.night_cpu_s += res["night"]["cpu_s"]
-                rep.peak_rss_mb = max(rep.peak_rss_mb, res.get("peak_rss_mb", 0.0))
-            elif res["status"] == "unchanged":
-                output.touch(job.key, res["stat"])
-                rep.unchanged += 1
-            else:
-                output.commit_error(job, res)
-                rep.failed += 1
-            rep.write_s += time.perf_counter() - tw
-            if on_result is not None:
-                on_result(res)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(failed=rep.failed)
+            writes.add(pool.submit(_write, output, job, res))
+            if len(writes) >= 2 * WRITERS:  # bounded: the client holds a few nights only
+                wait(writes, return_when=FIRST_COMPLETED)
+            for w in [w for w in writes if w.done()]:
+                writes.discard(w)
+                account(*w.result())
+        for w in as_completed_threads(writes):
+            account(*w.result())
     finally:
+        pool.shutdown(wait=True)
         if bar is not None:
             bar.close()
     rep.seconds = time.perf_counter() - t0
