@@ -623,6 +623,9 @@ CLUSTER_CONFIG: dict[str, Any] = {
     # hands freed memory back at once and faults it in again for the next array, which
     # doubles the detector's CPU time (bench_batch); a night's memory is bounded anyway
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # the statistical profiler (the dashboard's Profile page) samples every 10 ms: it
+    # halves an idle worker's CPU (3.6 -> 1.9 % of a core, bench notes in docs/BATCH.md)
+    "distributed.worker.profile.enabled": False,
 }
 
 
