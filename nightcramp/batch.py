@@ -829,11 +829,3 @@ def run_batch(
             bar.close()
     rep.seconds = time.perf_counter() - t0
     return rep
-
-
-def read_table(out: Path, table: str) -> pa.Table:
-    """One of the dataset's tables (all its parts), with its documented schema."""
-    import pyarrow.dataset as ds
-
-    folder = Path(out) / table
-    return ds.dataset(folder, schema=TABLES[table], format="parquet").to_table()
