@@ -36,6 +36,9 @@ class Event:
     ``leg-movement``, ``electrode-off``, ``pop``, ``saturation``, ``mains``, ..."""
     reason: str = ""
     """One human sentence: why this kind."""
+    side: str = ""
+    """Which leg: ``left``, ``right`` or ``both`` (a bilateral leg movement) when the night
+    has two legs; empty for a one-leg night (its layout's ``side`` says which)."""
     context: dict[str, Any] = field(default_factory=dict, compare=False)
     """For cramps: ``asleep_before`` (bool), ``woke_after`` (bool), ``moved_after_s``,
     ``walked_after_s`` (seconds after the end, or None), ``awake_after_s``."""
@@ -53,6 +56,8 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["channels"] = list(self.channels)
+        if not self.side:
+            del d["side"]  # one-leg nights print as they always have
         d["duration_s"] = self.duration_s
         return d
 
