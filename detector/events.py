@@ -80,4 +80,8 @@ class NightResult:
     """Timeline span covered, first to last sample, in s (gaps included)."""
     detector_version: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
-    """Counters: samples, gap seconds, electrode-off seconds, corrupt frames, ..."""
+    """Counters: samples, gap seconds, electrode-off seconds, corrupt frames, ...; for a
+    two-leg night also ``bilateral`` (the rule used and what it merged) and ``legs``."""
+    legs: dict[str, NightResult] = field(default_factory=dict)
+    """A two-leg night: each leg's own night (``left``, ``right``), before the merge;
+    empty for one leg."""

@@ -205,9 +205,9 @@ def merge_legs(
     for leg in legs:
         keys = {(c.start_s, c.end_s): c for c in leg.candidates}
         for ev in leg.events:
-            cand = keys.get((ev.start_s, ev.end_s))
-            if cand is not None and ev.kind in ("plm", "movement"):
-                moves.append(replace(cand, side=leg.side))
+            orig = keys.get((ev.start_s, ev.end_s))
+            if orig is not None and ev.kind in ("plm", "movement"):
+                moves.append(replace(orig, side=leg.side))
             else:
                 others.append(ev if ev.side else replace(ev, side=leg.side))
     cramps = [e for e in others if e.kind == "cramp"]
