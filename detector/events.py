@@ -36,12 +36,12 @@ class Event:
     ``leg-movement``, ``electrode-off``, ``pop``, ``saturation``, ``mains``, ..."""
     reason: str = ""
     """One human sentence: why this kind."""
-    side: str = ""
-    """Which leg: ``left``, ``right`` or ``both`` (a bilateral leg movement) when the night
-    has two legs; empty for a one-leg night (its layout's ``side`` says which)."""
     context: dict[str, Any] = field(default_factory=dict, compare=False)
     """For cramps: ``asleep_before`` (bool), ``woke_after`` (bool), ``moved_after_s``,
     ``walked_after_s`` (seconds after the end, or None), ``awake_after_s``."""
+    side: str = ""
+    """Which leg: ``left``, ``right`` or ``both`` (a bilateral leg movement) when the night
+    has two legs; empty for a one-leg night (its layout's ``side`` says which)."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
