@@ -150,3 +150,19 @@ def test_plm_series_rule_alone() -> None:
 def test_an_unknown_rule_is_refused() -> None:
     with pytest.raises(ValueError, match="bilateral_rule"):
         merge_legs([], replace(WASM, bilateral_rule="rls"))
+
+
+def test_one_kind_on_both_legs_at_the_same_millisecond_is_one_event_of_both() -> None:
+    # turning over moves both legs at once: the cramp log knows an event by its kind and
+    # onset to the ms, so two would silently be one row
+    tl = Event(kind="movement", start_s=50.0, end_s=54.0, subtype="turning", peak_x_rest=9.0)
+    tr = Event(kind="movement", start_s=50.0004, end_s=55.0, subtype="turning", peak_x_rest=4.0)
+    got, _ = merge_legs(legs([], [], ("left", tl), ("right", tr)))
+    assert [(e.subtype, e.side, e.end_s, e.peak_x_rest) for e in got] == [
+        ("turning", "both", 55.0, 9.0)
+    ]
+    assert "left and right legs at once" in got[0].reason
+    # a millisecond apart they stay two
+    tr2 = Event(kind="movement", start_s=50.002, end_s=55.0, subtype="turning")
+    got2, _ = merge_legs(legs([], [], ("left", tl), ("right", tr2)))
+    assert [e.side for e in got2] == ["left", "right"]

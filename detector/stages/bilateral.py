@@ -193,6 +193,35 @@ def plm_series(items: Sequence[tuple[float, bool]], cfg: DetectorConfig) -> dict
     return out
 
 
+def _same_onset_once(events: list[Event]) -> list[Event]:
+    """Events of one kind on both legs starting in the same millisecond (turning over
+    moves both legs at once; frames are 10 ms) are one event of both legs: an event is
+    known by its kind and onset to the ms (the cramp log's key), so two would be one."""
+    by_key: dict[tuple[str, int], list[Event]] = {}
+    for e in events:
+        by_key.setdefault((e.kind, int(round(e.start_s * 1000))), []).append(e)
+    out: list[Event] = []
+    for group in by_key.values():
+        if len(group) == 1 or len({e.side for e in group}) == 1:
+            out += group
+            continue
+        loud = max(group, key=lambda e: e.peak_x_rest)
+        chans: list[str] = []
+        for e in group:
+            chans += [c for c in e.channels if c not in chans]
+        legs = " and ".join(sorted({e.side for e in group}))
+        out.append(
+            replace(
+                loud,
+                end_s=max(e.end_s for e in group),
+                channels=tuple(chans),
+                side="both",
+                reason=f"{loud.reason} (on the {legs} legs at once)",
+            )
+        )
+    return out
+
+
 def merge_legs(
     legs: Sequence[LegEvents], cfg: DetectorConfig | None = None
 ) -> tuple[list[Event], dict[str, Any]]:
@@ -259,6 +288,7 @@ def merge_legs(
             out.append(_as_plm(e, plm[i], cfg))
         else:
             out.append(e)
+    out = _same_onset_once(out)
     out.sort(key=lambda e: (e.start_s, e.side, e.kind))
     stats = {
         "rule": name,
