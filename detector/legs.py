@@ -113,8 +113,7 @@ class LegsDetector:
         out: list[Event] = []
         for lg in self.legs:
             for ev in lg.detector.take_notices():
-                notice = ev.context.get("provisional") or ev.context.get("retracted")
-                if notice or not lg.is_candidate(ev):
+                if ev.is_notice or not lg.is_candidate(ev):
                     out.append(replace(ev, side=lg.side))
         return out
 

@@ -190,7 +190,7 @@ def test_live_sinks_get_cramps_with_their_side_and_the_rest_at_the_end() -> None
 
 
 def _notice(ev: Event) -> bool:
-    return bool(ev.context.get("provisional") or ev.context.get("retracted"))
+    return ev.is_notice
 
 
 # ------------------------------------------------------------------ layouts and labels
