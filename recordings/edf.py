@@ -694,6 +694,8 @@ def write_edf(
     anns: list[tuple[float, float | None, str]] = []
     for ev in events:
         txt = ev.kind + (f"/{ev.subtype}" if ev.subtype else "") + f" conf={ev.confidence:.2f}"
+        if ev.side:  # a two-leg night: which leg
+            txt += f" leg={ev.side}"
         anns.append((ev.start_s, ev.duration_s, txt))
     anns.extend(extra_annotations)
     anns.sort(key=lambda a: a[0])

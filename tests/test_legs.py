@@ -260,9 +260,12 @@ def test_edf_export_writes_both_legs_with_their_labels(tmp_path: Path) -> None:
     )  # fmt: skip
     x = np.random.default_rng(1).normal(0, 5, (500 * 20, 4))
     p = tmp_path / "out.edf"
-    write_edf(ArraySource(lay, x), p)
+    cramp = Event(kind="cramp", start_s=5.0, end_s=15.0, subtype="calf", side="right")
+    write_edf(ArraySource(lay, x), p, [cramp])
     with pyedflib.EdfReader(str(p)) as r:
         got = [r.getLabel(i) for i in range(r.signals_in_file)]
+        notes = list(r.readAnnotations()[2])
     assert got == ["EMG calf L", "EMG tibialis L", "EMG calf R", "EMG tibialis R"]
+    assert any("cramp/calf" in n and "leg=right" in n for n in notes)
     back = EdfSource(p).layout
     assert back.emg_sides == lay.emg_sides
