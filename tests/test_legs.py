@@ -269,3 +269,23 @@ def test_edf_export_writes_both_legs_with_their_labels(tmp_path: Path) -> None:
     assert any("cramp/calf" in n and "leg=right" in n for n in notes)
     back = EdfSource(p).layout
     assert back.emg_sides == lay.emg_sides
+
+
+def test_replay_of_a_two_leg_edf_logs_each_leg(
+    independent: dict[str, Path], tmp_path: Path
+) -> None:
+    from nightcramp.cramplog import CrampLog
+
+    db = tmp_path / "log.sqlite3"
+    res = CliRunner().invoke(cli, ["replay", str(independent["both"]), "--db", str(db),
+                                   "--bilateral", "aasm", "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "legs merged by AASM 2007" in res.output
+    want = _detect(independent["both"], "--bilateral", "aasm")
+    with CrampLog.open(db) as log:
+        nid = log.latest_night_id()
+        assert nid is not None and nid.startswith("file:")
+        rows = log.events(nid)
+    assert sorted((r["kind"], r["start_s"], r["leg"]) for r in rows) == sorted(
+        (e["kind"], e["start_s"], e["side"]) for e in want["events"]
+    )

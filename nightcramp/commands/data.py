@@ -154,6 +154,7 @@ _BILATERAL = click.option(
 Examples:
   cramp replay recordings/sample-night
   cramp replay recordings/night-20261126-231502-1a2b3c4d --speed 60
+  cramp replay psg-both-legs.edf --bilateral aasm
 """
 )
 @click.argument("recording", type=click.Path(path_type=Path))
@@ -169,24 +170,28 @@ Examples:
 def replay(
     recording: Path, speed: float | None, db: Path | None, progress: bool | None, bilateral: str
 ) -> None:
-    """Feed a saved recording through the live pipeline into the cramp log.
+    """Feed a saved recording (or an EDF/EDF+/BDF file) through the live pipeline into
+    the cramp log.
 
     Deterministic: the same frames, in the same order, through the same frame assembler
-    and detector give the events the live run produced.
+    and detector give the events the live run produced.  An EDF file's night is logged
+    as ``file:<its absolute path>``; one with both legs' channels runs a detector per leg.
     """
     from detector.detect import DETECTOR_VERSION
     from nightcramp.cramplog import CrampLog
     from recordings.store import RecordingSource
 
     p = Path(recording)
+    src: Any
     if p.is_file():
-        raise UserError(
-            f"{p}: replay takes a recording folder; for an EDF/BDF file use `cramp detect {p}`"
-        )
-    src = RecordingSource(p)
+        src = open_source(p)
+        night_id = _night_id(src, p)
+        device: dict[str, Any] = {}
+    else:
+        src = RecordingSource(p)
+        night_id = src.recording_id
+        device = src.info.meta.get("device") or {}
     log = CrampLog.open(db)
-    night_id = src.recording_id
-    device = src.info.meta.get("device") or {}
     log.begin_night(
         night_id,
         source=f"replay:{p}",
@@ -205,12 +210,17 @@ def replay(
     kinds: dict[str, int] = {}
     for ev in result.events:
         kinds[ev.kind] = kinds.get(ev.kind, 0) + 1
-    st = src.stats
+    st = getattr(src, "stats", {})
     counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no events"
+    losses = (
+        f"{len(result.gaps)} gaps"
+        if p.is_file()
+        else f"{st.get('gaps', 0)} gaps, {st.get('corrupt', 0)} corrupt frames"
+    )
+    legs = f", legs merged by {result.stats['bilateral']['rule']}" if result.legs else ""
     click.echo(
-        f"replayed {p.name} ({night_id}): {result.duration_s / 3600:.2f} h, {counts}; "
-        f"{st.get('gaps', 0)} gaps, {st.get('corrupt', 0)} corrupt frames"
-        + f"; logged to {log.path}"
+        f"replayed {p.name} ({night_id}): {result.duration_s / 3600:.2f} h, {counts}{legs}; "
+        f"{losses}; logged to {log.path}"
     )
 
 
