@@ -74,7 +74,7 @@ from firmware_protocol.session import (
     StatusChanged,
     Unlinked,
 )
-from nightcramp import paths
+from nightcramp import heal, paths
 from recordings.assemble import FrameAssembler, recording_config
 from recordings.errors import UserError
 
@@ -448,6 +448,7 @@ class Recorder:
         )
         self.night_id = self.writer.recording_id
         self.recording_path = Path(self.writer.folder)
+        heal.hold(self.writer.folder, self.db, owner=self)  # a later command finishes it if killed
         self.assembler = FrameAssembler(config=config, device=device)
         self.cramplog = CrampLog.open(self.db)
 

@@ -281,9 +281,10 @@ def record(
             raise UserError(
                 f"cramp record: {', '.join(given)} only apply to --emulate, not to a real sensor"
             )
-    from nightcramp import paths
+    from nightcramp import heal, paths
 
     out_dir = paths.recordings_dir(out)
+    heal.finish_killed_nights_in(db, out_dir)
     rec: Any
     if emulate is not None:
         from emulator.virtual.sensor import Faults, night_source
