@@ -73,8 +73,17 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
         from nightcramp.recorder import _explain
 
         raise UserError(_explain("cramp scan", e)) from e
+    from nightcramp.pairing import BondBook
+
+    book = BondBook()
     rows = [
-        {"name": f.name, "address": f.address, "rssi_dbm": f.rssi, "battery_pct": f.battery}
+        {
+            "name": f.name,
+            "address": f.address,
+            "rssi_dbm": f.rssi,
+            "battery_pct": f.battery,
+            "bonded": book.get(f.address) is not None,
+        }
         for f in found
     ]
     if as_json:
@@ -85,10 +94,13 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
             "No sensors found. Is the sensor charged and near, and not connected to another device?"
         )
         return
-    click.echo(f"{'name':<18} {'address':<18} {'RSSI':>6} {'battery':>8}")
+    click.echo(f"{'name':<18} {'address':<18} {'RSSI':>6} {'battery':>8}  bonded")
     for r in rows:
         bat = "?" if r["battery_pct"] is None else f"{r['battery_pct']} %"
-        click.echo(f"{r['name']:<18} {r['address']:<18} {r['rssi_dbm']:>4} dBm {bat:>7}")
+        bonded = "yes" if r["bonded"] else "no (cramp pair)"
+        click.echo(
+            f"{r['name']:<18} {r['address']:<18} {r['rssi_dbm']:>4} dBm {bat:>7}  {bonded}"
+        )
 
 
 @click.command("record")
@@ -198,8 +210,9 @@ def record(
         air: Any = None
         if virtual_hci is not None:
             from emulator.virtual import RemoteAir
+            from emulator.virtual.security import BondStore
 
-            air = RemoteAir(virtual_hci)
+            air = RemoteAir(virtual_hci, keystore=BondStore(paths.virtual_keys_path()))
             kw = {"scanner_kwargs": air.scanner_kwargs(), "client_kwargs": air.client_kwargs()}
         rec = Recorder(device, out_dir=out_dir, db=db, duration_s=dur, **kw)
 
