@@ -22,6 +22,7 @@ has not bonded with this host).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid as uuidlib
 from collections.abc import Callable, Iterator
@@ -264,14 +265,22 @@ class BumbleClient(BaseBleakClient):
         self._on_disconnection()
 
     async def _encrypt(self, conn: Connection) -> None:
+        why: str
         try:
             await conn.encrypt()
-        except HCI_Error as e:
-            raise BondMismatchError(
-                f"{self.address}: the link could not be encrypted with the key bonded for "
-                f"this address ({e}): not the sensor this host bonded with, "
-                "or a sensor that was reset"
-            ) from e
+            return
+        except HCI_Error as e:  # the peer has no key for us (LTK negative reply)
+            why = str(e)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled, not refused
+            why = "the link dropped: the keys differ"  # MIC failure ends the link
+        raise BondMismatchError(
+            f"{self.address}: the link could not be encrypted with the key bonded for "
+            f"this address ({why}): not the sensor this host bonded with, "
+            "or a sensor that was reset"
+        )
 
     async def pair(self, *args: Any, compare: Compare | None = None, **kwargs: Any) -> None:
         """Bond with the connected peer (LE Secure Connections, bumble's SMP).

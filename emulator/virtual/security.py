@@ -184,6 +184,8 @@ class SensorSecurity:
         """Numbers the sensor showed for numeric comparison (tests)."""
         self.refused: list[str] = []
         """Addresses whose pairing request was refused (tests)."""
+        self.pairings = 0
+        """Pairings completed (a reconnect with stored keys is not one)."""
 
     @property
     def need_mitm(self) -> bool:
@@ -200,6 +202,7 @@ class SensorSecurity:
 
     def on_bonded(self, conn: Connection) -> None:
         self._window = False
+        self.pairings += 1
         keys = self.store.keys(conn.peer_address)
         if not is_lesc_bond(keys, need_mitm=self.need_mitm):
             # legacy pairing, or Just Works where this sensor can do better: not a bond
