@@ -183,6 +183,33 @@ def test_an_unbonded_central_can_neither_command_nor_listen() -> None:
     assert len(r["refused"]) == 1 and r["stranger_keys"] == []
 
 
+def test_the_button_opens_pairing_for_one_more_bond_only() -> None:
+    async def main() -> list[bool]:
+        air = LocalAir()
+        sensor = _sensor()
+        await sensor.start(air)
+        results = []
+        for k, button in enumerate((False, False, True, False)):  # owner, stranger, ...
+            if button:
+                sensor.security.open_pairing()
+            other = air if k == 0 else _neighbour(air)
+            c = BleakClient(ADDR, **other.client_kwargs())
+            await c.connect()
+            try:
+                await c.pair()
+                results.append(True)
+            except PairingRefusedError:
+                results.append(False)
+            await c.disconnect()
+            if other is not air:
+                await other.close()
+        await sensor.stop()
+        await air.close()
+        return results
+
+    assert asyncio.run(main()) == [True, False, True, False]
+
+
 def test_firmware_answers_not_paired_and_does_nothing() -> None:
     fw = make_firmware(make_night(1, 30.0), Faults())
     out = fw.on_control(START, 0.0, secure=False)
