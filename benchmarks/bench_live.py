@@ -139,7 +139,7 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
             logged.append((ev, holder["sensor"].sensor_s, holder["rec"]._timeline_s))
 
     def notice(ev: Any) -> bool:
-        return bool(ev.context.get("provisional") or ev.context.get("retracted"))
+        return bool(ev.is_notice)
 
     async def main() -> Any:
         from nightcramp import emulated as session
@@ -199,7 +199,7 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
     rows = []
     for t in [t for t in night.truth if t.kind == "cramp"]:
         over = [m for m in logged if m[0].start_s + k0 < t.end_s and m[0].end_s + k0 > t.start_s]
-        prov = [m for m in over if m[0].context.get("provisional")][:1]  # incl. a retracted one
+        prov = [m for m in over if m[0].is_notice][:1]  # incl. a retracted one
         match = [m for m in over if not notice(m[0])]
         p_on = prov[0][1] - t.start_s if prov else None
         if match:

@@ -123,6 +123,9 @@ class DetectorConfig:
     """Shortest leg movement, s (AASM 2007, WASM 2016); shorter -> twitch."""
     lm_max_s: float = 10.0
     """Longest leg movement, s (AASM 2007 / WASM 2016 monolateral)."""
+    lm_max_segments: int = 2
+    """A leg movement is one burst: at most this many segments (two bursts < 0.5 s apart
+    are one LM, AASM 2007), count."""
     plm_min_count: int = 4
     """Movements in a PLM series, count (AASM, WASM)."""
     plm_min_interval_s: float = 10.0
@@ -177,6 +180,11 @@ class DetectorConfig:
     """Stride (gait cycle) period range, s: about one calf burst per second (DOMAIN)."""
     walk_min_strides: int = 5
     """Bursts at a stride period that make walking, count."""
+    train_regular_band: tuple[float, float] = (0.6, 1.5)
+    """A burst train (strides, ECG spikes) is regular when its onset intervals lie within
+    this band around their median, multiples of the median (our choice) ..."""
+    train_regular_frac: float = 0.6
+    """... for at least this fraction of the intervals, unitless."""
     stride_ac_min: float = 0.6
     """Envelope autocorrelation at the stride lag that counts as periodic, unitless."""
     walk_acc_g: float = 0.08
@@ -189,6 +197,8 @@ class DetectorConfig:
     and 60 Hz hum and their harmonics."""
     upright_deg: float = 40.0
     """Shank within this angle of vertical counts as upright, degrees."""
+    upright_frac: float = 0.5
+    """A burst is upright when at least this fraction of its seconds are, unitless."""
     acc_shank_axis: int = 0
     """Accelerometer axis along the shank (0=x, 1=y, 2=z) when it cannot be learnt from
     the night (see :class:`detector.stages.posture.ShankAxis`); the sensor's x points
@@ -221,6 +231,11 @@ class DetectorConfig:
     steady_depth_min: float = 0.9
     """P10/P90 of the calf envelope at or above which loud activity is steady noise
     (electrode off), not a contraction, which waxes and wanes (DOMAIN, Minetto 2009)."""
+    steady_min_s: float = 3.0
+    """... over a burst at least this long, s (shorter bursts have too few troughs)."""
+    saturation_frac: float = 0.5
+    """A burst whose raw signal is flat (stuck or clipped) in at least this fraction of
+    its frames is a saturation artifact, unitless."""
     pop_max_s: float = 3.0
     """A low-frequency burst shorter than this is an electrode pop, s."""
     artifact_min_f_hz: float = 0.0

@@ -41,9 +41,9 @@ Context after a cramp (woke, moved, walked) is filled in by :meth:`Detector.fini
 
 Early cramp notice: while an episode is open, the cramp rules are applied to the data so
 far (at feed-block ends, at most once per second of data); once they hold for
-``cramp_min_s``, a provisional cramp (``context["provisional"]``) is queued for
+``cramp_min_s``, a provisional cramp (``Event.notice == "provisional"``) is queued for
 :meth:`Detector.take_notices`, followed when the episode closes by its final cramp
-(``context["provisional_start_s"]``) or a retraction (``context["retracted"]``).  Notices
+(``Event.replaces_start_s``) or a retraction (``Event.notice == "retracted"``).  Notices
 never enter ``push()``'s result, :attr:`Detector.events` or :meth:`finish`.
 """
 
@@ -184,12 +184,12 @@ class Detector:
         """Everything a live sink should see since the last call, in order.
 
         The final events (as returned by :meth:`push`), plus the early cramp notices:
-        a *provisional* cramp (``context["provisional"] = True``, ``end_s`` = the time it
-        was noticed) as soon as an open episode has met the cramp rules for
+        a *provisional* cramp (``notice == "provisional"``, ``end_s`` = the time it was
+        noticed) as soon as an open episode has met the cramp rules for
         ``cramp_min_s``; and, when its episode closes, either the final cramp carrying
-        ``context["provisional_start_s"]`` (the provisional's ``start_s``: it replaces
-        that row) or, if the episode turned out not to be a cramp, the provisional again
-        with ``context["retracted"] = True``.  Notices never enter :attr:`events` nor
+        ``replaces_start_s`` (the provisional's ``start_s``: it replaces that row) or, if
+        the episode turned out not to be a cramp, the provisional again with
+        ``notice == "retracted"``.  Notices never enter :attr:`events` nor
         :meth:`finish`.  See ``docs/DETECTOR.md`` (Early cramp notice).
         """
         return self.notices.take()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import pandas as pd
 
@@ -11,6 +12,27 @@ from detector.stream import Gap, StreamLayout
 
 EventKind = Literal["cramp", "plm", "movement", "artifact"]
 KINDS: tuple[str, ...] = ("cramp", "plm", "movement", "artifact")
+
+NoticeKind = Literal["provisional", "retracted"]
+"""An early notice (``docs/DETECTOR.md``): a cramp still going on, or its withdrawal."""
+
+
+class FrozenContext(dict[str, Any]):
+    """The read-only mapping of :attr:`Event.context`: a ``dict`` (so JSON, ``dict(...)``
+    and ``**`` work as before) that refuses every change.  Build a new event with
+    :func:`dataclasses.replace` instead."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("Event.context is read-only; use dataclasses.replace(event, context=...)")
+
+    __setitem__ = __delitem__ = _read_only  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
+    __ior__ = _read_only  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[type[FrozenContext], tuple[dict[str, Any]]]:
+        return (FrozenContext, (dict(self),))
 
 
 @dataclass(frozen=True)
@@ -36,11 +58,22 @@ class Event:
     ``leg-movement``, ``electrode-off``, ``pop``, ``saturation``, ``mains``, ..."""
     reason: str = ""
     """One human sentence: why this kind."""
-    context: dict[str, Any] = field(default_factory=dict, compare=False)
+    context: Mapping[str, Any] = field(default_factory=FrozenContext, compare=False)
     """For cramps: ``asleep_before`` (bool), ``woke_after`` (bool), ``moved_after_s``,
-    ``walked_after_s`` (seconds after the end, or None), ``awake_after_s``."""
+    ``walked_after_s`` (seconds after the end, or None), ``awake_after_s``,
+    ``prerise_s``.  Read-only (:class:`FrozenContext`)."""
+    notice: NoticeKind | None = field(default=None, compare=False)
+    """``None`` for a final event.  An early notice from
+    :meth:`detector.detect.Detector.take_notices`: ``"provisional"`` (a cramp still going
+    on; ``end_s`` = when it was noticed) or ``"retracted"`` (that provisional cramp
+    withdrawn; same ``start_s``)."""
+    replaces_start_s: float | None = field(default=None, compare=False)
+    """On a final cramp sent to live sinks: the ``start_s`` of the provisional cramp it
+    replaces (the key of that row), else ``None``."""
 
     def __post_init__(self) -> None:
+        if type(self.context) is not FrozenContext:
+            object.__setattr__(self, "context", FrozenContext(self.context))
         if self.kind not in KINDS:
             raise ValueError(f"unknown event kind {self.kind!r}")
         if not self.end_s >= self.start_s:
@@ -50,8 +83,28 @@ class Event:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
+    @property
+    def is_notice(self) -> bool:
+        """A provisional cramp or its retraction, not a final event."""
+        return self.notice is not None
+
+    def record_context(self) -> dict[str, Any]:
+        """:attr:`context` as written out (JSON, the cramp log's ``context_json``): with
+        the notice as the stored flags ``provisional`` (true on a provisional cramp and
+        its retraction), ``retracted`` and ``provisional_start_s``."""
+        d = dict(self.context)
+        if self.notice is not None:
+            d["provisional"] = True
+        if self.notice == "retracted":
+            d["retracted"] = True
+        if self.replaces_start_s is not None:
+            d["provisional_start_s"] = self.replaces_start_s
+        return d
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["notice"], d["replaces_start_s"]
+        d["context"] = self.record_context()
         d["channels"] = list(self.channels)
         d["duration_s"] = self.duration_s
         return d

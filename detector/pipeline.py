@@ -23,8 +23,8 @@ class Pipeline:
     ``on_event`` (and every sink added) is called once per final event, as soon as the
     detector closes it, and also with the detector's early cramp notices
     (:meth:`detector.detect.Detector.take_notices`): a provisional cramp
-    (``context["provisional"]``), then either its final cramp (carrying
-    ``context["provisional_start_s"]``) or its retraction (``context["retracted"]``).
+    (``notice == "provisional"``), then either its final cramp (carrying
+    ``replaces_start_s``) or its retraction (``notice == "retracted"``).
     :attr:`events` and :meth:`finish` hold the final events only.
     """
 
@@ -47,14 +47,11 @@ class Pipeline:
         """Send the detector's notices to the sinks; ``final`` (at finish) holds the
         night's events with their context filled in, which replace the final ones."""
         for ev in events:
-            notice = bool(ev.context.get("provisional") or ev.context.get("retracted"))
-            if not notice:
+            if not ev.is_notice:
                 if final is not None and len(self.events) < len(final):
                     fin = final[len(self.events)]
-                    if "provisional_start_s" in ev.context:
-                        ctx = dict(fin.context)
-                        ctx["provisional_start_s"] = ev.context["provisional_start_s"]
-                        fin = replace(fin, context=ctx)
+                    if ev.replaces_start_s is not None:
+                        fin = replace(fin, replaces_start_s=ev.replaces_start_s)
                     ev = fin
                 self.events.append(ev)
             for sink in self._sinks:

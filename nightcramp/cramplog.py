@@ -24,9 +24,10 @@ night, a recorder restarting mid-night and re-sending) updates the row, never
 duplicates it.
 
 Early cramp notices (``docs/DETECTOR.md``): a provisional cramp
-(``context["provisional"]``) is stored as a row like any other; the final cramp that
-carries ``context["provisional_start_s"]`` replaces that row (its annotations move to
-the final row); an event with ``context["retracted"]`` deletes it (:meth:`retract_event`).
+(``Event.notice == "provisional"``) is stored as a row like any other, flagged
+``provisional`` in its ``context_json`` (``Event.record_context``); the final cramp that
+carries ``Event.replaces_start_s`` replaces that row (its annotations move to the final
+row); a retraction (``Event.notice == "retracted"``) deletes it (:meth:`retract_event`).
 ``end_night`` drops any provisional row of the night still left.
 
 Detector versions: the version of a night is the one most recently *completed*
@@ -507,7 +508,7 @@ class CrampLog:
             night_id, version, ev.kind, ev.subtype, float(ev.start_s), float(ev.end_s),
             int(round(ev.start_s * 1000)), utc_iso(start_utc), utc_iso(end_utc),
             _num(ev.peak_uv), _num(ev.mean_uv), _num(ev.peak_x_rest), _num(ev.mean_x_rest),
-            _num(ev.confidence), _dumps(list(ev.channels)), ev.reason, _dumps(ev.context),
+            _num(ev.confidence), _dumps(list(ev.channels)), ev.reason, _dumps(ev.record_context()),
             now,
         )  # fmt: skip
         row = c.execute(
@@ -547,7 +548,7 @@ class CrampLog:
         millisecond) updates the stored row and returns the same id.  Wall-clock times
         default to the night's start + timeline seconds.
         """
-        if event.context.get("retracted"):
+        if event.notice == "retracted":
             return self.retract_event(night_id, event)
         with self._tx() as c:
             version = self._ingest_version(c, night_id)
@@ -557,7 +558,7 @@ class CrampLog:
                     start_utc = start_utc or t0 + timedelta(seconds=event.start_s)
                     end_utc = end_utc or t0 + timedelta(seconds=event.end_s)
             new_id = self._upsert_event(c, night_id, version, event, start_utc, end_utc)
-            prov = event.context.get("provisional_start_s")
+            prov = event.replaces_start_s
             if prov is not None:
                 self._drop_provisional(c, night_id, version, float(prov), move_to=new_id)
             return new_id

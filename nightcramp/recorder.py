@@ -614,7 +614,7 @@ class Recorder:
     def _event(self, ev: Event) -> None:
         # early cramp notices (provisional / retracted, docs/DETECTOR.md) go to the log
         # and the callback but are not counted: their final event is
-        if not (ev.context.get("provisional") or ev.context.get("retracted")):
+        if not ev.is_notice:
             self.stats.events[ev.kind] = self.stats.events.get(ev.kind, 0) + 1
         if self._sink is not None:
             self._sink(ev)

@@ -30,7 +30,7 @@ def _replay(log: CrampLog, nid: str) -> tuple[int, int]:
     sink = log.event_sink(nid, src.wall_time)
 
     def on_event(ev):  # type: ignore[no-untyped-def]
-        notice = ev.context.get("provisional") or ev.context.get("retracted")
+        notice = ev.is_notice
         sunk.append(0 if notice else 1)
         sink(ev)
 

@@ -39,9 +39,7 @@ def _feed(s: Synth, chunk_s: float) -> tuple[list[tuple[float, Event]], NightRes
 
 
 def _prov(seen: list[tuple[float, Event]]) -> list[tuple[float, Event]]:
-    return [
-        (t, e) for t, e in seen if e.context.get("provisional") and not e.context.get("retracted")
-    ]
+    return [(t, e) for t, e in seen if e.notice == "provisional"]
 
 
 @pytest.mark.parametrize("dur", [0.5, 5.0, 15.0, 20.0, 21.0, 25.0])
@@ -73,13 +71,13 @@ def test_long_cramp_noticed_while_ongoing_then_final_replaces_it(tmp_path: Path)
     assert t_seen - 50 <= MIN_S + 5.0  # within (min duration + 5 s) of the onset
     assert t_seen < 90  # while the cramp still goes on
     assert p.kind == "cramp" and "ongoing" in p.reason and p.end_s <= t_seen + 1e-6
-    finals = [e for _, e in seen if "provisional_start_s" in e.context]
-    assert len(finals) == 1 and finals[0].context["provisional_start_s"] == p.start_s
-    assert not any(e.context.get("retracted") for _, e in seen)
+    finals = [e for _, e in seen if e.replaces_start_s is not None]
+    assert len(finals) == 1 and finals[0].replaces_start_s == p.start_s
+    assert not any(e.notice == "retracted" for _, e in seen)
     # finish() holds the final events only; the final cramp is the one found without notices
     cramps = [e for e in res.events if e.kind == "cramp"]
     assert len(cramps) == 1 and abs(cramps[0].end_s - 90) <= 1.5
-    assert not any(e.context.get("provisional") for e in res.events)
+    assert not any(e.is_notice for e in res.events)
     plain = Detector(s.layout)
     for it in ArraySource(s.layout, s.emg, s.acc, 7.0).chunks():
         plain.push(it)
@@ -139,7 +137,7 @@ def test_cramp_turning_into_shaking_is_retracted(tmp_path: Path) -> None:
     assert len(prov) == 1
     p = prov[0][1]
     assert not any(e.kind == "cramp" for e in res.events)
-    retr = [(t, e) for t, e in seen if e.context.get("retracted")]
+    retr = [(t, e) for t, e in seen if e.notice == "retracted"]
     assert len(retr) == 1 and retr[0][1].start_s == p.start_s and retr[0][0] > prov[0][0]
     with CrampLog.open(tmp_path / "log.sqlite3") as log:
         log.begin_night("n", source="live", layout=s.layout, start_utc=START,
@@ -166,7 +164,7 @@ def test_log_drops_a_provisional_row_left_without_its_final(tmp_path: Path) -> N
         sink = log.event_sink("n", None)
         sink(p)
         # a retraction never deletes a final row at the same onset
-        final_same_onset = Event(**{**p.__dict__, "context": {}})
+        final_same_onset = Event(**{**p.__dict__, "context": {}, "notice": None})
         log.add_event("n", final_same_onset)
         assert log.retract_event("n", p) == -1
         assert len(log.events("n")) == 1

@@ -3,6 +3,8 @@ stage cut into random blocks gives what it gives in one piece."""
 
 from __future__ import annotations
 
+import json
+import pickle
 from dataclasses import replace
 
 import numpy as np
@@ -459,10 +461,59 @@ def test_a_provisional_cramp_is_replaced_by_its_final_cramp_or_retracted() -> No
     final = replace(cramp, start_s=99.9, end_s=160.0)
     nt.final(final)
     got = nt.take()
-    assert got[0].context.get("provisional") is True
-    assert got[1].start_s == 99.9 and got[1].context["provisional_start_s"] == 100.0
+    assert got[0].notice == "provisional" and got[0].end_s == 109.0
+    assert got[1].notice is None and got[1].start_s == 99.9 and got[1].replaces_start_s == 100.0
     nt.episode_closed(None)
     nt.raise_(cramp, 109.0)
     nt.episode_closed(None)  # closed without a cramp
     got = nt.take()
-    assert got[-1].context.get("retracted") is True and got[-1].start_s == 100.0
+    assert got[-1].notice == "retracted" and got[-1].start_s == 100.0
+    assert got[-1].reason.startswith("retracted: ")
+
+
+def test_events_are_immutable_and_notices_are_written_out_as_the_stored_flags() -> None:
+    ctx = {"asleep_before": True}
+    ev = Event(kind="cramp", start_s=1.0, end_s=20.0, context=ctx)
+    ctx["asleep_before"] = False  # the caller's dict is not the event's
+    assert ev.context["asleep_before"] is True
+    with pytest.raises(TypeError):
+        ev.context["woke_after"] = True  # type: ignore[index]
+    with pytest.raises(TypeError):
+        ev.context.update(x=1)  # type: ignore[attr-defined]
+    assert pickle.loads(pickle.dumps(ev)).context == ev.context
+    assert json.loads(json.dumps(ev.to_dict()))["context"] == {"asleep_before": True}
+    prov = replace(ev, notice="provisional")
+    retr = replace(ev, notice="retracted")
+    final = replace(ev, replaces_start_s=1.0)
+    assert prov == ev == final  # the notice takes no part in equality, like the context
+    assert prov.to_dict()["context"] == {"asleep_before": True, "provisional": True}
+    assert retr.record_context() == {"asleep_before": True, "provisional": True, "retracted": True}
+    assert final.record_context() == {"asleep_before": True, "provisional_start_s": 1.0}
+    assert "notice" not in final.to_dict() and ev.to_dict().keys() == final.to_dict().keys()
+
+
+# --------------------------------------------------------------------------- config
+def test_every_config_number_is_documented_and_read_by_a_stage() -> None:
+    """No threshold hides outside DetectorConfig, and none inside it is dead."""
+    import ast
+    from dataclasses import fields
+    from pathlib import Path
+
+    import detector
+
+    pkg = Path(detector.__file__).parent
+    tree = ast.parse((pkg / "config.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "DetectorConfig")
+    documented = {
+        a.target.id
+        for a, b in zip(cls.body, cls.body[1:], strict=False)
+        if isinstance(a, ast.AnnAssign)
+        and isinstance(a.target, ast.Name)
+        and isinstance(b, ast.Expr)
+        and isinstance(b.value, ast.Constant)
+        and isinstance(b.value.value, str)
+    }
+    names = {f.name for f in fields(DetectorConfig)}
+    assert names - documented == set()
+    code = "".join(p.read_text() for p in sorted(pkg.rglob("*.py")) if p.name != "config.py")
+    assert {n for n in names if f".{n}" not in code} == set()

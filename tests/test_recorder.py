@@ -140,12 +140,11 @@ def test_accelerated_stream_arrives_complete_in_order_and_replays_identically(
     from detector.pipeline import Pipeline
 
     def flags(evs: list[Any]) -> list[tuple[Any, ...]]:
-        keys = ("provisional", "retracted", "provisional_start_s")
-        return [(e.kind, e.start_s, e.end_s, *(e.context.get(k) for k in keys)) for e in evs]
+        return [(e.kind, e.start_s, e.end_s, e.notice, e.replaces_start_s) for e in evs]
 
     has_cramp = any(t.kind == "cramp" for t in night.truth)
-    assert any(e.context.get("provisional") for e in live_sunk) == has_cramp  # walking: none
-    assert sum(not e.context.get("provisional") for e in live_sunk) == len(rec.result.events)
+    assert any(e.is_notice for e in live_sunk) == has_cramp  # walking: none
+    assert sum(not e.is_notice for e in live_sunk) == len(rec.result.events)
     assert sum(rec.stats.events.values()) == len(rec.result.events)
     replay_sunk: list[Any] = []
     src2 = RecordingSource(rec.recording_path)
@@ -174,13 +173,13 @@ def test_cramp_noticed_live_while_it_goes_on_and_replay_sends_the_same(
     rec = run.recorder
     assert rec.result is not None and rec.recording_path is not None
     truth = [t for t in night.truth if t.kind == "cramp"]
-    prov = [e for e in sunk if e.context.get("provisional") and not e.context.get("retracted")]
+    prov = [e for e in sunk if e.notice == "provisional"]
     assert len(truth) == 1 and len(prov) == 1
     # the timeline starts at the first frame (<= 1 frame after the night's 0)
     assert prov[0].end_s - truth[0].start_s <= DetectorConfig().cramp_min_s + 5.0
     assert prov[0].end_s < truth[0].end_s
-    final = [e for e in sunk if "provisional_start_s" in e.context]
-    assert len(final) == 1 and final[0].context["provisional_start_s"] == prov[0].start_s
+    final = [e for e in sunk if e.replaces_start_s is not None]
+    assert len(final) == 1 and final[0].replaces_start_s == prov[0].start_s
     with CrampLog.open(isolated_home / "db.sqlite3") as lg:
         rows = [r for r in lg.events(rec.night_id) if r["kind"] == "cramp"]
         assert len(rows) == 1 and not rows[0]["context"].get("provisional")
@@ -190,9 +189,8 @@ def test_cramp_noticed_live_while_it_goes_on_and_replay_sends_the_same(
     for item in src.chunks():
         pipe.feed(item)
     pipe.finish()
-    key = ("provisional", "retracted", "provisional_start_s")
-    assert [(e.kind, e.start_s, e.end_s, *(e.context.get(k) for k in key)) for e in replay] == [
-        (e.kind, e.start_s, e.end_s, *(e.context.get(k) for k in key)) for e in sunk
+    assert [(e.kind, e.start_s, e.end_s, e.notice, e.replaces_start_s) for e in replay] == [
+        (e.kind, e.start_s, e.end_s, e.notice, e.replaces_start_s) for e in sunk
     ]
 
 

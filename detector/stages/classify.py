@@ -21,10 +21,8 @@ combines them, in this order (first rule that fires wins):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    from detector.config import DetectorConfig
+from detector.config import DetectorConfig
 
 
 @dataclass
@@ -85,8 +83,11 @@ class Verdict:
     lm_candidate: bool = False
 
 
-def _periodic_train(f: BurstFeatures, lo: float, hi: float, min_n: int) -> bool:
-    """>= min_n segments whose onset intervals are regular and within [lo, hi] s."""
+def _periodic_train(
+    f: BurstFeatures, lo: float, hi: float, min_n: int, cfg: DetectorConfig
+) -> bool:
+    """>= min_n segments whose onset intervals are regular (``train_regular_band`` /
+    ``train_regular_frac``) with a median within [lo, hi] s."""
     if f.n_segments < min_n:
         return False
     iv = [b - a for a, b in zip(f.seg_onsets, f.seg_onsets[1:], strict=False)]
@@ -94,8 +95,9 @@ def _periodic_train(f: BurstFeatures, lo: float, hi: float, min_n: int) -> bool:
     med = iv[len(iv) // 2]
     if not lo <= med <= hi:
         return False
-    good = sum(1 for x in iv if 0.6 * med <= x <= 1.5 * med)
-    return good >= 0.6 * len(iv)
+    a, b = cfg.train_regular_band
+    good = sum(1 for x in iv if a * med <= x <= b * med)
+    return good >= cfg.train_regular_frac * len(iv)
 
 
 def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) -> Verdict:
@@ -103,7 +105,7 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     max_seg = max(f.seg_durations) if f.seg_durations else d
 
     # 1. artifacts ------------------------------------------------------------------
-    if f.flat_frac >= 0.5:
+    if f.flat_frac >= cfg.saturation_frac:
         return Verdict(
             "artifact",
             "saturation",
@@ -126,7 +128,8 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             "loose electrode",
             0.8,
         )
-    if f.depth >= cfg.steady_depth_min and f.cramp_x_rest >= cfg.cramp_min_x_rest and d >= 3:
+    steady = f.depth >= cfg.steady_depth_min and f.cramp_x_rest >= cfg.cramp_min_x_rest
+    if steady and d >= cfg.steady_min_s:
         return Verdict(
             "artifact",
             "electrode-off",
@@ -150,7 +153,7 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             0.7,
         )
     spiky = max_seg <= cfg.spike_max_s and _periodic_train(
-        f, cfg.heart_period_s[0], cfg.heart_period_s[1], cfg.ecg_min_spikes
+        f, cfg.heart_period_s[0], cfg.heart_period_s[1], cfg.ecg_min_spikes, cfg
     )
     if spiky:
         return Verdict(
@@ -162,7 +165,7 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
 
     # 2. walking --------------------------------------------------------------------
     lo, hi = cfg.stride_period_s
-    stride_train = _periodic_train(f, lo, hi, cfg.walk_min_strides)
+    stride_train = _periodic_train(f, lo, hi, cfg.walk_min_strides, cfg)
     # strides: the calf falls back to rest in every swing phase, so a periodic envelope
     # counts only with a real share of the time at rest (a cramp's 1.4 Hz waxing and
     # waning never returns to rest, Minetto 2009)
@@ -241,7 +244,7 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     # 6. leg movements, twitches, fidgets ------------------------------------------
     if d < cfg.lm_min_s:
         return Verdict("movement", "twitch", f"{d:.2f} s burst, shorter than 0.5 s", 0.6)
-    single = f.n_segments <= 2  # an LM is one burst (AASM: < 0.5 s apart = one LM)
+    single = f.n_segments <= cfg.lm_max_segments  # an LM is one burst (AASM)
     if single and (d <= cfg.lm_max_s or (d <= cfg.cramp_lm_context_s and f.in_lm_series)):
         return Verdict(
             "movement",

@@ -6,6 +6,9 @@ ends, at most once per second of data); once they hold for ``cramp_min_s`` a
 retraction.  Every final event passes through here too, so :meth:`EarlyNotices.take`
 gives a live sink everything in order.  Notices never change the final events.
 
+The notice is typed on the event (:attr:`detector.events.Event.notice`,
+:attr:`~detector.events.Event.replaces_start_s`), never a key of its ``context``.
+
 Stage state: the queue, the provisional cramp awaiting its outcome, whether the open
 episode may still raise one, the last second evaluated.
 """
@@ -34,9 +37,7 @@ class EarlyNotices:
         if p is not None and ev.kind == "cramp" and ev.start_s < p.end_s and ev.end_s > p.start_s:
             # the final cramp of the provisional one: it replaces the provisional row
             self.prov = None
-            ctx = dict(ev.context)
-            ctx["provisional_start_s"] = p.start_s
-            self._queue.append(replace(ev, context=ctx))
+            self._queue.append(replace(ev, replaces_start_s=p.start_s))
         else:
             self._queue.append(ev)
 
@@ -45,10 +46,8 @@ class EarlyNotices:
         p = self.prov
         if p is not None:
             self.prov = None
-            ctx = dict(p.context)
-            ctx["retracted"] = True
             self._queue.append(
-                replace(p, context=ctx, reason="retracted: " + p.reason.split(": ", 1)[-1])
+                replace(p, notice="retracted", reason="retracted: " + p.reason.split(": ", 1)[-1])
             )
 
     def episode_closed(self, held: Event | None) -> None:
@@ -78,13 +77,11 @@ class EarlyNotices:
 
     def raise_(self, ev: Event, now: float) -> None:
         """Queue the provisional cramp ``ev`` noticed at data time ``now`` (s)."""
-        ctx = dict(ev.context)
-        ctx["provisional"] = True
         ev = replace(
             ev,
             end_s=max(ev.end_s, now),
             reason=f"ongoing, noticed at {now:.1f} s: {ev.reason}",
-            context=ctx,
+            notice="provisional",
         )
         self.prov = ev
         self._armed = False

@@ -160,7 +160,7 @@ def burst_acc(
     if not ok.any():
         return None, None, None
     activity = float(np.median(act[ok]))
-    up = bool(upright(g[ok], axis.at(s0, acc), cfg.upright_deg).mean() >= 0.5)
+    up = bool(upright(g[ok], axis.at(s0, acc), cfg.upright_deg).mean() >= cfg.upright_frac)
     far, near = cfg.turn_far_s, cfg.turn_near_s
     gb, _, okb = acc.seconds(s0 - far, s0 - near)
     ga, _, oka = acc.seconds(s1 + near, s1 + far)

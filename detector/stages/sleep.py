@@ -44,7 +44,7 @@ class WakeState:
         """An episode of activity from ``t0`` to ``t1`` (s) closed.  Single bursts of
         leg-movement length do not count as wakefulness (PLMS occur in sleep)."""
         cfg = self.cfg
-        lm_like = n_segments <= 2 and t1 - t0 <= cfg.lm_max_s
+        lm_like = n_segments <= cfg.lm_max_segments and t1 - t0 <= cfg.lm_max_s
         if t1 - t0 >= cfg.lm_min_s and not lm_like:
             self._fell_asleep(t0)
             self.last_active = max(self.last_active, t1)
