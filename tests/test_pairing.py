@@ -326,6 +326,21 @@ def test_emulated_night_bonds_once_and_reconnects_with_its_keys(tmp_path: Path) 
     assert run.recorder._timeline_s == pytest.approx(90.0, abs=0.1)
 
 
+def test_scan_shows_which_sensors_are_bonded(isolated_home: Path) -> None:
+    import json
+
+    from nightcramp.pairing import BondBook
+
+    def bonded() -> list[bool]:
+        res = CliRunner().invoke(cli, ["scan", "--emulate", "--json", "--timeout", "1"])
+        assert res.exit_code == 0, res.output
+        return [r["bonded"] for r in json.loads(res.output)]
+
+    assert bonded() == [False]
+    BondBook().add("C2:00:00:00:0E:01", "NightCramp-0E01", "just-works")  # scan's emulated one
+    assert bonded() == [True]
+
+
 def test_cli_pair_record_forget_over_two_processes(isolated_home: Path) -> None:
     sensor = subprocess.Popen(
         [sys.executable, "-m", "emulator.virtual.sensor", "--port", "0", "--io", "display",

@@ -97,10 +97,12 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     click.echo(f"{'name':<18} {'address':<18} {'RSSI':>6} {'battery':>8}  bonded")
     for r in rows:
         bat = "?" if r["battery_pct"] is None else f"{r['battery_pct']} %"
-        bonded = "yes" if r["bonded"] else "no (cramp pair)"
+        bonded = "yes" if r["bonded"] else "no"
         click.echo(
             f"{r['name']:<18} {r['address']:<18} {r['rssi_dbm']:>4} dBm {bat:>7}  {bonded}"
         )
+    if not emulate and not all(r["bonded"] for r in rows):
+        click.echo("Not bonded yet: `cramp pair --device NAME` once, before recording.")
 
 
 @click.command("record")
