@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from bleak import BleakClient
+from bleak.exc import BleakGATTProtocolError
 
 from firmware_protocol import codec, gatt
 from nightcramp import paths
-from nightcramp.recorder import find_sensor, looks_like_address
+from nightcramp.recorder import ATT_SECURITY_ERRORS, find_sensor, looks_like_address
 from recordings.errors import UserError
 from recordings.files import make_private_dir, write_atomic
 
@@ -127,42 +128,72 @@ async def pair_sensor(
     """Find ``target`` (a name or an address), bond with it, prove the bond by reading
     STATUS over the encrypted link, and note it in ``book`` (None: not noted).
 
-    Returns the bond and whether it was already there (then nothing is changed).
+    Returns the bond and whether it was there already (the link was trusted without
+    pairing; a bond the list had lost is noted again).
     """
     found = await find_sensor(target, timeout_s, **(scanner_kwargs or {}))
-    if book is not None and (old := book.get(found.address)) is not None:
-        return old, True
     compared: list[int] = []
+    answers: list[bool] = []
 
     async def ask(number: int) -> bool:
         compared.append(number)
-        if compare is None:
-            return True
-        answer = compare(number)
-        return bool(answer if isinstance(answer, bool) else await answer)
+        answer = True if compare is None else compare(number)
+        if not isinstance(answer, bool):
+            answer = await answer
+        answers.append(bool(answer))
+        return bool(answer)
 
+    who = f"sensor {target!r} ({found.address})"
     client = BleakClient(found.device, timeout=timeout_s, **(client_kwargs or {}))
+    already = False
     try:
-        await client.connect()
         try:
-            await client.pair(compare=ask)
+            await client.connect()  # with stored keys, the stack encrypts here
         except Exception as e:
-            raise UserError(
-                f"sensor {target!r} ({found.address}): pairing refused ({e}) -- it holds a "
-                "bond with another host already: hold its button to open pairing, then run "
-                f"`cramp pair --device {target}` again"
-            ) from e
-        st = codec.decode_frame(bytes(await client.read_gatt_char(gatt.STATUS_CHAR_UUID)))
-        if not isinstance(st, codec.StatusFrame):
-            raise UserError(f"sensor {target!r}: STATUS returned {type(st).__name__}")
+            if getattr(e, "bond_mismatch", False):
+                raise UserError(
+                    f"{who}: refused: it cannot prove the keys bonded with it (an impostor, "
+                    f"or it was reset) -- if you reset it: `cramp pair --forget {target}`, "
+                    "then pair again"
+                ) from e
+            raise
+        try:
+            await _read_status(client)
+            already = True  # the link is trusted already: a bond exists
+        except BleakGATTProtocolError as e:
+            if int(e.code) not in ATT_SECURITY_ERRORS:
+                raise
+            try:
+                await client.pair(compare=ask)
+            except Exception as pe:
+                if answers and not answers[-1]:
+                    why = (
+                        "you said the numbers differ -- not paired; if the sensor showed "
+                        "another number, another device may be pairing: try again later"
+                    )
+                else:
+                    why = (
+                        f"pairing refused ({pe}) -- it holds a bond with another host "
+                        "already: hold its button to open pairing, then run "
+                        f"`cramp pair --device {target}` again"
+                    )
+                raise UserError(f"{who}: {why}") from pe
+            await _read_status(client)  # the bond works: the sensor serves this host
     finally:
         if client.is_connected:
             await client.disconnect()
-    method = "numeric-comparison" if compared else "just-works"
-    bond = Bond(found.address.upper(), found.name, method, "")
-    if book is not None:
-        bond = book.add(found.address, found.name, method)
-    return bond, False
+    if book is not None and (old := book.get(found.address)) is not None and already:
+        return old, True
+    method = "numeric-comparison" if compared else ("bonded" if already else "just-works")
+    if book is None:
+        return Bond(found.address.upper(), found.name, method, ""), already
+    return book.add(found.address, found.name, method), already
+
+
+async def _read_status(client: BleakClient) -> None:
+    st = codec.decode_frame(bytes(await client.read_gatt_char(gatt.STATUS_CHAR_UUID)))
+    if not isinstance(st, codec.StatusFrame):
+        raise UserError(f"sensor {client.address}: STATUS returned {type(st).__name__}")
 
 
 async def forget_sensor(

@@ -688,7 +688,7 @@ class Recorder:
 
 
 #: ATT errors of a sensor refusing a host it has not bonded with (Core Vol 3 Part F 3.4.1.1)
-_ATT_SECURITY = {0x05, 0x08, 0x0C, 0x0F}
+ATT_SECURITY_ERRORS = frozenset({0x05, 0x08, 0x0C, 0x0F})
 
 
 def _refused(what: str, target: str, e: BaseException | None) -> str | None:
@@ -699,7 +699,7 @@ def _refused(what: str, target: str, e: BaseException | None) -> str | None:
             "(an impostor at that address, or a sensor that was reset) -- if you reset it, "
             f"run `cramp pair --forget {target}` then `cramp pair --device {target}`"
         )
-    if e is None or (isinstance(e, BleakGATTProtocolError) and int(e.code) in _ATT_SECURITY):
+    if e is None or (isinstance(e, BleakGATTProtocolError) and int(e.code) in ATT_SECURITY_ERRORS):
         return (
             f"{what}: refused: this computer is not paired with it -- run "
             f"`cramp pair --device {target}` once (sensor near), then record again"

@@ -358,6 +358,8 @@ def test_cli_pair_record_forget_over_two_processes(isolated_home: Path) -> None:
         res = runner.invoke(cli, ["pair", "--device", NAME, "--yes", *hci])
         assert res.exit_code == 0, res.output
         assert "by numeric-comparison" in res.output and "This computer shows" in res.output
+        res = runner.invoke(cli, ["pair", "--device", NAME, "--yes", *hci])
+        assert res.exit_code == 0 and "already paired" in res.output, res.output
         home = isolated_home / "home"
         for f in ("bonds.json", "virtual-ble-keys.json"):
             assert _mode(home / f) == 0o600, f

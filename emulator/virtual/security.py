@@ -161,7 +161,12 @@ class _SensorDelegate(PairingDelegate):
         return bool(self.security.confirm(number))
 
     async def confirm(self, auto: bool = False) -> bool:
-        return True  # Just Works: the sensor has no way to ask
+        # Just Works: fine for a sensor without a display (nothing better is possible);
+        # a sensor that can compare numbers refuses to settle for less
+        if self.security.need_mitm:
+            self.security.refused.append(addr_key(self.conn.peer_address))
+            return False
+        return True
 
 
 class SensorSecurity:
