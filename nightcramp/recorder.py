@@ -699,6 +699,11 @@ def _refused(what: str, target: str, e: BaseException | None) -> str | None:
             "(an impostor at that address, or a sensor that was reset) -- if you reset it, "
             f"run `cramp pair --forget {target}` then `cramp pair --device {target}`"
         )
+    if e is not None and getattr(e, "pairing_refused", False):
+        return (
+            f"{what}: it refused to pair ({e}) -- it is bonded with another host: hold its "
+            f"button to open pairing, then `cramp pair --device {target}`"
+        )
     if e is None or (isinstance(e, BleakGATTProtocolError) and int(e.code) in ATT_SECURITY_ERRORS):
         return (
             f"{what}: refused: this computer is not paired with it -- run "

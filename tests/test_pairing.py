@@ -305,6 +305,35 @@ def test_recorder_without_a_bond_says_run_cramp_pair(isolated_home: Path) -> Non
     assert "\n" not in msg and f"cramp pair --device {NAME}" in msg
 
 
+def test_bond_on_first_use_to_a_sensor_bonded_elsewhere_says_press_its_button() -> None:
+    async def main() -> str:
+        air = LocalAir()
+        sensor = _sensor()
+        await sensor.start(air)
+        first = _neighbour(air)
+        c = BleakClient(ADDR, **first.client_kwargs(pair=True))
+        await c.connect()  # someone else's host bonded first
+        await c.disconnect()
+        rec = Recorder(
+            ADDR,
+            scanner_kwargs=air.scanner_kwargs(),
+            client_kwargs=air.client_kwargs(pair=True),
+            connect_timeout_s=3.0,
+            status_stream=io.StringIO(),
+        )
+        try:
+            with pytest.raises(UserError) as e:
+                await rec.run()
+        finally:
+            await sensor.stop()
+            await first.close()
+            await air.close()
+        return str(e.value)
+
+    msg = asyncio.run(main())
+    assert "refused to pair" in msg and "hold its button" in msg
+
+
 def test_emulated_night_bonds_once_and_reconnects_with_its_keys(tmp_path: Path) -> None:
     run = asyncio.run(
         asyncio.wait_for(
