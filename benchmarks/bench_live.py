@@ -7,8 +7,9 @@ Run: ``.venv/bin/python -m benchmarks.bench_live [--hours 1] [--speed 200]``
    sensor serves its virtual controller over HCI/TCP on 127.0.0.1 in a child process;
    this process runs the production recorder (bleak over the bumble host).  Printed:
 
-   * recorder + detector: CPU inside the notification callbacks and the finish --
-     decoding, writing the recording, assembling, detecting, logging.  This is what a
+   * recorder + detector: CPU inside the notification callbacks (every characteristic)
+     and the finish -- the host session, decoding, writing the recording, assembling,
+     detecting, logging.  This is what a
      real host spends (goal < 2 % of one core = 72 CPU-s per hour);
    * bumble host stack in this process (the rest of this process's CPU): on a real host
      that work is BlueZ/CoreBluetooth's, in C;
@@ -82,14 +83,14 @@ def _cpu_two_process(hours: float, speed: float, tmp: Path) -> dict[str, float]:
             client_kwargs=air.client_kwargs(pair=True),
             status_stream=io.StringIO(),
         )
-        inner = rec._on_data
+        inner = rec._on_notify
 
-        def timed(char: Any, data: bytearray) -> None:
+        def timed(uuid: str, char: Any, data: bytearray) -> None:
             t = time.thread_time()
-            inner(char, data)
+            inner(uuid, char, data)
             cb_cpu[0] += time.thread_time() - t
 
-        rec._on_data = timed  # type: ignore[method-assign]
+        rec._on_notify = timed  # type: ignore[method-assign]
         inner_fin = rec._finalise
 
         async def timed_fin() -> None:

@@ -50,6 +50,7 @@ never enter ``push()``'s result, :attr:`Detector.events` or :meth:`finish`.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -87,6 +88,15 @@ __all__ = ["CALF_SITES", "DETECTOR_VERSION", "Detector", "DetectorConfig"]
 DETECTOR_VERSION = "nightcramp-detect 1.0"
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
+
+
+def _covered_s(events: Iterable[Event]) -> float:
+    """Seconds covered by the events' spans, overlaps counted once."""
+    total, end = 0.0, -math.inf
+    for e in sorted(events, key=lambda e: e.start_s):
+        total += max(0.0, e.end_s - max(e.start_s, end))
+        end = max(end, e.end_s)
+    return float(total)
 
 
 class Detector:
@@ -221,14 +231,12 @@ class Detector:
             "acc_samples": self.n_acc,
             "gap_s": float(sum(g.duration_s for g in self.gaps)),
             "gaps": len(self.gaps),
-            "electrode_off_s": float(
-                sum(
-                    e.duration_s
-                    for e in events
-                    if e.kind == "artifact" and e.subtype in ("electrode-off", "saturation")
-                )
+            "electrode_off_s": _covered_s(
+                e
+                for e in events
+                if e.kind == "artifact" and e.subtype in ("electrode-off", "saturation")
             ),
-            "artifact_s": float(sum(e.duration_s for e in events if e.kind == "artifact")),
+            "artifact_s": _covered_s(e for e in events if e.kind == "artifact"),
             "twitches": self.n_twitches,
             "mains_hz": self.mains.fundamental,
             "mains_harmonics": list(self.mains.harmonics),
@@ -388,7 +396,7 @@ class Detector:
         c = self.n_ch
         k0, k1 = segs[0].k0, segs[-1].k1
         env = np.sqrt(self.frames.get(k0, k1)[:, :c])
-        rest0 = self.rest.rest.a[int(self.clock.sec_of(k0))]
+        rest0 = self.rest.level_at(int(self.clock.sec_of(k0)))
         xr = env / np.maximum(rest0, 1e-9)
         main = int(np.argmax(np.median(xr, axis=0)))
         act = (env > on_level(rest0, self.cfg)).mean(axis=0)

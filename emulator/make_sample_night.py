@@ -4,8 +4,10 @@ The night (``emulator.night.make_night``: a cramp and hard negatives) is fed to 
 emulated firmware (``emulator.firmware.SensorFirmware``); its notifications are
 "received" over an emulated link (latency, drop-outs with backfill, one drop longer than
 the sensor's 120-s ring so a LOSS frame follows, a reboot, bit errors) and written by
-``recordings.store.RecordingWriter`` exactly as the live recorder does.  The live side runs
-the same ``FrameAssembler`` the recorder uses and asks the sensor to resend holes.
+``recordings.store.RecordingWriter`` exactly as the live recorder does.  The host side is
+the live recorder's: :class:`firmware_protocol.session.HostSession` decides what to ask
+the sensor for (start, resends of holes, resume after a reconnect), and the same
+``FrameAssembler`` turns the frames into samples and gaps.
 
 Run from the repository root::
 
@@ -30,7 +32,8 @@ import numpy as np
 from detector.stream import Chunk, Gap
 from emulator.firmware import SensorFirmware
 from emulator.night import make_night
-from firmware_protocol import ProtocolError, codec
+from firmware_protocol import ProtocolError, codec, gatt
+from firmware_protocol.session import HostSession, Reboot, Received, Send
 from recordings.assemble import FrameAssembler, recording_config
 from recordings.store import RecordingWriter
 
@@ -77,33 +80,39 @@ def record_emulated(
     link_up = True
     down_until = -1.0
     reboot_pending = reboot_at
-    wait_since: float | None = None
+    # the host side is the live recorder's: the same sans-I/O session decides what to ask
+    # for; here its commands go straight to the emulated firmware (timers in sensor time)
+    sess = HostSession()
 
-    def control(cmd: Any, t: float) -> None:
-        for _ in fw.on_control(codec.encode_command(cmd), t * 1e6):
-            pass  # ACK/SYNC on the control characteristic: not DATA
+    def act(outs: list[Any], t: float) -> None:
+        for o in outs:
+            if isinstance(o, Received):
+                w.append_frame(o.raw, o.rx_ns, backfill=o.backfill)
+                out.frames += 1
+                for item in asm.push(o.frame if o.frame is not None else o.raw, o.rx_ns):
+                    out.items.append(item)
+                    if on_item is not None:
+                        on_item(item, asm.layout)
+            elif isinstance(o, Send) and link_up:
+                # ACK / SYNC / CONFIG come back on the control characteristic
+                rx = base_ns + int(t * 1e9)
+                for raw in fw.on_control(o.data, t * 1e6):
+                    act(sess.receive(gatt.CONTROL_CHAR_UUID, raw, rx, t), t)
+            elif isinstance(o, Reboot):
+                w.note("reboot-seen", old_boot=o.old_boot, new_boot=o.new_boot, t_s=t)
 
-    def receive(frames: list[bytes], t: float, backfill_below: int | None) -> None:
+    def connect(t: float) -> None:
+        reads = {gatt.STATUS_CHAR_UUID: fw.read_status(), gatt.CONFIG_CHAR_UUID: fw.read_config()}
+        act(sess.connected(reads, t, base_ns + int(t * 1e9)), t)
+
+    def receive(frames: list[bytes], t: float) -> None:
         for raw in frames:
             rx = base_ns + int((t + float(rng.uniform(0.005, 0.030))) * 1e9)
-            bf = False
-            if backfill_below is not None:
-                try:
-                    f = codec.decode_frame(raw)
-                    bf = isinstance(f, codec.DataFrame) and f.seq < backfill_below
-                except ProtocolError:
-                    pass
-            w.append_frame(raw, rx, backfill=bf)
-            out.frames += 1
-            for item in asm.push(raw, rx):
-                out.items.append(item)
-                if on_item is not None:
-                    on_item(item, asm.layout)
+            act(sess.receive(gatt.DATA_CHAR_UUID, raw, rx, t), t)
 
-    control(codec.StartStreaming(), 0.0)
+    connect(0.0)
     w.note("connect", t_s=0.0)
     t = 0.0
-    backfill_below: int | None = None
     n_steps = int(round(duration_s / STEP_S)) + 20
     for k in range(1, n_steps + 1):
         t = k * STEP_S
@@ -111,37 +120,25 @@ def record_emulated(
             fw.reboot(t * 1e6)
             w.note("reboot-suspected", t_s=t)
             link_up, down_until = False, t + 4.0
+            act(sess.disconnected(t), t)
             reboot_pending = None
         for d0, dd in drops:
             if link_up and d0 <= t < d0 + STEP_S:
                 fw.on_disconnect()
                 link_up, down_until = False, d0 + dd
+                act(sess.disconnected(t), t)
                 w.note("disconnect", t_s=t)
         frames = fw.advance_to(t * 1e6)
         if not link_up:
             if t >= down_until:
                 link_up = True
                 w.note("reconnect", t_s=t)
-                last = asm._boot.next_seq if asm._boot is not None else 0  # noqa: SLF001
-                status = codec.decode_frame(fw.read_status())
-                if status.boot_id == (asm._boot.boot if asm._boot else status.boot_id):  # noqa: SLF001
-                    control(codec.Resend(from_seq=last), t)
-                    backfill_below = status.next_seq
-                control(codec.StartStreaming(), t)
+                connect(t)
             continue
-        receive(frames, t, backfill_below)
+        receive(frames, t)
+        act(sess.tick(t, base_ns + int(t * 1e9)), t)
         if k % max(1, int(round(1.0 / STEP_S))) == 0:
             w.flush()  # a real-time writer flushes each wall second: do it each sensor second
-        # the live recorder's hole handling: ask for a resend after 1 s of holding back
-        wf = asm.waiting_for()
-        if wf is None:
-            wait_since = None
-        elif wait_since is None:
-            wait_since = t
-        elif t - wait_since >= 1.0:
-            control(codec.Resend(from_seq=wf[1]), t)
-            backfill_below = codec.decode_frame(fw.read_status()).next_seq
-            wait_since = None
         if fw.exhausted and not frames and fw.pending_backfill == 0:
             break
     for item in asm.finish():

@@ -62,7 +62,11 @@ from recordings.errors import UserError
 from recordings.jsonout import utc_iso
 
 #: Current schema version (``PRAGMA user_version``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+#: ``PRAGMA application_id`` of a cramp log ("NCRL"): a file with another non-zero id is
+#: another program's and is never touched.
+APPLICATION_ID = 0x4E43524C
 
 #: Values accepted for annotation fields (from the seed text: where cramps strike and
 #: what eases them).
@@ -195,8 +199,16 @@ CREATE VIEW current_events AS
     WHERE e.superseded = 0 AND e.detector_version = n.detector_version;
 """
 
+#: v2 -> v3: a night whose recorder was killed is finished from its recording by the next
+#: command (``nightcramp.heal``); ``interrupted_utc`` is the time of its last data, so
+#: the summary can say the night was cut short.  The file gets the log's application id.
+MIGRATION_V3 = f"""
+ALTER TABLE nights ADD COLUMN interrupted_utc TEXT;  -- last data of a killed recording
+PRAGMA application_id = {APPLICATION_ID};
+"""
+
 #: ``MIGRATIONS[v]`` upgrades a version-``v`` file to ``v + 1``.
-MIGRATIONS: dict[int, str] = {0: SCHEMA_V1, 1: MIGRATION_V2}
+MIGRATIONS: dict[int, str] = {0: SCHEMA_V1, 1: MIGRATION_V2, 2: MIGRATION_V3}
 
 EVENING_FIELDS = (
     "water_l",
@@ -239,6 +251,74 @@ def _num(x: Any) -> float | None:
 
 def _dumps(o: Any) -> str:
     return jsonout.dumps(o, sort_keys=True)
+
+
+def _loads(text: str | None, path: Path, where: str, default: str = "{}") -> Any:
+    """JSON of one stored cell; a damaged cell is a one-line error naming its row."""
+    try:
+        return json.loads(text or default)
+    except (TypeError, ValueError) as e:
+        raise UserError(
+            f"{path}: {where} is not valid JSON ({e}) -- the row is damaged; fix or delete "
+            "it with the sqlite3 shell (see docs/CRAMPLOG.md)"
+        ) from None
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def expected_schema(version: int = SCHEMA_VERSION) -> dict[str, set[str]]:
+    """Tables and views (name -> column names) a log of schema ``version`` holds."""
+    mem = sqlite3.connect(":memory:")
+    try:
+        for v in range(version):
+            for stmt in _split_sql(MIGRATIONS[v]):
+                if stmt.strip():
+                    mem.execute(stmt)
+        return _schema_of(mem)
+    finally:
+        mem.close()
+
+
+def _schema_of(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    names = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            " AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return {n: {str(r[1]) for r in conn.execute(f'PRAGMA table_info("{n}")')} for n in names}
+
+
+def _recognise(p: Path, conn: sqlite3.Connection) -> bool:
+    """Whether ``conn`` (just opened, nothing changed) is a cramp log (``True``) or an
+    empty file to make one in (``False``); ``UserError`` for anything else.
+
+    A log is a file with the log's ``application_id``, or (files from before it was set)
+    application id 0, a ``user_version`` 1..SCHEMA_VERSION and the log's ``nights``
+    table.  Only reads: a foreign file is left exactly as it was.
+    """
+    app = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    ver = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    have = _schema_of(conn)
+    nights_cols = {"night_id", "detector_version", "layout_json", "stats_json", "status"}
+    if app == APPLICATION_ID:
+        return True
+    refuse = (
+        f"{p}: not a cramp log (application_id {app:#x}, user_version {ver}, tables: "
+        f"{', '.join(sorted(have)) or 'none'}); nightcramp leaves it untouched -- choose "
+        "another file with --db"
+    )
+    if app != 0:
+        raise UserError(refuse)
+    if ver > SCHEMA_VERSION and (not have or "nights" in have):
+        return True  # refused by the version check with an "upgrade" message
+    if ver == 0 and not have:
+        return False
+    if 1 <= ver <= SCHEMA_VERSION and nights_cols <= have.get("nights", set()):
+        return True
+    raise UserError(refuse)
 
 
 def layout_json(layout: StreamLayout) -> str:
@@ -328,6 +408,33 @@ class CrampLog:
         """Open (creating and migrating as needed) the log at ``paths.db_path(path)``."""
         p = paths.db_path(path)
         parent = p.parent
+        if p.exists() and not p.is_file():
+            raise UserError(
+                f"{p}: not a cramp log (not a regular file); nightcramp leaves it untouched "
+                "-- give the path of a file with --db"
+            )
+        if p.exists() and p.stat().st_size > 0:
+            try:
+                with open(p, "rb") as f:
+                    magic = f.read(16)
+            except OSError as e:
+                raise UserError(f"{p}: cannot read the cramp log ({e.strerror})") from None
+            if magic != _SQLITE_MAGIC:
+                raise UserError(
+                    f"{p}: not a cramp log (not an SQLite file); nightcramp leaves it "
+                    "untouched -- move the file away or choose another with --db"
+                )
+            try:
+                probe = sqlite3.connect(p, timeout=5.0)
+                try:
+                    probe.execute("PRAGMA busy_timeout = 5000")
+                    _recognise(p, probe)
+                finally:
+                    probe.close()
+            except sqlite3.DatabaseError as e:
+                raise UserError(
+                    f"{p}: not a cramp log ({e}); move the file away or choose another with --db"
+                ) from None
         try:
             if not parent.exists():
                 files.make_private_dir(parent)
@@ -354,10 +461,32 @@ class CrampLog:
                 f"{p}: not a cramp log ({e}); move the file away or choose another with --db"
             ) from e
         log = cls(conn, p)
-        log._migrate()
+        try:
+            log._migrate()
+            log._check_schema()
+        except BaseException:
+            conn.close()
+            raise
         log._tighten_companions()
         log.journal_mode = str(mode).lower()
         return log
+
+    def _check_schema(self) -> None:
+        """Every table, view and column of the current schema is there (else: damaged)."""
+        have = _schema_of(self._conn)
+        for name, cols in expected_schema().items():
+            if name not in have:
+                raise UserError(
+                    f"{self.path}: the cramp log is damaged: {name!r} is missing -- restore "
+                    "the file from a backup, or move it away and start a new log with --db"
+                )
+            missing = sorted(cols - have[name])
+            if missing:
+                raise UserError(
+                    f"{self.path}: the cramp log is damaged: {name!r} lacks column(s) "
+                    f"{', '.join(missing)} -- restore the file from a backup, or move it "
+                    "away and start a new log with --db"
+                )
 
     def _tighten_companions(self) -> None:
         for suffix in ("-wal", "-shm", "-journal"):
@@ -390,6 +519,13 @@ class CrampLog:
                                 self._conn.execute(stmt)
                         self._conn.execute(f"PRAGMA user_version = {version + 1}")
                     self._conn.execute("COMMIT")
+                except sqlite3.DatabaseError as e:
+                    self._conn.execute("ROLLBACK")
+                    raise UserError(
+                        f"{self.path}: cannot upgrade the cramp log from schema version "
+                        f"{version} ({e}); the file is left at version {version} -- it may "
+                        "be damaged: restore it from a backup or start a new log with --db"
+                    ) from None
                 except BaseException:
                     self._conn.execute("ROLLBACK")
                     raise
@@ -671,11 +807,12 @@ class CrampLog:
             old_stats = (
                 {}
                 if replacing
-                else json.loads(
+                else _loads(
                     c.execute(
                         "SELECT stats_json FROM nights WHERE night_id = ?", (night_id,)
-                    ).fetchone()[0]
-                    or "{}"
+                    ).fetchone()[0],
+                    self.path,
+                    f"nights row {night_id!r}: stats_json",
                 )
             )
             stats = {**old_stats, **result.stats}
@@ -693,6 +830,28 @@ class CrampLog:
                     _now(),
                     night_id,
                 ),
+            )
+
+    def unfinished_nights(self) -> list[str]:
+        """Nights still ``recording`` that a recorder began (not a replay), oldest first."""
+        rows = self._q(
+            "SELECT night_id FROM nights WHERE status = 'recording'"
+            " AND source NOT LIKE 'replay:%' ORDER BY created_utc"
+        )
+        return [str(r["night_id"]) for r in rows]
+
+    def mark_interrupted(
+        self, night_id: str, last_data_utc: datetime | None, *, close: bool = False
+    ) -> None:
+        """Record that ``night_id``'s recorder stopped without finishing it (see
+        :mod:`nightcramp.heal`): ``interrupted_utc`` is the time of its last data.
+        ``close``: also mark it ``complete`` (a recording with nothing to detect in)."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE nights SET interrupted_utc = COALESCE(?, end_utc, start_utc),"
+                " status = CASE WHEN ? THEN 'complete' ELSE status END,"
+                " updated_utc = ? WHERE night_id = ?",
+                (utc_iso(last_data_utc), int(close), _now(), night_id),
             )
 
     def _supersede(
@@ -806,8 +965,9 @@ class CrampLog:
         if not rows:
             return None
         r = rows[0]
-        r["layout"] = json.loads(r.pop("layout_json") or "{}")
-        r["stats"] = json.loads(r.pop("stats_json") or "{}")
+        where = f"nights row {r.get('night_id')!r}"
+        r["layout"] = _loads(r.pop("layout_json"), self.path, f"{where}: layout_json")
+        r["stats"] = _loads(r.pop("stats_json"), self.path, f"{where}: stats_json")
         return r
 
     def require_night(self, night_id: str) -> dict[str, Any]:
@@ -832,10 +992,10 @@ class CrampLog:
         "   SELECT MAX(annotation_id) FROM annotations x WHERE x.event_id = e.event_id)"
     )
 
-    @staticmethod
-    def _event_row(r: dict[str, Any]) -> dict[str, Any]:
-        r["channels"] = json.loads(r.get("channels") or "[]")
-        r["context"] = json.loads(r.pop("context_json", None) or "{}")
+    def _event_row(self, r: dict[str, Any]) -> dict[str, Any]:
+        where = f"events row event_id={r.get('event_id')}"
+        r["channels"] = _loads(r.get("channels"), self.path, f"{where}: channels", "[]")
+        r["context"] = _loads(r.pop("context_json", None), self.path, f"{where}: context_json")
         r["duration_s"] = round(r["end_s"] - r["start_s"], 3)
         r["superseded"] = bool(r["superseded"])
         r["orphaned"] = bool(r.get("orphaned") or 0)
@@ -1109,7 +1269,6 @@ class CrampLog:
             "felt_not_detected": missed,
             "precision": (conf / (conf + rej)) if conf + rej else None,
         }
-
 
 
 def _parse_day(day: str | date) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from dataclasses import dataclass
@@ -17,6 +18,12 @@ import numpy as np
 
 from emulator.virtual.air import LocalAir
 from emulator.virtual.sensor import EmulatedSensor, Faults, make_firmware
+
+
+def emulated_start_ns(duration_s: float | None, now_ns: int | None = None) -> int:
+    """Host time (UTC ns) an accelerated emulated night starts at: it ends now."""
+    now = time.time_ns() if now_ns is None else now_ns
+    return now - int((duration_s or 0.0) * 1e9)
 
 
 @dataclass
@@ -42,8 +49,12 @@ async def run_emulated(
     """Start an emulated sensor on a fresh virtual air and record it until done/stopped.
 
     Faster than real time (``speed != 1``) the recorder's receive clock is the emulated
-    one: ``host_start_ns`` (default: now) + the sensor's true elapsed time, so wall times
-    in the recording and the cramp log are those of a night lived at real pace.
+    one: ``host_start_ns`` + the sensor's true elapsed time, so wall times in the recording
+    and the cramp log are those of a night lived at real pace.  The one rule for when
+    that night was lived (``cramp record --emulate`` and ``cramp demo`` alike): it **ends
+    now** -- ``host_start_ns`` defaults to the moment of the call minus ``duration_s``, so
+    no event is stamped in the future.  At real pace (``speed == 1``) the host's clock is
+    used as it is: the night is being lived now.
 
     ``duration_s`` defaults to the source's duration (``source.duration_s``) if it has one.
     ``recorder_kwargs`` go to
@@ -51,6 +62,9 @@ async def run_emulated(
     """
     from nightcramp.recorder import Recorder
 
+    # the virtual stack's own chatter (e.g. a packet for a link the sensor just dropped)
+    # is the harness's business, not a line for the person watching the night
+    logging.getLogger("bumble").setLevel(logging.ERROR)
     loop = asyncio.get_running_loop()
     faults = faults or Faults()
     if duration_s is None:
@@ -64,14 +78,13 @@ async def run_emulated(
         faults=faults,
         duration_s=duration_s,
     )
-    await sensor.start(air)
     scale = max(1.0, speed)
     # reconnect backoff in wall time, scaled so that in sensor time it is what the real
     # recorder does (0.2 s first, 8 s at most: nightcramp.recorder)
     recorder_kwargs.setdefault("backoff_first_s", max(0.002, 0.2 / scale))
     recorder_kwargs.setdefault("backoff_max_s", max(0.02, 8.0 / scale))
     if speed != 1.0:
-        start_ns = time.time_ns() if host_start_ns is None else int(host_start_ns)
+        start_ns = emulated_start_ns(duration_s) if host_start_ns is None else int(host_start_ns)
         rng = np.random.default_rng(seed)
 
         def clock_ns() -> int:
@@ -90,6 +103,8 @@ async def run_emulated(
         source_label=recorder_kwargs.pop("source_label", "emulated"),
         **recorder_kwargs,
     )
+    rec.show_status()  # from the first moment, while the emulated sensor powers on
+    await sensor.start(air)
     if handle_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, rec.stop)

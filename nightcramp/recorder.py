@@ -10,12 +10,21 @@ One asyncio task does everything, in the order a frame must be safe:
    :class:`~detector.pipeline.Pipeline` in blocks of about a second; closed events go to
    the cramp log at once (``CrampLog.event_sink``).
 
+What to ask the sensor for is not decided here: the sans-I/O
+:class:`firmware_protocol.session.HostSession` gets every notification and link event and
+says what to write (START, RESEND, TIME_SYNC) and what happened (holes, reboots, losses,
+refusals, status), as plain values this module carries out: bytes to the recording and
+the assembler, commands to the control characteristic, notes to ``notes.jsonl``, one
+plain line to the status stream.  The kind of sensor (how to recognise it, which
+characteristics to read and subscribe to, which session to run) is a
+:class:`~firmware_protocol.session.DeviceProfile`; this module has nothing of one
+protocol in it beyond the recording's ``config`` (``recording_config``).
+
 The link will drop overnight.  The recorder reconnects with exponential backoff for as
 long as the night lasts, **only to the address it first connected to** (a device that
-merely advertises the same name is never used), and asks the sensor to resend from the
-last sequence number it holds + 1 (``Resend``).  What the sensor no longer holds comes
-back as a ``LossFrame`` and becomes an explicit gap; the two sides are never joined.  A
-sequence hole inside a connection (a corrupted notification) is also asked for again.
+merely advertises the same name is never used); the session resumes the stream (RESEND
+from the first frame missing).  What the sensor no longer holds comes back as a
+``LossFrame`` and becomes an explicit gap; the two sides are never joined.
 
 The BLE stack is chosen by keyword arguments handed to bleak: none in production
 (bleak's platform backend), ``air.scanner_kwargs()`` / ``air.client_kwargs()`` for the
@@ -26,10 +35,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import functools
 import re
+import shutil
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,11 +56,27 @@ from detector.events import Event, NightResult
 from detector.pipeline import Pipeline
 from detector.stream import Chunk, Gap
 from firmware_protocol import ProtocolError, codec, gatt
-from nightcramp import paths
+from firmware_protocol.session import (
+    NIGHTCRAMP,
+    ClockPair,
+    Configured,
+    DeviceProfile,
+    DeviceSession,
+    Linked,
+    Loss,
+    LowBattery,
+    Output,
+    Reboot,
+    Received,
+    Refused,
+    Send,
+    SourceEnded,
+    StatusChanged,
+    Unlinked,
+)
+from nightcramp import heal, paths
 from recordings.assemble import FrameAssembler, recording_config
 from recordings.errors import UserError
-
-log = logging.getLogger(__name__)
 
 _ADDRESS_RE = re.compile(
     r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$"
@@ -63,13 +90,8 @@ BACKOFF_MAX_S = 8.0
 #: Feed the detector in blocks of this many seconds of samples (fewer calls, same
 #: events: the detector is chunk-size independent); adds at most this much delay.
 FEED_BLOCK_S = 1.0
-#: Ask for a TimeSync round trip this often (s, wall): pairs go to notes.jsonl.
-TIME_SYNC_EVERY_S = 60.0
-#: A sequence hole seen mid-connection (a corrupted notification) is asked for again with
-#: one outstanding Resend at a time; a request unanswered after this long (s, wall) is
-#: repeated.  Holes wider than MAX_HOLE_FRAMES are a reconnect's business, not this.
-HOLE_RESEND_TIMEOUT_S = 2.0
-MAX_HOLE_FRAMES = 256
+#: The status line's frames/s figure is the rate over the last this many seconds.
+STATUS_RATE_WINDOW_S = 2.0
 
 
 def looks_like_address(s: str) -> bool:
@@ -77,10 +99,8 @@ def looks_like_address(s: str) -> bool:
     return bool(_ADDRESS_RE.match(s.strip()))
 
 
-def is_sensor(ad: AdvertisementData) -> bool:
-    return gatt.SERVICE_UUID in ad.service_uuids or (ad.local_name or "").startswith(
-        gatt.NAME_PREFIX
-    )
+def is_sensor(ad: AdvertisementData, profile: DeviceProfile = NIGHTCRAMP) -> bool:
+    return bool(profile.recognises(ad.local_name, ad.service_uuids))
 
 
 def adv_battery(ad: AdvertisementData) -> int | None:
@@ -102,12 +122,14 @@ class Found:
     battery: int | None
 
 
-async def scan(timeout: float = 5.0, **scanner_kwargs: Any) -> list[Found]:
+async def scan(
+    timeout: float = 5.0, *, profile: DeviceProfile = NIGHTCRAMP, **scanner_kwargs: Any
+) -> list[Found]:
     """Sensors advertising nearby (by service UUID or name prefix), strongest first."""
     seen: dict[str, Found] = {}
 
     def on_adv(d: BLEDevice, ad: AdvertisementData) -> None:
-        if is_sensor(ad):
+        if is_sensor(ad, profile):
             seen[d.address] = Found(
                 d, ad.local_name or d.name or "?", d.address, ad.rssi, adv_battery(ad)
             )
@@ -117,14 +139,23 @@ async def scan(timeout: float = 5.0, **scanner_kwargs: Any) -> list[Found]:
     return sorted(seen.values(), key=lambda f: -f.rssi)
 
 
-async def find_sensor(target: str, timeout: float = 10.0, **scanner_kwargs: Any) -> Found:
+async def find_sensor(
+    target: str,
+    timeout: float = 10.0,
+    *,
+    profile: DeviceProfile = NIGHTCRAMP,
+    **scanner_kwargs: Any,
+) -> Found:
     """The one sensor named ``target`` (a name or an address); ambiguity is an error."""
     want_addr = looks_like_address(target)
     matches: dict[str, Found] = {}
     first_at: list[float] = []
 
     def on_adv(d: BLEDevice, ad: AdvertisementData) -> None:
-        hit = (d.address.upper() == target.upper()) if want_addr else (ad.local_name == target)
+        if want_addr:
+            hit = d.address.upper() == target.upper()
+        else:  # a name: and of this kind of sensor
+            hit = ad.local_name == target and is_sensor(ad, profile)
         if hit and d.address not in matches:
             matches[d.address] = Found(
                 d, ad.local_name or target, d.address, ad.rssi, adv_battery(ad)
@@ -158,12 +189,14 @@ async def find_sensor(target: str, timeout: float = 10.0, **scanner_kwargs: Any)
 class RecorderStats:
     connections: int = 0
     disconnects: int = 0
+    """Links lost (the recorder's own disconnect at the end is not counted)."""
     notifications: int = 0
     data_frames: int = 0
     corrupt: int = 0
     resends: int = 0
     hole_resends: int = 0
     loss_frames: int = 0
+    refused: int = 0
     battery: int | None = None
     low_battery: bool = False
     events: dict[str, int] = field(default_factory=dict)
@@ -174,7 +207,10 @@ class Recorder:
     """Record one night.  ``await run()``; call :meth:`stop` (e.g. from a signal) to end.
 
     ``target``: the sensor's name or address.  ``duration_s``: stop once this much
-    timeline (sensor time) has been received (None: until stopped).
+    timeline (sensor time) has been received (None: until stopped).  ``profile``: the
+    kind of sensor (:class:`firmware_protocol.session.DeviceProfile`): how to recognise
+    it, what to read and subscribe to, and the sans-I/O session that decides what to ask
+    it for.  Everything device-specific sits behind it; this class only moves bytes.
     """
 
     def __init__(
@@ -195,6 +231,7 @@ class Recorder:
         source_label: str = "ble",
         stop_at_source_end: bool = True,
         clock_ns: Callable[[], int] = time.time_ns,
+        profile: DeviceProfile = NIGHTCRAMP,
     ) -> None:
         self.target = target
         self.out_dir = out_dir
@@ -209,10 +246,11 @@ class Recorder:
         self.status_every_s = status_every_s
         self.on_event = on_event
         self.source_label = source_label
-        self.stop_at_source_end = stop_at_source_end
         self.clock_ns = clock_ns
         """Host receive clock, UTC ns (an emulation running faster than real time passes
         its own, so the night's wall times stay those of a real night)."""
+        self.profile = profile
+        self.session: DeviceSession = profile.new_session(stop_at_source_end=stop_at_source_end)
 
         self.address: str | None = target.upper() if looks_like_address(target) else None
         self.name: str | None = None if self.address else target
@@ -228,23 +266,18 @@ class Recorder:
         self._stop: asyncio.Event | None = None
         self._lost: asyncio.Event | None = None
         self._client: BleakClient | None = None
-        self._boot: int | None = None
-        self._max_seq = -1
-        self._holes: set[int] = set()
-        self._hole_req: tuple[int, float] | None = None
-        self._status: codec.StatusFrame | None = None
-        self._config: codec.ConfigFrame | None = None
-        self._source_end = False
+        self._config: Any = None
         self._block: list[Chunk] = []
         self._block_n = 0
         self._timeline_s = 0.0
         self._state = "starting"
         self._last_status_print = 0.0
-        self._rate_mark: tuple[float, int] = (time.monotonic(), 0)
+        self._marks: deque[tuple[float, int]] = deque()
         self._rate = 0.0
-        self._token = 0
+        self._leaving = False
         self._closing = False
         self._fatal: UserError | None = None
+        self._line_open = False
 
     # ---------------------------------------------------------------- control
     def stop(self) -> None:
@@ -260,16 +293,17 @@ class Recorder:
     async def run(self) -> NightResult | None:
         self._stop = asyncio.Event()
         self._lost = asyncio.Event()
+        self._set_state("scanning" if self.address is None else "connecting")
         backoff = self.backoff_first_s
         try:
             while not self._stop.is_set() and self._fatal is None:
                 try:
-                    await self._session_or_stop()
+                    await self._connection_or_stop()
                     backoff = self.backoff_first_s
                 except UserError:
                     if self.stats.connections == 0 or self.writer is None:
                         raise
-                    self._state = "searching"
+                    self._state = "scanning"
                 except Exception as e:  # the link, the stack, a garbled read: retry
                     if self.stats.connections == 0 and (
                         not self.address
@@ -279,7 +313,7 @@ class Recorder:
                         raise UserError(
                             _explain(f"sensor {self.target!r}", e, target=self.target)
                         ) from e
-                    log.info("recorder: link: %s: %s", type(e).__name__, e)
+                    self._say(f"link: {type(e).__name__}: {e}; retrying")
                     self._state = "reconnecting"
                 if self._stop.is_set() or self._fatal is not None:
                     break
@@ -293,35 +327,38 @@ class Recorder:
             raise self._fatal
         return self.result
 
-    async def _session_or_stop(self) -> None:
+    async def _connection_or_stop(self) -> None:
         """Run one connection; a stop request interrupts connecting/searching too."""
         assert self._stop is not None
-        sess = asyncio.ensure_future(self._session())
+        conn = asyncio.ensure_future(self._connection())
         stop = asyncio.ensure_future(self._stop.wait())
         try:
-            await asyncio.wait({sess, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if not sess.done():  # stopping: a connected session ends itself promptly
+            await asyncio.wait({conn, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not conn.done():  # stopping: a connected session ends itself promptly
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(sess), 5.0)
-            if not sess.done():
-                sess.cancel()
+                    await asyncio.wait_for(asyncio.shield(conn), 5.0)
+            if not conn.done():
+                conn.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sess
+                    await conn
                 return
-            sess.result()
+            conn.result()
         finally:
             stop.cancel()
 
-    async def _session(self) -> None:
+    async def _connection(self) -> None:
         assert self._stop is not None and self._lost is not None
-        self._state = "searching"
         if self.address is None:
-            found = await find_sensor(self.target, self.connect_timeout_s, **self.scanner_kwargs)
+            self._set_state("scanning")
+            found = await find_sensor(
+                self.target, self.connect_timeout_s, profile=self.profile, **self.scanner_kwargs
+            )
             self.address, self.name = found.address, found.name
             if found.battery is not None:
                 self.stats.battery = found.battery
-        self._state = "connecting"
+        self._set_state("connecting")
         self._lost.clear()
+        self._leaving = False
         client = BleakClient(
             self.address,
             disconnected_callback=lambda _c: self._on_disconnect(),
@@ -332,16 +369,9 @@ class Recorder:
         self._client = client
         try:
             await self._setup(client)
-            self._state = "connected"
-            self._print_status(force=True)
-            next_sync = time.monotonic()
+            self._set_state("connected")
             while not self._stop.is_set() and not self._lost.is_set():
-                now = time.monotonic()
-                if now >= next_sync:
-                    next_sync = now + TIME_SYNC_EVERY_S
-                    await self._command(
-                        codec.TimeSync(host_us=self.clock_ns() // 1000, token=self._next_token())
-                    )
+                self._act(self.session.tick(time.monotonic(), self.clock_ns()))
                 self._print_status()
                 waiters = [
                     asyncio.ensure_future(self._stop.wait()),
@@ -353,211 +383,189 @@ class Recorder:
                 for p in pending:
                     p.cancel()
             if self._stop.is_set() and client.is_connected:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        self._command(codec.StopStreaming(token=self._next_token())), 2.0
-                    )
+                for out in self.session.stop():
+                    if isinstance(out, Send):
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(self._write(out), 2.0)
         finally:
             self._client = None
             if client.is_connected:
+                self._leaving = True  # our own disconnect: not a lost link
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(client.disconnect(), 5.0)
+            self._act(self.session.disconnected(time.monotonic()))
 
     def _on_disconnect(self) -> None:
-        self.stats.disconnects += 1
-        self._state = "reconnecting"
-        if self.writer is not None and not self._closing:
-            self.writer.note("disconnected", last_seq=self._max_seq, boot_id=self._boot)
+        if not (self._leaving or self._closing):
+            self.stats.disconnects += 1
+            self._state = "reconnecting"
+        self._act(self.session.disconnected(time.monotonic()))
         if self._lost is not None:
             self._lost.set()
 
-    def _next_token(self) -> int:
-        self._token = (self._token + 1) % 256
-        return self._token
-
-    async def _command(self, cmd: Any) -> None:
+    async def _write(self, s: Send) -> None:
         client = self._client
         if client is None or not client.is_connected:
             return
-        await client.write_gatt_char(
-            gatt.CONTROL_CHAR_UUID, codec.encode_command(cmd), response=True
-        )
+        try:
+            await client.write_gatt_char(s.char, s.data, response=True)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled ourselves
+            # the stack cancels a write whose link went down under it: a lost link
+            raise ConnectionError(f"the link went down while sending {s.why}") from None
 
     async def _setup(self, client: BleakClient) -> None:
-        cfg_raw = await client.read_gatt_char(gatt.CONFIG_CHAR_UUID)
-        cfg = codec.decode_frame(bytes(cfg_raw))
-        st = codec.decode_frame(bytes(await client.read_gatt_char(gatt.STATUS_CHAR_UUID)))
-        if not isinstance(cfg, codec.ConfigFrame) or not isinstance(st, codec.StatusFrame):
-            raise ProtocolError("CONFIG/STATUS characteristics returned the wrong frame types")
-        self._config = cfg
-        self._on_status(st)
+        reads = {u: bytes(await client.read_gatt_char(u)) for u in self.profile.read_on_connect}
+        outs = self.session.connected(reads, time.monotonic(), self.clock_ns())
         self.stats.connections += 1
+        sends = [o for o in outs if isinstance(o, Send)]
+        self._act([o for o in outs if not isinstance(o, Send)])
         if self.writer is None:
-            self._open_outputs(client, cfg)
-        self.writer.note(
-            "connected",
-            address=self.address,
-            mtu=client.mtu_size,
-            boot_id=st.boot_id,
-            next_seq=st.next_seq,
-            oldest_seq=st.oldest_seq,
-            battery_pct=st.battery_pct,
-        )
-        await client.start_notify(gatt.DATA_CHAR_UUID, self._on_data)
-        await client.start_notify(gatt.CONTROL_CHAR_UUID, self._on_control)
-        await client.start_notify(gatt.STATUS_CHAR_UUID, self._on_status_notify)
-        self._hole_req = None
-        if self._boot is not None and st.boot_id == self._boot and self._max_seq >= 0:
-            # same boot: backfill everything after the last frame we hold, then live
-            self.stats.resends += 1
-            self.writer.note("resend", from_seq=self._max_seq + 1)
-            await self._command(codec.Resend(from_seq=self._max_seq + 1, token=self._next_token()))
-        elif self._boot is not None and st.boot_id != self._boot:
-            self.writer.note("reboot-seen", old_boot=self._boot, new_boot=st.boot_id)
+            if self._config is None:
+                raise ProtocolError("the sensor gave no configuration")
+            self._open_outputs(client, self._config)
+            self._act([o for o in outs if isinstance(o, Linked)])  # note it, now there is a writer
+        for char in self.profile.notify:
+            await client.start_notify(char, functools.partial(self._on_notify, char))
         # (re)start notifications; after a Resend the sensor sends the backfill first
-        await self._command(codec.StartStreaming(token=self._next_token()))
+        for s in sends:
+            self._note_send(s)
+            await self._write(s)
 
-    def _open_outputs(self, client: BleakClient, cfg: codec.ConfigFrame) -> None:
+    def _open_outputs(self, client: BleakClient, cfg: Any) -> None:
         from nightcramp.cramplog import CrampLog
         from recordings.store import RecordingWriter
 
         device = {
             "name": self.name or client.name,
             "address": self.address,
-            "backend": str(type(client._backend).__name__),
+            "backend": _backend_name(self.client_kwargs),
+            "kind": self.profile.kind,
         }
         config = recording_config(cfg)
-        self.writer = RecordingWriter.create(paths.recordings_dir(self.out_dir), device=device, config=config)
+        self.writer = RecordingWriter.create(
+            paths.recordings_dir(self.out_dir), device=device, config=config
+        )
         self.night_id = self.writer.recording_id
         self.recording_path = Path(self.writer.folder)
+        heal.hold(self.writer.folder, self.db, owner=self)  # a later command finishes it if killed
         self.assembler = FrameAssembler(config=config, device=device)
         self.cramplog = CrampLog.open(self.db)
 
     # ---------------------------------------------------------------- notifications
-    def _on_data(self, _char: Any, data: bytearray) -> None:
+    def _on_notify(self, char: str, _c: Any, data: bytearray) -> None:
         rx_ns = self.clock_ns()
-        raw = bytes(data)
         self.stats.notifications += 1
-        try:
-            frame: Any = codec.decode_frame(raw)
-        except ProtocolError:
-            frame = None
-        backfill = False
-        if isinstance(frame, codec.DataFrame):
+        self._act(self.session.receive(char, bytes(data), rx_ns, time.monotonic()))
+
+    def _act(self, outs: list[Output]) -> None:
+        """Carry out what the session said, in order."""
+        for o in outs:
+            if isinstance(o, Received):
+                self._received(o)
+            elif isinstance(o, Send):
+                self._note_send(o)
+                asyncio.get_running_loop().create_task(self._safe(self._write(o)))
+            else:
+                self._event_out(o)
+
+    def _received(self, r: Received) -> None:
+        if isinstance(r.frame, codec.DataFrame):
             self.stats.data_frames += 1
-            if self._boot is None or frame.boot_id != self._boot:
-                self._boot, self._max_seq = frame.boot_id, -1
-            backfill = frame.seq <= self._max_seq
-            if frame.seq > self._max_seq + 1 and self._max_seq >= 0:
-                if frame.seq - self._max_seq - 1 <= MAX_HOLE_FRAMES:
-                    self._holes.update(range(self._max_seq + 1, frame.seq))
-            self._holes.discard(frame.seq)
-            if self._hole_req is not None and frame.seq == self._hole_req[0]:
-                self._hole_req = None  # the resend is arriving
-            self._max_seq = max(self._max_seq, frame.seq)
-            if self._holes:
-                self._ask_hole()
-        elif isinstance(frame, codec.LossFrame):
-            self.stats.loss_frames += 1
-            self._holes.difference_update(range(frame.seq_start, frame.seq_stop))
-            self._hole_req = None
-            if self.writer is not None:
-                self.writer.note(
-                    "loss",
-                    seq_start=frame.seq_start,
-                    seq_stop=frame.seq_stop,
-                    reason=frame.reason_name,
-                )
-        else:
+        elif r.frame is None:
             self.stats.corrupt += 1
-        if self.writer is not None:
+        if self.writer is not None and self._fatal is None:
             try:
-                self.writer.append_frame(raw, rx_ns, backfill=backfill)
+                self.writer.append_frame(r.raw, r.rx_ns, backfill=r.backfill)
             except UserError as e:  # disk full: stop cleanly, keep what is on disk
                 self._fatal = e
                 self.stop()
                 return
         if self.assembler is None:
             return
-        items = self.assembler.push(frame if frame is not None else raw, rx_ns)
-        for item in items:
+        for item in self.assembler.push(r.frame if r.frame is not None else r.raw, r.rx_ns):
             self._feed(item)
         if self.duration_s is not None and self._timeline_s >= self.duration_s - 1e-9:
             self.stop()
 
-    def _ask_hole(self) -> None:
-        """Ask again for the oldest missing frame (and, by the protocol, all after it)."""
-        now = time.monotonic()
-        if self._hole_req is not None and now - self._hole_req[1] < HOLE_RESEND_TIMEOUT_S:
-            return  # one outstanding request at a time
-        from_seq = min(self._holes)
-        self._hole_req = (from_seq, now)
-        self.stats.hole_resends += 1
-        if self.writer is not None:
-            self.writer.note("resend", from_seq=from_seq, why="hole")
-        asyncio.get_running_loop().create_task(
-            self._safe(self._command(codec.Resend(from_seq=from_seq, token=self._next_token())))
-        )
+    def _note_send(self, s: Send) -> None:
+        cmd = s.command
+        if isinstance(cmd, codec.Resend) and self.writer is not None:
+            why = {"why": s.why} if s.why != "resume" else {}
+            self.writer.note("resend", from_seq=cmd.from_seq, **why)
+        if s.why == "resume":
+            self.stats.resends += 1
+        elif s.why == "hole":
+            self.stats.hole_resends += 1
+
+    def _event_out(self, o: Output) -> None:
+        w = self.writer if not self._closing else None
+        if isinstance(o, Configured):
+            self._config = o.config
+        elif isinstance(o, StatusChanged):
+            self.stats.battery = o.status.battery_pct
+            self.stats.low_battery = o.status.low_battery
+        elif isinstance(o, LowBattery):
+            self._say(f"sensor battery low: {o.battery_pct} %")
+        elif isinstance(o, Linked):
+            if w is not None:
+                w.note(
+                    "connected",
+                    address=self.address,
+                    mtu=self._client.mtu_size if self._client is not None else None,
+                    boot_id=o.boot_id,
+                    next_seq=o.next_seq,
+                    oldest_seq=o.oldest_seq,
+                    battery_pct=o.battery_pct,
+                )
+        elif isinstance(o, Unlinked):
+            if w is not None and not self._leaving:
+                w.note("disconnected", last_seq=o.last_seq, boot_id=o.boot_id)
+        elif isinstance(o, Reboot):
+            if w is not None:
+                w.note("reboot-seen", old_boot=o.old_boot, new_boot=o.new_boot, last_seq=o.last_seq)
+            if o.last_seq < 0:
+                self._say("sensor rebooted before its first frame arrived")
+            else:
+                missing = f" and {o.open_holes} hole(s) before it" if o.open_holes else ""
+                self._say(
+                    f"sensor rebooted: its frames after #{o.last_seq}{missing} are lost (a gap)"
+                )
+        elif isinstance(o, Loss):
+            self.stats.loss_frames += 1
+            if w is not None:
+                w.note("loss", seq_start=o.seq_start, seq_stop=o.seq_stop, reason=o.reason)
+        elif isinstance(o, ClockPair):
+            if w is not None:
+                w.note(
+                    "time-sync",
+                    boot_id=o.boot_id,
+                    host_send_ns=o.host_send_ns,
+                    host_recv_ns=o.host_recv_ns,
+                    sensor_us=o.sensor_us,
+                )
+        elif isinstance(o, Refused):
+            self.stats.refused += 1
+            if w is not None:
+                w.note("nack", command=o.command, result=o.result)
+            lost = sum(b - a for a, b in o.gave_up)
+            self._say(
+                f"sensor refused {o.command_name} ({o.result_name})"
+                + (f"; {lost} frames will be a gap" if lost else "")
+            )
+            if o.result == codec.ACK_NOT_PAIRED and self._fatal is None:
+                why = _refused(f"sensor {self.target!r}", self.target, None)
+                self._fatal = UserError(why or "sensor refused: not paired")
+                self.stop()
+        elif isinstance(o, SourceEnded):
+            self.stop()
 
     @staticmethod
     async def _safe(coro: Any) -> None:
         with contextlib.suppress(Exception):
             await coro
-
-    def _on_control(self, _char: Any, data: bytearray) -> None:
-        rx_ns = self.clock_ns()
-        try:
-            f = codec.decode_frame(bytes(data))
-        except ProtocolError:
-            self.stats.corrupt += 1
-            return
-        if isinstance(f, codec.SyncFrame):
-            if self.writer is not None:
-                self.writer.note(
-                    "time-sync",
-                    boot_id=f.boot_id,
-                    host_send_ns=f.host_us * 1000,
-                    host_recv_ns=rx_ns,
-                    sensor_us=f.sensor_us,
-                )
-        elif isinstance(f, codec.AckFrame) and not f.ok:
-            log.warning(
-                "sensor refused command 0x%02x: %s", f.command, codec.ACK_RESULTS.get(f.result)
-            )
-            if self.writer is not None:
-                self.writer.note("nack", command=f.command, result=f.result)
-            if f.result == codec.ACK_NOT_PAIRED and self._fatal is None:
-                why = _refused(f"sensor {self.target!r}", self.target, None)
-                self._fatal = UserError(why or "sensor refused: not paired")
-                self.stop()
-        elif isinstance(f, codec.StatusFrame):
-            self._on_status(f)
-
-    def _on_status_notify(self, _char: Any, data: bytearray) -> None:
-        try:
-            f = codec.decode_frame(bytes(data))
-        except ProtocolError:
-            self.stats.corrupt += 1
-            return
-        if isinstance(f, codec.StatusFrame):
-            self._on_status(f)
-            if self.writer is not None and self._fatal is None:
-                try:
-                    self.writer.append_frame(bytes(data), self.clock_ns())
-                except UserError as e:
-                    self._fatal = e
-                    self.stop()
-
-    def _on_status(self, st: codec.StatusFrame) -> None:
-        self._status = st
-        self.stats.battery = st.battery_pct
-        if st.low_battery and not self.stats.low_battery:
-            log.warning("sensor battery low: %d %%", st.battery_pct)
-        self.stats.low_battery = st.low_battery
-        if st.flags & codec.FLAG_SOURCE_END and self.stop_at_source_end:
-            self._source_end = True
-            if st.next_seq <= self._max_seq + 1 and self._boot == st.boot_id:
-                self.stop()
 
     # ---------------------------------------------------------------- pipeline
     def _feed(self, item: Chunk | Gap) -> None:
@@ -651,40 +659,109 @@ class Recorder:
             self._print_status(force=True, final=True)
 
     # ---------------------------------------------------------------- status
-    def status_line(self) -> str:
+    def status_fields(self) -> list[str]:
+        """The status line's fields, most important first."""
         now = time.monotonic()
-        t0, n0 = self._rate_mark
-        if now - t0 >= 2.0:
+        marks = self._marks
+        marks.append((now, self.stats.data_frames))
+        while len(marks) > 2 and now - marks[1][0] >= STATUS_RATE_WINDOW_S:
+            marks.popleft()
+        t0, n0 = marks[0]
+        if now - t0 > 0.2:
             self._rate = (self.stats.data_frames - n0) / (now - t0)
-            self._rate_mark = (now, self.stats.data_frames)
         a = self.assembler.stats if self.assembler is not None else {}
         ev = self.stats.events
         bat = "?" if self.stats.battery is None else f"{self.stats.battery}%"
         if self.stats.low_battery:
             bat += " LOW"
-        return (
-            f"{self._state:<12} {self.name or self.target} {self.address or ''} | "
-            f"t={_hms(self._timeline_s)} {self._rate:5.1f} frames/s | "
-            f"gaps {a.get('gaps', 0)} ({a.get('gap_s', 0.0):.1f} s) corrupt {a.get('corrupt', 0)} | "
-            f"battery {bat} | cramps {ev.get('cramp', 0)} other {sum(ev.values()) - ev.get('cramp', 0)}"
-        )
+        other = sum(ev.values()) - ev.get("cramp", 0)
+        return [
+            f"{self._state:<12}",
+            f"t={_hms(self._timeline_s)}",
+            f"cramps {ev.get('cramp', 0)}",
+            f"gaps {a.get('gaps', 0)} ({a.get('gap_s', 0.0):.1f} s)",
+            f"battery {bat}",
+            f"{self._rate:.0f} frames/s",
+            f"corrupt {a.get('corrupt', 0)}",
+            f"other {other}",
+            f"{self.name or self.target} {self.address or ''}".strip(),
+        ]
+
+    def status_line(self, width: int | None = None) -> str:
+        """The fields that fit in ``width`` columns (None: all), most important first."""
+        return fit_fields(self.status_fields(), width)
+
+    def show_status(self) -> None:
+        """Print the status line now ("scanning" / "connecting" before anything is up)."""
+        if self._state == "starting":
+            self._state = "scanning" if self.address is None else "connecting"
+        self._print_status(force=True)
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self._print_status(force=True)
+
+    def _tty(self) -> bool:
+        return hasattr(self.status_stream, "isatty") and self.status_stream.isatty()
 
     def _print_status(self, force: bool = False, final: bool = False) -> None:
         now = time.monotonic()
-        tty = hasattr(self.status_stream, "isatty") and self.status_stream.isatty()
+        tty = self._tty()
         every = self.status_every_s if tty else max(self.status_every_s, 60.0)
         if not force and now - self._last_status_print < every:
             return
         self._last_status_print = now
-        line = self.status_line()
         try:
             if tty:
-                self.status_stream.write("\r\x1b[2K" + line + ("\n" if final else ""))
+                width = shutil.get_terminal_size().columns - 1
+                self.status_stream.write("\r\x1b[2K" + self.status_line(width))
+                self._line_open = not final
+                if final:
+                    self.status_stream.write("\n")
             else:
-                self.status_stream.write(time.strftime("%H:%M:%S ") + line + "\n")
+                self.status_stream.write(time.strftime("%H:%M:%S ") + self.status_line() + "\n")
             self.status_stream.flush()
         except (OSError, ValueError):
             pass
+
+    def _say(self, text: str) -> None:
+        """A one-off message, as a plain line (above the live status line on a terminal)."""
+        try:
+            if self._tty():
+                self.status_stream.write("\r\x1b[2K" + text + "\n")
+                self._last_status_print = 0.0  # redraw the live line at the next chance
+            else:
+                self.status_stream.write(time.strftime("%H:%M:%S ") + text + "\n")
+            self.status_stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def fit_fields(fields: list[str], width: int | None, sep: str = " | ") -> str:
+    """Join ``fields`` in order while the line stays within ``width`` columns."""
+    fields = [f.rstrip() if i else f for i, f in enumerate(fields)]
+    if width is None:
+        return sep.join(fields)
+    line = ""
+    for i, f in enumerate(fields):
+        cand = f if i == 0 else line + sep + f
+        if len(cand) > width:
+            break
+        line = cand
+    return line[: max(width, 0)] if line else fields[0][: max(width, 0)]
+
+
+def _backend_name(client_kwargs: dict[str, Any]) -> str:
+    backend = client_kwargs.get("backend")
+    if backend is None:
+        try:
+            from bleak.backends.client import get_platform_client_backend_type
+
+            backend = get_platform_client_backend_type()[0]
+        except Exception:  # an unsupported platform: bleak itself will say so on connect
+            return "unknown"
+    return str(getattr(backend, "__name__", backend))
 
 
 #: ATT errors of a sensor refusing a host it has not bonded with (Core Vol 3 Part F 3.4.1.1)
@@ -712,15 +789,22 @@ def _refused(what: str, target: str, e: BaseException | None) -> str | None:
     return None
 
 
-def _explain(what: str, e: BaseException, target: str | None = None) -> str:
-    """One line for a Bluetooth failure before anything connected (``what``: the subject)."""
+def _explain(
+    what: str,
+    e: BaseException,
+    *,
+    without: str = "`cramp record --emulate`",
+    target: str | None = None,
+) -> str:
+    """One line for a Bluetooth failure before anything connected (``what``: the subject,
+    ``without``: what to try without hardware, ``target``: the sensor, for `cramp pair`)."""
     if (refused := _refused(what, target or "SENSOR", e)) is not None:
         return refused
     if isinstance(e, FileNotFoundError | ConnectionRefusedError) or "dbus" in repr(e).lower():
         return (
             f"{what}: Bluetooth is not available here ({type(e).__name__}: {e}) -- "
             "start the Bluetooth service (bluetoothd) and check the adapter is on, or try "
-            "`cramp record --emulate` without hardware"
+            f"{without} without hardware"
         )
     return f"{what}: {type(e).__name__}: {e} -- is Bluetooth on and the sensor near?"
 

@@ -787,6 +787,8 @@ def build_summary(log: CrampLog, night_id: str | None = None) -> Summary:
             "Still recording (or the recorder stopped before finishing the night): "
             "these are the figures so far."
         )
+    if n.get("interrupted_utc"):
+        msgs.append(f"Interrupted: the recorder stopped at {clock(parse_utc(n['interrupted_utc']))} without finishing; the night was finished from its recording.")  # fmt: skip  # noqa: E501
     if duration > 0 and gap_s >= duration - 1e-6:
         msgs.append(
             "No usable data: the sensor sent nothing for this night (gaps cover it all);"

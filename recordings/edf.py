@@ -135,6 +135,52 @@ def _acc_axis(label: str) -> str | None:
 
 # ====================================================================== header
 
+#: What a leg recording can be: EMG sampled at 100 Hz .. 10 kHz, acceleration at 1 Hz .. 1 kHz.
+EMG_FS_RANGE = (100.0, 10_000.0)
+ACC_FS_RANGE = (1.0, 1_000.0)
+#: Data-record durations accepted, s.  EDF stores the duration in 8 characters; EDF+
+#: recommends whole seconds and records of at most 61 440 bytes; a record shorter than a
+#: millisecond or longer than an hour is a corrupt field, not a recording.
+RECORD_S_RANGE = (0.001, 3600.0)
+#: The longest timeline a file may declare (first record onset to the end of the last
+#: record, gaps included): two nights.  The detector keeps a few numbers per second of
+#: timeline (about 30 MB a day), so a corrupt EDF+D timestamp must not declare months.
+MAX_SPAN_S = 48 * 3600.0
+#: Onset of the first data record after the header's start time (EDF+), at most, s.
+MAX_FIRST_ONSET_S = 86400.0
+#: Digital range each format can store.
+DIGITAL_RANGE = {False: (-32768, 32767), True: (-(1 << 23), (1 << 23) - 1)}
+#: EMG channels read at most: a leg recording has a few (the detector keeps ~4 MB of
+#: recent frames per channel), a file with hundreds of "leg" labels is no such recording.
+MAX_EMG_CHANNELS = 16
+#: Physical ranges (after unit conversion) beyond which an amplitude only makes sense in
+#: another unit: surface EMG stays well under 10 mV; accelerometers span 1..400 g.
+EMG_RANGE_PLAUSIBLE_UV = (20.0, 100_000.0)
+ACC_RANGE_PLAUSIBLE_G = (0.5, 1000.0)
+
+#: The per-signal header fields: (name, width); the block of field k for all ``ns``
+#: signals starts at file byte ``256 + ns * sum(widths before k)``.
+SIGNAL_FIELDS = (
+    ("label", 16), ("transducer type", 80), ("physical dimension", 8),
+    ("physical minimum", 8), ("physical maximum", 8), ("digital minimum", 8),
+    ("digital maximum", 8), ("prefiltering", 80), ("samples per data record", 8),
+    ("reserved", 32),
+)  # fmt: skip
+
+
+def signal_field_offset(ns: int, name: str, i: int) -> int:
+    """File byte offset of field ``name`` of signal ``i`` (0-based) in a header of ``ns``."""
+    off = 256
+    for fname, width in SIGNAL_FIELDS:
+        if fname == name:
+            return off + width * i
+        off += width * ns
+    raise KeyError(name)
+
+
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_INT_RE = re.compile(r"^[+-]?\d+$")
+
 
 @dataclass
 class EdfSignal:
@@ -149,6 +195,7 @@ class EdfSignal:
     prefilter: str
     n_per_record: int
     byte_offset: int = 0  # within a data record
+    n_signals: int = 0  # signals in the header (to place this signal's fields in the file)
 
     @property
     def is_annotation(self) -> bool:
@@ -157,6 +204,10 @@ class EdfSignal:
     @property
     def gain(self) -> float:
         return (self.pmax - self.pmin) / (self.dmax - self.dmin)
+
+    def offset(self, name: str) -> int:
+        """File byte offset of this signal's header field ``name``."""
+        return signal_field_offset(self.n_signals, name, self.index)
 
 
 @dataclass
@@ -175,33 +226,43 @@ class EdfHeader:
     patient: str = ""
     recording: str = ""
     warnings: list[str] = field(default_factory=list)
+    declared_records: int = 0
+    """The header's data-record count (-1: not closed); ``n_records`` is what the file holds."""
 
 
-def _field(raw: bytes, pos: int, width: int, path: Path, what: str) -> str:
+def _field(raw: bytes, pos: int, width: int, path: Path, what: str, base: int = 0) -> str:
+    """An ASCII header field of ``raw`` at ``pos`` (``base`` + ``pos`` is its file offset)."""
+    b = raw[pos : pos + width]
     try:
-        return raw[pos : pos + width].decode("ascii").strip()
+        s = b.decode("ascii")
     except UnicodeDecodeError:
+        bad = next(k for k, c in enumerate(b) if c > 127)
         raise UserError(
-            f"{path}: header byte {pos}: {what} is not ASCII -- the file is corrupt or not "
-            "EDF/BDF; re-export it from the recording software"
+            f"{path}: header byte {base + pos + bad}: {what} is not ASCII -- the file is "
+            "corrupt or not EDF/BDF; re-export it from the recording software"
         ) from None
+    return s.strip()
 
 
 def _num(txt: str, pos: int, path: Path, what: str, kind: type = float) -> Any:
-    try:
-        v = float(txt)
-        if not math.isfinite(v):
-            raise ValueError
-        return int(v) if kind is int else v
-    except ValueError:
+    ok = _INT_RE.match(txt) if kind is int else _FLOAT_RE.match(txt)
+    v = float(txt) if ok else math.nan
+    if not math.isfinite(v):
+        want = "a whole number" if kind is int else "a number"
         raise UserError(
-            f"{path}: header byte {pos}: {what} {txt!r} is not a number -- the file is "
+            f"{path}: header byte {pos}: {what} {txt!r} is not {want} -- the file is "
             "truncated or not EDF/BDF; re-export it from the recording software"
-        ) from None
+        )
+    return int(txt) if kind is int else v
 
 
 def read_header(path: str | os.PathLike[str]) -> EdfHeader:
-    """Parse and validate an EDF/EDF+/BDF header (``UserError`` on anything wrong)."""
+    """Parse and validate an EDF/EDF+/BDF header (``UserError`` on anything wrong).
+
+    Every field is checked against what the format allows; the size of the file against
+    what the header declares (a shortfall is a truncated tail: the whole records present
+    are used and a warning says what is missing; extra bytes are an error).
+    """
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -223,7 +284,10 @@ def read_header(path: str | os.PathLike[str]) -> EdfHeader:
                 )
             ns = _num(_field(head, 252, 4, p, "signal count"), 252, p, "signal count", int)
             if not 1 <= ns <= 4096:
-                raise UserError(f"{p}: header byte 252: impossible signal count {ns}")
+                raise UserError(
+                    f"{p}: header byte 252: impossible signal count {ns} (1..4096) -- the "
+                    "file is corrupt; re-export it"
+                )
             rest = f.read(256 * ns)
     except OSError as e:
         raise UserError(f"{p}: cannot read ({e.strerror}) -- check the path") from None
@@ -245,6 +309,8 @@ def read_header(path: str | os.PathLike[str]) -> EdfHeader:
             f"{p}: header byte 184: header size {hb} != 256*(1+{ns}) -- the file is corrupt"
         )
     try:
+        if not (re.fullmatch(r"\d\d\.\d\d\.\d\d", d) and re.fullmatch(r"\d\d\.\d\d\.\d\d", t)):
+            raise ValueError
         dd, mm, yy = (int(x) for x in d.split("."))
         hh, mi, ss = (int(x) for x in t.split("."))
         year = 1900 + yy if yy >= 85 else 2000 + yy
@@ -257,56 +323,132 @@ def read_header(path: str | os.PathLike[str]) -> EdfHeader:
             f"{p}: header byte 168: start date/time {d!r} {t!r} is not dd.mm.yy hh.mm.ss -- "
             "the file is corrupt"
         ) from None
+    plus = reserved.startswith("EDF+") or reserved.startswith("BDF+")
+    if plus and reserved[4:5] not in ("C", "D"):
+        raise UserError(
+            f"{p}: header byte 196: reserved field {reserved[:8]!r} is neither EDF+C nor "
+            "EDF+D -- the file is corrupt; re-export it"
+        )
+    lo, hi = DIGITAL_RANGE[bdf]
+    fmt = "BDF" if bdf else "EDF"
 
-    def col(off: int, width: int, i: int) -> str:
-        pos = off * ns + width * i
-        return _field(rest, pos, width, p, f"signal {i + 1} field")
+    def col(name: str, i: int, *, ascii_only: bool = True) -> str:
+        pos = signal_field_offset(ns, name, i) - 256
+        width = dict(SIGNAL_FIELDS)[name]
+        if ascii_only:
+            return _field(rest, pos, width, p, f"signal {i + 1} {name}", base=256)
+        return rest[pos : pos + width].decode("latin-1").strip()
+
+    def num(name: str, i: int, label: str, kind: type = float) -> Any:
+        pos = signal_field_offset(ns, name, i)
+        return _num(col(name, i), pos, p, f"signal {i + 1} ({label!r}) {name}", kind)
 
     sigs: list[EdfSignal] = []
     base = 0
     for i in range(ns):
-        pos = 256 + 16 * ns + 80 * ns + 8 * ns
+        label = col("label", i)
         s = EdfSignal(
             index=i,
-            label=col(0, 16, i),
-            transducer=rest[16 * ns + 80 * i : 16 * ns + 80 * (i + 1)].decode("latin-1").strip(),
-            unit=rest[96 * ns + 8 * i : 96 * ns + 8 * (i + 1)].decode("latin-1").strip(),
-            pmin=_num(col(104, 8, i), pos, p, f"signal {i + 1} physical minimum"),
-            pmax=_num(col(112, 8, i), pos, p, f"signal {i + 1} physical maximum"),
-            dmin=_num(col(120, 8, i), pos, p, f"signal {i + 1} digital minimum", int),
-            dmax=_num(col(128, 8, i), pos, p, f"signal {i + 1} digital maximum", int),
-            prefilter=rest[136 * ns + 80 * i : 136 * ns + 80 * (i + 1)].decode("latin-1").strip(),
-            n_per_record=_num(col(216, 8, i), pos, p, f"signal {i + 1} samples per record", int),
+            label=label,
+            transducer=col("transducer type", i, ascii_only=False),
+            unit=col("physical dimension", i, ascii_only=False),
+            pmin=num("physical minimum", i, label),
+            pmax=num("physical maximum", i, label),
+            dmin=num("digital minimum", i, label, int),
+            dmax=num("digital maximum", i, label, int),
+            prefilter=col("prefiltering", i, ascii_only=False),
+            n_per_record=num("samples per data record", i, label, int),
+            n_signals=ns,
         )
+        where = f"{p}: header byte {{}}: signal {i + 1} ({s.label!r})"
         if s.n_per_record <= 0:
             raise UserError(
-                f"{p}: signal {i + 1} ({s.label!r}): {s.n_per_record} samples per record -- "
-                "the file is corrupt"
+                where.format(s.offset("samples per data record"))
+                + f": {s.n_per_record} samples per data record -- the file is corrupt; "
+                "re-export it"
             )
-        if s.dmax <= s.dmin and not s.is_annotation:
-            raise UserError(
-                f"{p}: signal {i + 1} ({s.label!r}): digital max {s.dmax} <= min {s.dmin} -- "
-                "the file is corrupt"
-            )
+        if not s.is_annotation:
+            if s.dmax <= s.dmin:
+                raise UserError(
+                    where.format(s.offset("digital minimum"))
+                    + f": digital maximum {s.dmax} <= minimum {s.dmin} -- the file is corrupt; "
+                    "re-export it"
+                )
+            for name, v in (("digital minimum", s.dmin), ("digital maximum", s.dmax)):
+                if not lo <= v <= hi:
+                    raise UserError(
+                        where.format(s.offset(name))
+                        + f": {name} {v} is outside what {fmt} stores ({lo}..{hi}) -- the "
+                        "file is corrupt; re-export it"
+                    )
+            if s.pmin == s.pmax:
+                raise UserError(
+                    where.format(s.offset("physical minimum"))
+                    + f": physical minimum = maximum = {s.pmin:g} (an empty range: every "
+                    "sample would read the same) -- fix the physical range in the file"
+                )
         s.byte_offset = base
         base += s.n_per_record * (3 if bdf else 2)
         sigs.append(s)
     record_bytes = base
-    avail = (size - hb) // record_bytes if record_bytes else 0
     warnings: list[str] = []
+    avail = (size - hb) // record_bytes
+    extra = (size - hb) - avail * record_bytes
+    declared = nrec
     if nrec == -1:
         nrec = avail
-        warnings.append("data-record count -1 (recording not closed): counted from file size")
-    if nrec > avail:
-        raise UserError(
-            f"{p}: truncated: the header says {nrec} data records, the file holds "
-            f"{avail} (+{(size - hb) - avail * record_bytes} bytes) -- re-export or re-copy the file"
+        warnings.append(
+            f"{p.name}: data-record count -1 (recording not closed): {avail} records "
+            "counted from the file size"
         )
+        if extra:
+            warnings.append(
+                f"{p.name}: truncated tail: {extra} bytes after the last whole data record "
+                "are not used"
+            )
+    elif nrec < -1:
+        raise UserError(f"{p}: header byte 236: data-record count {nrec} is negative")
+    elif size > hb + nrec * record_bytes:
+        raise UserError(
+            f"{p}: file size {size} bytes exceeds the {hb + nrec * record_bytes} its header "
+            f"declares ({nrec} data records of {record_bytes} bytes) -- the data-record count "
+            "(header byte 236) or a signal's samples per record is wrong; re-export the file"
+        )
+    elif nrec > avail:
+        if avail >= 1:
+            warnings.append(
+                f"{p.name}: truncated tail: the header declares {nrec} data records, the file "
+                f"holds {avail} (+{extra} bytes): the last {nrec - avail} records "
+                f"({(nrec - avail) * dur:g} s) are missing and left out"
+            )
+        nrec = avail
     if nrec <= 0:
-        raise UserError(f"{p}: no data records -- the file holds a header only")
-    if dur <= 0 and not (dur == 0 and all(s.is_annotation for s in sigs)):
-        raise UserError(f"{p}: header byte 244: data-record duration {dur} s is not positive")
-    plus = reserved.startswith("EDF+") or reserved.startswith("BDF+")
+        raise UserError(
+            f"{p}: no complete data record ({size - hb} bytes after the header, a record "
+            f"needs {record_bytes}) -- the file holds a header only or is truncated; "
+            "re-export it"
+        )
+    only_ann = all(s.is_annotation for s in sigs)
+    if not (RECORD_S_RANGE[0] <= dur <= RECORD_S_RANGE[1]) and not (dur == 0 and only_ann):
+        raise UserError(
+            f"{p}: header byte 244: data-record duration {dur:g} s is outside "
+            f"{RECORD_S_RANGE[0]:g}..{RECORD_S_RANGE[1]:g} s -- the field is corrupt; "
+            "re-export the file"
+        )
+    if plus and not any(s.is_annotation for s in sigs):
+        if reserved[4:5] == "D":
+            raise UserError(
+                f"{p}: header byte 192: EDF+D without an 'EDF Annotations' signal (the "
+                "record onsets are unknown) -- the file is corrupt; re-export it"
+            )
+        warnings.append(f"{p.name}: EDF+C without an 'EDF Annotations' signal: read as EDF")
+        plus = False
+    if nrec * dur > MAX_SPAN_S:
+        raise UserError(
+            f"{p}: header byte 236: {nrec} data records of {dur:g} s span "
+            f"{nrec * dur / 3600:.1f} h, more than the {MAX_SPAN_S / 3600:g} h a "
+            "leg recording is read for -- the count or duration is corrupt, or split the file"
+        )
     return EdfHeader(
         path=p,
         bdf=bdf,
@@ -322,6 +464,7 @@ def read_header(path: str | os.PathLike[str]) -> EdfHeader:
         patient=patient,
         recording=recording,
         warnings=warnings,
+        declared_records=declared,
     )
 
 
@@ -380,6 +523,11 @@ class EdfSource:
                 )
             return s
 
+        if not data_sigs:
+            raise UserError(
+                f"{self.path}: the file holds only an annotation channel, no signal -- pass "
+                "the EDF/BDF file that holds the leg EMG"
+            )
         if emg:
             self.emg_sigs = [lookup(x, "--emg LABEL") for x in emg]
         else:
@@ -391,6 +539,11 @@ class EdfSource:
                     f"{self.path}: no leg EMG channel recognised among: {labels} -- name it "
                     "with --emg LABEL (repeat for more channels)"
                 )
+        if len(self.emg_sigs) > MAX_EMG_CHANNELS:
+            raise UserError(
+                f"{self.path}: {len(self.emg_sigs)} channels taken as leg EMG, at most "
+                f"{MAX_EMG_CHANNELS} are read -- name the ones you want with --emg LABEL"
+            )
         if acc:
             if len(acc) != 3:
                 raise UserError(
@@ -413,6 +566,10 @@ class EdfSource:
             if s in self.acc_sigs and s in self.emg_sigs:
                 raise UserError(f"{self.path}: channel {s.label!r} chosen as both EMG and acc")
         rec = h.record_s
+        self.warnings: list[str] = list(h.warnings)
+        self._check_rates(self.emg_sigs, EMG_FS_RANGE, "leg EMG", "--emg LABEL")
+        self._check_rates(self.acc_sigs, ACC_FS_RANGE, "an accelerometer", "--acc X,Y,Z")
+        self._check_amplitudes()
         self.emg_fs = max(s.n_per_record for s in self.emg_sigs) / rec
         self.acc_fs = (max(s.n_per_record for s in self.acc_sigs) / rec) if self.acc_sigs else None
         sides = {_side_for(s.label) for s in self.emg_sigs} - {None}
@@ -429,6 +586,57 @@ class EdfSource:
         self._blk: tuple[tuple[int, int], np.ndarray] | None = None
         self._onsets: np.ndarray | None = None
         self._annotations: list[Annotation] | None = None
+        if h.discontinuous:
+            self._read_annotations()  # the onsets are checked before the first sample
+
+    def _check_rates(
+        self, sigs: list[EdfSignal], bounds: tuple[float, float], what: str, opt: str
+    ) -> None:
+        """Each chosen channel's rate is one ``what`` can have, and the rates of a group
+        are simple ratios of the highest (resampled exactly, in bounded memory)."""
+        h = self.header
+        lo, hi = bounds
+        for s in sigs:
+            fs = s.n_per_record / h.record_s
+            if not lo <= fs <= hi:
+                raise UserError(
+                    f"{self.path}: header byte {s.offset('samples per data record')}: signal "
+                    f"{s.index + 1} ({s.label!r}): {s.n_per_record} samples per "
+                    f"{h.record_s:g}-s data record is {fs:.6g} Hz, {what} is sampled at "
+                    f"{lo:g}-{hi:g} Hz -- pick the right channel with {opt}, or fix its "
+                    "samples per record or the record duration (header byte 244)"
+                )
+        if not sigs:
+            return
+        n_max = max(s.n_per_record for s in sigs)
+        for s in sigs:
+            ratio = Fraction(n_max, s.n_per_record)
+            if max(ratio.numerator, ratio.denominator) > 1000:
+                raise UserError(
+                    f"{self.path}: header byte {s.offset('samples per data record')}: signal "
+                    f"{s.index + 1} ({s.label!r}): {s.n_per_record} samples per record "
+                    f"against {n_max} of the fastest channel is no simple ratio "
+                    f"({ratio.numerator}/{ratio.denominator}) to resample -- pick channels "
+                    f"of one rate with {opt}"
+                )
+
+    def _check_amplitudes(self) -> None:
+        """Warn (not fail) when a channel's range only makes sense in another unit."""
+        groups = (
+            (self.emg_sigs, self.emg_scale, EMG_RANGE_PLAUSIBLE_UV, "µV", "surface EMG"),
+            (self.acc_sigs, self.acc_scale, ACC_RANGE_PLAUSIBLE_G, "g", "an accelerometer"),
+        )
+        for sigs, scales, (lo, hi), unit, what in groups:
+            for s, sc in zip(sigs, scales, strict=True):
+                rng = max(abs(s.pmin), abs(s.pmax)) * sc
+                if not lo <= rng <= hi:
+                    self.warnings.append(
+                        f"{self.path.name}: signal {s.index + 1} ({s.label!r}): physical range "
+                        f"+-{rng:.4g} {unit} (unit {s.unit!r}, header byte "
+                        f"{s.offset('physical minimum')}) is implausible for {what} "
+                        f"({lo:g}..{hi:g} {unit}): the unit is likely wrong, so amplitudes "
+                        "are suspect"
+                    )
 
     def _first_onset(self) -> float:
         """Onset (s after the header's start time) of the first data record (EDF+ TAL)."""
@@ -439,7 +647,15 @@ class EdfSource:
         with open(self.path, "rb") as f:
             f.seek(self.header.header_bytes + s.byte_offset)
             tals = parse_tals(f.read(nb))
-        return tals[0][0] if tals and not tals[0][2] else 0.0
+        on = tals[0][0] if tals and not tals[0][2] else 0.0
+        if not abs(on) <= MAX_FIRST_ONSET_S:
+            raise UserError(
+                f"{self.path}: byte {self.header.header_bytes + s.byte_offset}: data record 1 "
+                f"starts {on:g} s after the header's start time (at most "
+                f"{MAX_FIRST_ONSET_S:g} s) -- the time-keeping annotation is corrupt; "
+                "re-export the file"
+            )
+        return on
 
     def _scale(self, s: EdfSignal, table: dict[str, float], want: str, opt: str) -> float:
         f = table.get(_unit_key(s.unit))
@@ -447,7 +663,8 @@ class EdfSource:
             kind = "EMG" if opt == "--emg" else "accelerometer"
             shown = s.unit or "(empty)"
             raise UserError(
-                f"{self.path}: channel {s.label!r}: unit {shown!r} is not an {kind} unit "
+                f"{self.path}: header byte {s.offset('physical dimension')}: signal "
+                f"{s.index + 1} channel {s.label!r}: unit {shown!r} is not an {kind} unit "
                 f"({want}) -- pick the right channel with {opt}, or fix the unit in the file"
             )
         return f
@@ -489,6 +706,7 @@ class EdfSource:
         n = h.n_records
         onsets = np.arange(n, dtype=np.float64) * h.record_s
         anns: list[Annotation] = []
+        missing: list[int] = []  # records without a time-keeping TAL
         if self._ann_sig is not None:
             s = self._ann_sig
             nb = h.sample_bytes * s.n_per_record
@@ -498,6 +716,8 @@ class EdfSource:
                 blk = recs[:, s.byte_offset : s.byte_offset + nb]
                 for k in range(blk.shape[0]):
                     tals = parse_tals(blk[k].tobytes())
+                    if not tals or tals[0][2]:
+                        missing.append(r0 + k)
                     first = True
                     for onset, dur, texts in tals:
                         if first and not texts:
@@ -509,8 +729,51 @@ class EdfSource:
                             anns.append(Annotation(onset, dur, t))
         if not h.discontinuous:
             onsets = onsets[0] + np.arange(n, dtype=np.float64) * h.record_s
+        else:
+            self._check_onsets(onsets, missing)
         self._onsets = onsets
         self._annotations = anns
+
+    def _check_onsets(self, onsets: np.ndarray, missing: list[int]) -> None:
+        """EDF+D record onsets: present, strictly increasing by at least a record, and
+        spanning at most :data:`MAX_SPAN_S` (a gap costs nothing, a corrupt one no days)."""
+        h = self.header
+        s = self._ann_sig
+        assert s is not None
+
+        def at(r: int) -> int:
+            return h.header_bytes + r * h.record_bytes + s.byte_offset
+
+        if missing:
+            r = missing[0]
+            raise UserError(
+                f"{self.path}: byte {at(r)}: data record {r + 1} has no time-keeping "
+                f"annotation (its onset) in signal {s.index + 1} ({s.label!r}); "
+                f"{len(missing)} records lack one -- an EDF+D file needs one per record; "
+                "re-export the file"
+            )
+        if onsets.size > 1:
+            tol = 0.5 / max(self.emg_fs, 1.0)
+            step = np.diff(onsets)
+            bad = np.nonzero(step < h.record_s - tol)[0]
+            if bad.size:
+                r = int(bad[0]) + 1
+                raise UserError(
+                    f"{self.path}: byte {at(r)}: data record {r + 1} starts at "
+                    f"{onsets[r]:g} s, {'before' if step[r - 1] < 0 else 'within'} the "
+                    f"previous one ({onsets[r - 1]:g} s + {h.record_s:g} s): EDF+D record "
+                    f"onsets must increase ({bad.size} records break this) -- the "
+                    "time-keeping annotations are corrupt; re-export the file"
+                )
+        span = float(onsets[-1] - onsets[0]) + h.record_s
+        if not span <= MAX_SPAN_S:
+            big = int(np.argmax(np.diff(onsets))) + 1 if onsets.size > 1 else 0
+            raise UserError(
+                f"{self.path}: byte {at(big)}: the record onsets span {span / 3600:.1f} h "
+                f"(data record {big + 1} starts at {onsets[big]:g} s), more than the "
+                f"{MAX_SPAN_S / 3600:g} h a leg recording is read for -- the "
+                "time-keeping annotation is corrupt; re-export the file"
+            )
 
     @property
     def annotations(self) -> list[Annotation]:

@@ -7,6 +7,7 @@ Everything goes through bleak's public API (``BleakScanner`` / ``BleakClient``) 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from bleak import BleakClient, BleakScanner
@@ -136,3 +137,101 @@ def test_cramp_record_needs_a_device_or_emulate() -> None:
     assert isinstance(res.exception, UserError) and "--device" in str(res.exception)
     res = CliRunner().invoke(cli, ["record", "--emulate", "--duration", "soon"])
     assert isinstance(res.exception, UserError) and "--duration" in str(res.exception)
+
+
+# ------------------------------------------------------------------ the live commands' options
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["demo", "--speed", "-3"], "--speed -3: must be more than 0"),
+        (["demo", "--speed", "0"], "--speed 0: must be more than 0"),
+        (["demo", "--seed", "-2"], "--seed -2: must be at least 0"),
+        (["demo", "--duration", "5m"], "--duration 5m: must be between 10 min and 24 h"),
+        (["demo", "--duration", "48h"], "--duration 48h: must be between 10 min and 24 h"),
+        (["record", "--emulate", "--speed", "-1"], "--speed -1: must be more than 0"),
+        (["record", "--emulate", "--speed", "nan"], "--speed nan: must be more than 0"),
+        (["record", "--emulate", "--speed", "1e9"], "and at most 10000"),
+        (["record", "--emulate", "--reboot", "-5"], "--reboot -5: must be at least 0"),
+        (["record", "--emulate", "--drift-ppm", "1e9"], "--drift-ppm 1e+09: must be at least -100"),
+        (["record", "--emulate", "--corrupt-every", "0"], "--corrupt-every 0: must be at least 2"),
+        (["record", "--emulate", "--seed", "-1"], "--seed -1: must be at least 0"),
+        (["record", "--emulate", "--drop", "600:-3"], "DURATION > 0"),
+        (["record", "--emulate", "--drop", "-1:30"], "AT must be >= 0"),
+        (["record", "--emulate", "--duration", "200h"], "between 0 s and 7 days"),
+        (["record", "--emulate", "--device", "NOPE"], "--device and --emulate exclude each other"),
+        (["record", "--device", "NOPE", "--speed", "5"], "--speed only apply to --emulate"),
+        (["scan", "--timeout", "0"], "--timeout 0: must be more than 0"),
+        (["scan", "--timeout", "-1"], "--timeout -1: must be more than 0"),
+    ],
+)
+def test_every_numeric_option_is_range_checked_in_one_line(args: list[str], says: str) -> None:
+    from click.testing import CliRunner
+
+    from nightcramp.cli import cli
+    from recordings.errors import UserError
+
+    res = CliRunner().invoke(cli, args)
+    assert isinstance(res.exception, UserError), res.output
+    msg = str(res.exception)
+    assert says in msg and "\n" not in msg
+
+
+def test_a_refused_option_is_one_line_and_exit_2_at_once() -> None:
+    """Before, `cramp demo --speed 0` streamed nothing and spun at full CPU forever."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "nightcramp.cli", "demo", "--speed", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "cramp: error: --speed 0: must be more than 0 and at most 10000 (sensor time per wall "
+        "time, e.g. 200)"
+    ]
+
+
+def _record(tmp: Any, *extra: str) -> Any:
+    from click.testing import CliRunner
+
+    from nightcramp.cli import cli
+
+    return CliRunner().invoke(
+        cli,
+        ["record", "--emulate", "--speed", "200", "--duration", "2m", "--seed", "3",
+         "--out", str(tmp / "rec"), "--db", str(tmp / "db.sqlite3"), *extra],
+    )  # fmt: skip
+
+
+def test_emulated_record_ends_now_and_a_clean_run_counts_no_disconnect(tmp_path: Any) -> None:
+    """One rule for emulated nights (record --emulate and demo alike): the night ends now,
+    so nothing is stamped in the future; the recorder's own final disconnect is no loss."""
+    import time
+    from datetime import datetime
+
+    from nightcramp.cramplog import CrampLog
+
+    t0 = time.time()
+    res = _record(tmp_path)
+    t1 = time.time()
+    assert res.exit_code == 0, res.output
+    assert "0 disconnects" in res.output and "WARNING" not in res.output
+    with CrampLog.open(tmp_path / "db.sqlite3") as lg:
+        (night,) = lg.nights(limit=5)
+        start = datetime.fromisoformat(night["start_utc"]).timestamp()
+        end = datetime.fromisoformat(night["end_utc"]).timestamp()
+    assert end <= t1 + 1.0 and end >= t0 - 5.0  # it ended at the start of the run
+    assert start == pytest.approx(end - 120.0, abs=2.0)
+
+
+def test_emulated_reboot_at_the_start_is_no_traceback(tmp_path: Any) -> None:
+    """`--reboot 0` drops the link while the host is still starting the sensor: the write
+    in flight is cancelled by the stack; that is a lost link, not a crash."""
+    res = _record(tmp_path, "--reboot", "0")
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output and "CancelledError" not in res.output
+    assert "sensor rebooted" in res.output and "1 disconnects" in res.output
+    assert "WARNING" not in res.output  # the virtual stack's chatter stays out

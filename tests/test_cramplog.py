@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -14,8 +18,8 @@ import pytest
 from test_summary import HAND_VERSION, START, hand_night, ingest
 
 from detector.events import Event
-from nightcramp import cramplog
-from nightcramp.cramplog import SCHEMA_V1, SCHEMA_VERSION, CrampLog
+from nightcramp import cramplog, heal
+from nightcramp.cramplog import SCHEMA_V1, SCHEMA_VERSION, CrampLog, parse_utc
 from recordings.errors import UserError
 
 
@@ -199,7 +203,8 @@ def test_migrates_a_v1_file(tmp_path: Path) -> None:
         c.execute("INSERT INTO evenings (date, water_l, updated_utc) VALUES ('2026-01-01', 2, 'x')")
     os.chmod(db, 0o644)
     with CrampLog.open(db) as log:
-        assert log.schema_version == 2
+        assert log.schema_version == SCHEMA_VERSION
+        assert log._conn.execute("PRAGMA application_id").fetchone()[0] == cramplog.APPLICATION_ID
         cols = [r[1] for r in log._conn.execute("PRAGMA table_info(evenings)")]
         assert {"crossed_legs", "hard_floor", "tired"} <= set(cols)
         ev = log.events("old")
@@ -217,7 +222,7 @@ def test_failed_migration_leaves_old_version(tmp_path: Path, monkeypatch) -> Non
         c.executescript(SCHEMA_V1)
         c.execute("PRAGMA user_version = 1")
     monkeypatch.setitem(cramplog.MIGRATIONS, 1, cramplog.MIGRATION_V2 + "\nNOT SQL;")
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(UserError, match="cannot upgrade the cramp log from schema version 1"):
         CrampLog.open(db)
     assert _count(db, "PRAGMA user_version") == 1
     with sqlite3.connect(db) as c:
@@ -303,3 +308,222 @@ def test_two_openers_of_a_fresh_file(tmp_path: Path) -> None:
         t.join()
     assert errors == []
     assert _count(db, "PRAGMA user_version") == SCHEMA_VERSION
+
+
+def _foreign_db(path: Path, mode: int = 0o644) -> bytes:
+    """Another program's SQLite file that happens to have an ``events`` table."""
+    with sqlite3.connect(path) as c:
+        c.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, what TEXT)")
+        c.execute("INSERT INTO events (what) VALUES ('birthday')")
+    os.chmod(path, mode)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("app_id", [0, 0x12345678])
+def test_a_foreign_database_is_refused_and_left_exactly_as_it_was(
+    tmp_path: Path, app_id: int
+) -> None:
+    db = tmp_path / "other.db"
+    _foreign_db(db)
+    if app_id:
+        with sqlite3.connect(db) as c:
+            c.execute(f"PRAGMA application_id = {app_id}")
+    before = db.read_bytes()
+    with pytest.raises(UserError, match=r"not a cramp log .*events.*untouched.*--db"):
+        CrampLog.open(db)
+    assert db.read_bytes() == before
+    assert stat.S_IMODE(db.stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]  # no -wal / -shm
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+def test_the_log_cli_refuses_a_foreign_database_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    before = _foreign_db(db)
+    code = "from nightcramp.cli import main; main()"
+    r = subprocess.run([sys.executable, "-c", code, "log", "list", "--db", str(db)],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "not a cramp log" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert db.read_bytes() == before and stat.S_IMODE(db.stat().st_mode) == 0o644
+
+
+def test_a_folder_given_as_the_log_is_left_alone(tmp_path: Path) -> None:
+    d = tmp_path / "folder"
+    d.mkdir(mode=0o755)
+    os.chmod(d, 0o755)
+    with pytest.raises(UserError, match="not a regular file"):
+        CrampLog.open(d)
+    assert stat.S_IMODE(d.stat().st_mode) == 0o755 and list(d.iterdir()) == []
+
+
+def test_an_empty_sqlite_file_becomes_a_log(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    sqlite3.connect(db).close()  # an SQLite file of 0 bytes
+    with CrampLog.open(db) as log:
+        assert log.schema_version == SCHEMA_VERSION
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA application_id").fetchone()[0] == cramplog.APPLICATION_ID
+
+
+def test_a_damaged_schema_is_a_one_line_error(tmp_path: Path) -> None:
+    db = tmp_path / "l.sqlite3"
+    with CrampLog.open(db) as log:
+        ingest(log, "n", hand_night(with_trace=False))
+    with sqlite3.connect(db) as c:
+        c.execute("DROP VIEW current_events")
+        c.execute("DROP TABLE events")
+    with pytest.raises(UserError, match=r"damaged: 'events' is missing -- restore") as ei:
+        CrampLog.open(db)
+    assert "\n" not in str(ei.value)
+
+
+@pytest.mark.parametrize(
+    ("sql", "where"),
+    [
+        ("UPDATE events SET context_json = '{broken' WHERE event_id = {eid}",
+         r"events row event_id={eid}: context_json is not valid JSON"),
+        ("UPDATE events SET channels = '[\"EMG1\"' WHERE event_id = {eid}",
+         r"events row event_id={eid}: channels is not valid JSON"),
+        ("UPDATE nights SET stats_json = 'nan nan' WHERE night_id = 'n'",
+         r"nights row 'n': stats_json is not valid JSON"),
+    ],
+)  # fmt: skip
+def test_a_row_with_bad_json_is_an_error_naming_the_row(
+    tmp_path: Path, sql: str, where: str
+) -> None:
+    db = tmp_path / "l.sqlite3"
+    with CrampLog.open(db) as log:
+        ingest(log, "n", hand_night(with_trace=False))
+        eid = log.events("n", "cramp")[0]["event_id"]
+    with sqlite3.connect(db) as c:
+        c.execute(sql.replace("{eid}", str(eid)))
+    with CrampLog.open(db) as log, pytest.raises(UserError, match=where.replace("{eid}", str(eid))):
+        log.events("n") if "events" in where else log.night("n")
+
+
+# ----------------------------------------------------------------- killed nights (heal)
+
+SAMPLE = Path(__file__).resolve().parents[1] / "recordings" / "sample-night"
+
+
+def _half_logged_night(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A copy of the sample recording whose night the log holds as a killed recorder
+    leaves it: begun, an early cramp notice, never ended."""
+    import shutil
+
+    from detector.detect import DETECTOR_VERSION
+    from recordings.store import RecordingSource
+
+    rec = tmp_path / "rec"
+    rid = json.loads((SAMPLE / "meta.json").read_text())["recording_id"]
+    folder = rec / f"night-20261126-231502-{rid.replace('-', '')[:8]}"
+    shutil.copytree(SAMPLE, folder)
+    (folder / heal.LOCK_NAME).write_text("4242\n")  # its recorder's lock, long released
+    src = RecordingSource(folder)
+    db = tmp_path / "log.sqlite3"
+    with CrampLog.open(db) as log:
+        log.begin_night(src.recording_id, source="ble", layout=src.layout,
+                        start_utc=src.layout.start_utc, detector_version=DETECTOR_VERSION)  # fmt: skip
+        # killed while a cramp was going on: only its early notice reached the log
+        notice = Event("cramp", 254.0, 270.0, context={"provisional": True})
+        log.add_event(src.recording_id, notice)
+    return folder, db, src.recording_id
+
+
+def test_a_killed_night_is_finished_from_its_recording(tmp_path: Path) -> None:
+    from nightcramp.commands.data import run_night
+    from recordings.store import RecordingSource
+
+    folder, db, nid = _half_logged_night(tmp_path)
+    rec = folder.parent
+    err = io.StringIO()
+    with CrampLog.open(db) as log:
+        assert log.unfinished_nights() == [nid]
+        msgs = heal.finish_killed_nights(log, rec, err=err)
+        assert len(msgs) == 1 and nid in err.getvalue() and "stopped without finishing" in msgs[0]
+        night = log.night(nid)
+        logged = [(e["kind"], e["start_s"], e["end_s"]) for e in log.events(nid)]
+        assert log.unfinished_nights() == []
+        assert heal.finish_killed_nights(log, rec, err=err) == []  # once only
+    want = run_night(RecordingSource(folder))
+    assert night["status"] == "complete"
+    # every event the recording holds, as a replay finds them; the notice is gone
+    assert sorted(logged) == sorted((e.kind, e.start_s, e.end_s) for e in want.events)
+    assert any(k == "cramp" for k, _, _ in logged)
+    last = parse_utc(night["interrupted_utc"])
+    start = parse_utc(night["start_utc"])
+    assert last is not None and start is not None
+    assert abs((last - start).total_seconds() - want.duration_s) < 60  # the last data
+
+
+def test_a_live_or_unfound_night_is_left_alone(tmp_path: Path) -> None:
+    folder, db, nid = _half_logged_night(tmp_path)
+    rec = folder.parent
+    owner = type("Recorder", (), {})()  # stands for the recorder that holds the lock
+    heal.hold(folder, db, owner=owner)
+    with CrampLog.open(db) as log:
+        assert heal.finish_killed_nights(log, rec) == []
+        assert heal.finish_killed_nights(log, tmp_path / "elsewhere") == []
+        assert log.night(nid)["status"] == "recording"
+    del owner  # the recorder is gone: the lock is released
+    import gc
+
+    gc.collect()
+    with CrampLog.open(db) as log:  # found through the pointer beside the log, not --out
+        assert len(heal.finish_killed_nights(log, tmp_path / "elsewhere")) == 1
+        assert log.night(nid)["interrupted_utc"]
+
+
+def test_a_night_killed_before_its_first_frame_is_closed_once(tmp_path: Path) -> None:
+    folder, db, nid = _half_logged_night(tmp_path)
+    (folder / "frames-00000.arrow").unlink()  # killed right after the folder was made
+    with CrampLog.open(db) as log:
+        msgs = heal.finish_killed_nights(log, folder.parent, err=io.StringIO())
+        assert len(msgs) == 1 and "closed empty" in msgs[0] and "no readable data" in msgs[0]
+        night = log.night(nid)
+        assert night["status"] == "complete" and night["interrupted_utc"]
+        assert heal.finish_killed_nights(log, folder.parent) == []  # said once, not forever
+
+
+@pytest.mark.slow
+def test_kill_9_then_summary_finishes_the_night(tmp_path: Path) -> None:
+    """A real recorder process killed with SIGKILL mid-night; `cramp summary` heals it."""
+    import signal
+    import time
+
+    env = {**os.environ, "NIGHTCRAMP_HOME": str(tmp_path / "home"),
+           "NIGHTCRAMP_RECORDINGS": str(tmp_path / "rec"),
+           "NIGHTCRAMP_DB": str(tmp_path / "home" / "log.sqlite3")}  # fmt: skip
+    code = "from nightcramp.cli import main; main()"
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, "record", "--emulate", str(SAMPLE), "--speed", "40"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    db = tmp_path / "home" / "log.sqlite3"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                if _count(db, "SELECT COUNT(*) FROM events WHERE kind = 'cramp'") >= 1:
+                    break
+            except sqlite3.Error:
+                continue
+        else:
+            pytest.fail("the recorder logged no cramp in 90 s")
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT status FROM nights").fetchone()[0] == "recording"
+    r = subprocess.run([sys.executable, "-c", code, "summary"], env=env,
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "stopped without finishing" in r.stderr
+    assert "Interrupted: the recorder stopped at" in r.stdout and "Cramps     1" in r.stdout
+    with sqlite3.connect(db) as c:
+        status, interrupted = c.execute("SELECT status, interrupted_utc FROM nights").fetchone()
+    assert status == "complete" and interrupted

@@ -217,8 +217,14 @@ def test_bad_files_give_one_line_user_errors(tmp_path: Path) -> None:
     data = p.read_bytes()
     trunc = tmp_path / "trunc.edf"
     trunc.write_bytes(data[: len(data) - 1000])
-    with pytest.raises(UserError, match="truncated"):
-        EdfSource(trunc)
+    whole = read_header(p)
+    cut = EdfSource(trunc)  # a truncated tail: the whole records are read, and said so
+    assert cut.header.n_records == whole.n_records - 1
+    assert any("truncated tail" in w and f"declares {whole.n_records}" in w for w in cut.warnings)
+    longer = tmp_path / "longer.edf"
+    longer.write_bytes(data + b"\0" * 10)
+    with pytest.raises(UserError, match="exceeds.*header byte 236"):
+        EdfSource(longer)
     short = tmp_path / "short.edf"
     short.write_bytes(data[:600])
     with pytest.raises(UserError, match="header truncated"):

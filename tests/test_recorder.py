@@ -111,7 +111,7 @@ def test_accelerated_stream_arrives_complete_in_order_and_replays_identically(
             seen.add(s)
     assert first_pass == sorted(first_pass)
     rec = run.recorder
-    assert rec.result is not None and rec.stats.disconnects <= 1
+    assert rec.result is not None and rec.stats.disconnects == 0  # its own final one: no loss
     # the saved recording replays to exactly the live events (same assembler, same detector)
     from detector.pipeline import run as run_pipeline
 
@@ -471,6 +471,15 @@ def test_battery_drain_reaches_low_battery_status_and_status_line(isolated_home:
     assert "LOW" in line and "gaps 0" in line and "cramps" in line
     log = rec.status_stream.getvalue()  # not a terminal: plain log lines
     assert "\r" not in log and "connected" in log
+    assert "sensor battery low" in log  # a plain line, not a logger record
+    # STATUS notifications are kept in the recording with the data
+    statuses = []
+    for batch in iter_frames(open_recording(rec.recording_path)):
+        for raw in batch.column("raw").to_pylist():
+            f = codec.decode_frame(raw)
+            if isinstance(f, codec.StatusFrame):
+                statuses.append(f)
+    assert statuses and statuses[-1].low_battery
 
 
 @pytest.mark.slow
@@ -491,3 +500,71 @@ def test_clock_alignment_after_8_hours_through_ble(isolated_home: Path) -> None:
         assert wt is not None
         errs.append(abs(int(round(wt.timestamp() * 1e9)) - (start_ns + true_s * 1e9)) / 1e6)
     assert max(errs) < 50.0, f"max error {max(errs):.1f} ms"
+
+
+# ------------------------------------------------------------------ the live status line
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class _Clock:
+    """Stands in for the recorder module's ``time`` (monotonic seconds set by the test)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def strftime(self, fmt: str) -> str:
+        return time.strftime(fmt)
+
+    def time_ns(self) -> int:
+        return time.time_ns()
+
+
+def test_status_line_fits_the_terminal_most_important_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os as _os
+    import shutil
+
+    stream = _Tty()
+    rec = Recorder("NightCramp-0E01", status_stream=stream)
+    rec.stats.events = {"cramp": 2, "movement": 7}
+    full = rec.status_line()
+    assert len(full) > 80  # all fields: it would wrap on 80 columns
+    for width in (30, 50, 80):
+        line = rec.status_line(width)
+        assert len(line) <= width
+        assert line.startswith("scanning") or line.startswith("starting")
+    assert "cramps 2" in rec.status_line(50) and "NightCramp-0E01" not in rec.status_line(50)
+    assert full.index("cramps") < full.index("battery") < full.index("frames/s")
+    # on a terminal every redraw is trimmed to its width, from the very first line
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda *a: _os.terminal_size((60, 24)))
+    rec.show_status()
+    rec._say("sensor battery low: 14 %")
+    rec._print_status(force=True)
+    draws = [d for d in stream.getvalue().replace("\n", "\r").split("\r") if d]
+    assert draws[0].startswith("\x1b[2Kscanning")
+    assert all(len(d.replace("\x1b[2K", "")) < 60 for d in draws)
+    assert any("battery low" in d for d in draws)  # a message: its own plain line
+
+
+def test_status_frames_per_second_follows_the_last_two_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nightcramp import recorder as recmod
+
+    clock = _Clock()
+    monkeypatch.setattr(recmod, "time", clock)
+    rec = Recorder("NightCramp-0E01", status_stream=io.StringIO())
+    rates = []
+    for t, n in ((0, 0), (1, 25), (2, 50), (3, 150), (4, 250)):
+        clock.now = 100.0 + t
+        rec.stats.data_frames = n
+        rates.append(next(f for f in rec.status_fields() if f.endswith("frames/s")))
+    assert rates[2] == "25 frames/s"
+    assert rates[3] == "62 frames/s"  # a second after the rate went up, it shows
+    assert rates[4] == "100 frames/s"

@@ -239,14 +239,15 @@ class MainsTracker:
 
 def frame_hop(fs: float, frame_s: float) -> int:
     """Samples per frame: a divisor of the (integer) rate near ``frame_s`` so that frames
-    tile seconds exactly (10 ms -> 10 samples at 1 kHz, 5 at 500 Hz, 2 at 256 Hz, ...)."""
+    tile seconds exactly (10 ms -> 10 samples at 1 kHz, 5 at 500 Hz, 2 at 256 Hz, ...).
+    At least 2: a frame's raw variance (the flat-signal test) needs two samples."""
     target = fs * frame_s
     if abs(fs - round(fs)) < 1e-9:
         f = int(round(fs))
-        divs = [d for d in range(1, f + 1) if f % d == 0 and 0.5 * target <= d <= 1.5 * target]
+        divs = [d for d in range(2, f + 1) if f % d == 0 and 0.5 * target <= d <= 1.5 * target]
         if divs:
             return min(divs, key=lambda d: abs(d - target))
-    return max(1, int(round(target)))
+    return max(2, int(round(target)))
 
 
 @dataclass

@@ -107,6 +107,17 @@ class RestLevel:
             s = hold_to
         self._next = max(self._next, s_max + 1)
 
+    def level_at(self, s: int) -> np.ndarray:
+        """The resting level of second ``s``; for a second before the level was first known
+        (NaN), the first level known after it (so an event that begins before the resting
+        level is known still gets finite x-rest figures), else NaN."""
+        val = self.rest.a[s]
+        if np.isfinite(val).all():
+            return val
+        later = self.rest.a[s : self._next]
+        known = np.nonzero(np.isfinite(later).all(axis=1))[0]
+        return later[known[0]] if known.size else val
+
 
 def frame_levels(
     rest: np.ndarray, sec: np.ndarray, cfg: DetectorConfig

@@ -230,10 +230,13 @@ def detect(source: Path, emg: tuple[str, ...], acc: str | None, as_json: bool) -
             "duration_s": result.duration_s,
             "start_utc": src.layout.start_utc,
             "stats": stats,
+            "warnings": list(getattr(src, "warnings", [])),
         }
         click.echo(dumps(obj))
         return
     lay = src.layout
+    for w in getattr(src, "warnings", []):
+        click.echo(f"warning: {w}", err=True)
     click.echo(
         f"{source}: {result.duration_s / 3600:.2f} h, EMG {', '.join(lay.emg_labels)} @ "
         f"{lay.emg_fs:g} Hz" + (f", acc @ {lay.acc_fs:g} Hz" if lay.acc_fs else ", no acc")

@@ -17,8 +17,11 @@ from typing import Any
 
 import click
 
-from nightcramp.durations import parse_duration
+from nightcramp.commands.live import MAX_SPEED, check_duration, in_range
 from recordings.errors import UserError
+
+#: The longest demo night (s): a long night at the demo's pace.
+MAX_DEMO_S = 24 * 3600.0
 
 
 @click.command("demo")
@@ -29,9 +32,13 @@ from recordings.errors import UserError
     "--speed",
     default=200.0,
     show_default=True,
+    callback=in_range(0.0, MAX_SPEED, lo_open=True, hint="sensor time per wall time, e.g. 200"),
     help="Sensor time per wall time; the virtual link caps it (see the benchmark).",
 )
-@click.option("--seed", default=7, show_default=True, help="Synthetic night seed.")
+@click.option(
+    "--seed", default=7, show_default=True, callback=in_range(0, 2**32 - 1),
+    help="Synthetic night seed.",
+)  # fmt: skip
 @click.option("--out", default=None, metavar="DIR", help="Recordings folder.")
 @click.option("--db", default=None, metavar="PATH", help="Cramp log database.")
 @click.option("--quiet", is_flag=True, help="No live status line.")
@@ -55,10 +62,8 @@ def demo(
     from nightcramp.emulated import run_emulated
     from nightcramp.summary import build_summary, render_text
 
-    dur = parse_duration(duration)
+    dur = check_duration(duration, lo_s=600.0, hi_s=MAX_DEMO_S)
     assert dur is not None
-    if dur < 600:
-        raise UserError(f"--duration {duration}: the demo needs at least 10m of sensor time")
     out_dir = paths.recordings_dir(out)
     db_file = paths.db_path(db)
     click.echo(
@@ -79,7 +84,6 @@ def demo(
             faults=Faults(),
             seed=seed,
             handle_signals=True,
-            host_start_ns=time.time_ns() - int(dur * 1e9),  # a night that ends now
             out_dir=out_dir,
             db=db,
             **kwargs,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +16,93 @@ from nightcramp.durations import parse_duration
 from recordings.errors import UserError
 from recordings.jsonout import dumps
 
+#: Fastest emulation asked for (sensor time / wall time); the virtual link caps the real
+#: pace far below (see benchmarks/bench_live.py).
+MAX_SPEED = 10000.0
+
+
+def in_range(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hint: str = "",
+) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback refusing a number outside [lo, hi] (``lo_open``: lo excluded) with
+    one line naming the option, the value, the range and ``hint``."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return value
+        for v in value if isinstance(value, tuple) else (value,):
+            ok = math.isfinite(v)
+            if lo is not None:
+                ok = ok and (v > lo if lo_open else v >= lo)
+            if hi is not None:
+                ok = ok and v <= hi
+            if not ok:
+                name = param.opts[0] if param.opts else str(param.name)
+                if lo is not None and hi is not None:
+                    want = f"{'more than' if lo_open else 'at least'} {lo:g} and at most {hi:g}"
+                elif lo is not None:
+                    want = f"{'more than' if lo_open else 'at least'} {lo:g}"
+                else:
+                    want = f"at most {hi:g}"
+                raise UserError(f"{name} {v:g}: must be {want}" + (f" ({hint})" if hint else ""))
+        return value
+
+    return check
+
+
+#: The longest night `cramp record` takes (s): the protocol's counters do not wrap in a
+#: week (PROTOCOL.md section 3, "No wrap in a week").
+MAX_RECORD_S = 7 * 86400.0
+
+
+def check_duration(text: str | None, *, lo_s: float = 0.0, hi_s: float = MAX_RECORD_S) -> float | None:
+    """``--duration`` as seconds (``parse_duration``), within [lo_s, hi_s]."""
+    dur = parse_duration(text)
+    if dur is not None and not lo_s <= dur <= hi_s:
+        raise UserError(
+            f"--duration {text}: must be between {_human(lo_s)} and {_human(hi_s)} of sensor time"
+        )
+    return dur
+
+
+def _human(s: float) -> str:
+    if s > 86400 and s % 86400 == 0:
+        return f"{s / 86400:g} days"
+    if s >= 3600:
+        return f"{s / 3600:g} h"
+    return f"{s / 60:g} min" if s >= 60 else f"{s:g} s"
+
 
 def _parse_drops(drops: tuple[str, ...]) -> list[tuple[float, float]]:
     out = []
     for d in drops:
         try:
             at, dur = d.split(":")
-            out.append((float(at), float(dur)))
+            at_s, dur_s = float(at), float(dur)
         except ValueError:
             raise UserError(
                 f"--drop {d!r}: write AT:DURATION in seconds of sensor time, e.g. 600:30"
             ) from None
+        if not (math.isfinite(at_s) and math.isfinite(dur_s) and at_s >= 0 and dur_s > 0):
+            raise UserError(
+                f"--drop {d!r}: AT must be >= 0 and DURATION > 0 s of sensor time, e.g. 600:30"
+            )
+        out.append((at_s, dur_s))
     return out
 
 
 @click.command("scan")
-@click.option("--timeout", default=5.0, show_default=True, help="Seconds to listen.")
+@click.option(
+    "--timeout",
+    default=5.0,
+    show_default=True,
+    callback=in_range(0.0, 600.0, lo_open=True, hint="seconds to listen, e.g. 5"),
+    help="Seconds to listen (0-600).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @click.option(
     "--emulate", is_flag=True, help="Scan a virtual radio with one emulated sensor on it."
@@ -72,7 +145,9 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
             raise
         from nightcramp.recorder import _explain
 
-        raise UserError(_explain("cramp scan", e)) from e
+        raise UserError(
+            _explain("cramp scan", e, without="`cramp scan --emulate` or `cramp record --emulate`")
+        ) from e
     from nightcramp.pairing import BondBook
 
     book = BondBook()
@@ -91,7 +166,8 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
         return
     if not rows:
         click.echo(
-            "No sensors found. Is the sensor charged and near, and not connected to another device?"
+            "No sensors found. Is the sensor charged and near, and not connected to another "
+            "device? (No sensor at hand: `cramp scan --emulate` shows an emulated one.)"
         )
         return
     click.echo(f"{'name':<18} {'address':<18} {'RSSI':>6} {'battery':>8}  bonded")
@@ -123,16 +199,45 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     "unless --duration), a recording folder or an EDF file replayed as if measured.",
 )
 @click.option(
-    "--speed", default=1.0, show_default=True, help="Emulator: sensor time runs N times faster."
+    "--speed",
+    default=1.0,
+    show_default=True,
+    callback=in_range(0.0, MAX_SPEED, lo_open=True, hint="1 = real time"),
+    help="Emulator: sensor time runs N times faster.",
 )
 @click.option("--duration", default=None, help="Stop after this much sensor time (8h, 90m, 3600).")
-@click.option("--seed", default=1, show_default=True, help="Emulator: synthetic night seed.")
+@click.option(
+    "--seed",
+    default=1,
+    show_default=True,
+    callback=in_range(0, 2**32 - 1),
+    help="Emulator: synthetic night seed.",
+)
 @click.option(
     "--drop", multiple=True, metavar="AT:DUR", help="Emulator: drop the link at AT s for DUR s."
 )
-@click.option("--reboot", multiple=True, type=float, metavar="AT", help="Emulator: reboot at AT s.")
-@click.option("--drift-ppm", default=0.0, help="Emulator: sensor clock error, ppm.")
-@click.option("--corrupt-every", default=0, help="Emulator: corrupt every N-th frame.")
+@click.option(
+    "--reboot",
+    multiple=True,
+    type=float,
+    metavar="AT",
+    callback=in_range(0.0, hint="seconds of sensor time after the start"),
+    help="Emulator: reboot at AT s.",
+)
+@click.option(
+    "--drift-ppm",
+    default=0.0,
+    callback=in_range(-100.0, 100.0, hint="the protocol allows a sensor clock error of +-100 ppm"),
+    help="Emulator: sensor clock error, ppm (-100 to 100).",
+)
+@click.option(
+    "--corrupt-every",
+    type=int,
+    default=None,
+    metavar="N",
+    callback=in_range(2, hint="N = 2 corrupts every second frame; leave it out for none"),
+    help="Emulator: corrupt every N-th frame (N >= 2; default none).",
+)
 @click.option("--out", "out", default=None, metavar="DIR", help="Recordings folder.")
 @click.option("--db", "db", default=None, metavar="PATH", help="Cramp log database.")
 @click.option(
@@ -153,7 +258,7 @@ def record(
     drop: tuple[str, ...],
     reboot: tuple[float, ...],
     drift_ppm: float,
-    corrupt_every: int,
+    corrupt_every: int | None,
     out: str | None,
     db: str | None,
     virtual_hci: int | None,
@@ -167,16 +272,33 @@ def record(
       cramp record --emulate --speed 60 --duration 1h
       cramp record --emulate recordings/sample-night --speed 20
     """
-    if (device is None) == (emulate is None):
+    if device is not None and emulate is not None:
+        raise UserError(
+            "cramp record: --device and --emulate exclude each other -- give --device "
+            "ADDRESS_OR_NAME to record a sensor, or --emulate (no hardware)"
+        )
+    if device is None and emulate is None:
         raise UserError(
             "cramp record: give --device ADDRESS_OR_NAME (a sensor) or --emulate (no hardware)"
         )
-    dur = parse_duration(duration)
-    if speed <= 0:
-        raise UserError(f"--speed {speed}: must be > 0 (1 = real time)")
-    from nightcramp import paths
+    dur = check_duration(duration)
+    if device is not None:
+        given = [
+            name
+            for name, v, default in (
+                ("--speed", speed, 1.0), ("--seed", seed, 1), ("--drift-ppm", drift_ppm, 0.0),
+                ("--corrupt-every", corrupt_every, None),
+            )
+            if v != default
+        ] + (["--drop"] if drop else []) + (["--reboot"] if reboot else [])  # fmt: skip
+        if given:
+            raise UserError(
+                f"cramp record: {', '.join(given)} only apply to --emulate, not to a real sensor"
+            )
+    from nightcramp import heal, paths
 
     out_dir = paths.recordings_dir(out)
+    heal.finish_killed_nights_in(db, out_dir)
     rec: Any
     if emulate is not None:
         from emulator.virtual.sensor import Faults, night_source
@@ -186,7 +308,7 @@ def record(
             drops=_parse_drops(drop),
             reboots=list(reboot),
             drift_ppm=drift_ppm,
-            corrupt_every=corrupt_every,
+            corrupt_every=corrupt_every or 0,
         )
         src = night_source(emulate, dur, seed)
         if dur is None:

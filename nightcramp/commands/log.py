@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from nightcramp import heal
 from nightcramp.cramplog import EASED_BY, EVENING_FIELDS, CrampLog, night_date, parse_utc
 from nightcramp.durations import parse_duration
 from nightcramp.summary import clock, fmt_duration
@@ -45,7 +46,7 @@ def _open(ctx: click.Context, db: str | None) -> CrampLog:
     while db is None and c is not None:
         db = c.params.get("db")
         c = c.parent
-    return CrampLog.open(db)
+    return heal.finished(CrampLog.open(db))
 
 
 def emit(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from nightcramp import heal
 from nightcramp.commands.log import db_option, resolve_night
 from nightcramp.cramplog import CrampLog
 from nightcramp.summary import build_summary, render_text
@@ -45,7 +46,7 @@ def summary(night: str | None, as_json: bool, html_file: str | None, db: str | N
     page = Path(html_file) if html_file else None
     if page is not None:
         check_folder(page)
-    with CrampLog.open(db) as lg:
+    with heal.finished(CrampLog.open(db)) as lg:
         nid = resolve_night(lg, night)
         s = build_summary(lg, nid)
         if page is not None:
