@@ -4,6 +4,7 @@ plus one real ``cramp`` subprocess)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -350,8 +351,10 @@ def test_every_json_output_is_strict_json(db: Path) -> None:
 
     with CrampLog.open(db) as log:
         r = hand_night(with_trace=False)
-        cramp = next(e for e in r.events if e.kind == "cramp")
-        cramp.context["rest_uv"] = float("nan")  # a NaN that must not reach the output
+        i = next(i for i, e in enumerate(r.events) if e.kind == "cramp")
+        # a NaN that must not reach the output
+        nan_ctx = {**r.events[i].context, "rest_uv": float("nan")}
+        r.events[i] = dataclasses.replace(r.events[i], context=nan_ctx)
         ingest(log, "n3", r)
         a = log.events("n3", "cramp")[0]["event_id"]
     run("log", "add", "--at", "2026-11-25T02:10", "--duration", "1:30")
