@@ -123,9 +123,9 @@ def _redetect(folder: Path) -> tuple[Any, Any, datetime | None]:
     """(NightResult, source, wall time of the last data) of a recording folder."""
     from detector.pipeline import Pipeline
     from detector.stream import Gap, bulk_chunks
-    from recordings.store import RecordingSource
+    from recordings.export import open_source
 
-    src = RecordingSource(folder)
+    src: Any = open_source(folder)  # ours, or a BITalino/Ganglion night
     pipe = Pipeline(src.layout)
     last = 0.0
     fs = src.layout.emg_fs

@@ -18,7 +18,11 @@ the assembler, commands to the control characteristic, notes to ``notes.jsonl``,
 plain line to the status stream.  The kind of sensor (how to recognise it, which
 characteristics to read and subscribe to, which session to run) is a
 :class:`~firmware_protocol.session.DeviceProfile`; this module has nothing of one
-protocol in it beyond the recording's ``config`` (``recording_config``).
+protocol in it beyond the recording's ``config`` (``recording_config``).  Off-the-shelf
+devices (BITalino, Ganglion: ``firmware_protocol.devices``) run a
+:class:`firmware_protocol.devices.host.DeviceSession`: its notifications are recorded as
+received, each connection is a ``segment`` note (they restart their sample count), and
+:class:`recordings.device_assemble.DeviceAssembler` puts their samples on the timeline.
 
 The link will drop overnight.  The recorder reconnects with exponential backoff for as
 long as the night lasts, **only to the address it first connected to** (a device that
@@ -56,6 +60,14 @@ from detector.events import Event, NightResult
 from detector.pipeline import Pipeline
 from detector.stream import Chunk, Gap
 from firmware_protocol import ProtocolError, codec, gatt
+from firmware_protocol.devices.host import DeviceSession as VendorSession
+from firmware_protocol.devices.host import (
+    Notified,
+    SegmentEnded,
+    SegmentStarted,
+    Write,
+    all_session_profiles,
+)
 from firmware_protocol.session import (
     NIGHTCRAMP,
     ClockPair,
@@ -113,6 +125,10 @@ def adv_battery(ad: AdvertisementData) -> int | None:
         return None
 
 
+class SensorNotFound(UserError):
+    """No advertisement of the sensor within the timeout (it may yet come)."""
+
+
 @dataclass
 class Found:
     device: BLEDevice
@@ -120,18 +136,34 @@ class Found:
     address: str
     rssi: int
     battery: int | None
+    kind: str = "nightcramp"
+
+
+def kind_of_adv(ad: AdvertisementData, profiles: list[DeviceProfile]) -> DeviceProfile | None:
+    """The first of ``profiles`` an advertisement belongs to (None: none)."""
+    for p in profiles:
+        if is_sensor(ad, p):
+            return p
+    return None
 
 
 async def scan(
-    timeout: float = 5.0, *, profile: DeviceProfile = NIGHTCRAMP, **scanner_kwargs: Any
+    timeout: float = 5.0,
+    *,
+    profile: DeviceProfile | None = None,
+    **scanner_kwargs: Any,
 ) -> list[Found]:
-    """Sensors advertising nearby (by service UUID or name prefix), strongest first."""
+    """Sensors advertising nearby (by service UUID or name prefix), strongest first:
+    every supported kind (``firmware_protocol.devices``), or only ``profile``'s."""
     seen: dict[str, Found] = {}
+    profiles = [profile] if profile is not None else all_session_profiles()
 
     def on_adv(d: BLEDevice, ad: AdvertisementData) -> None:
-        if is_sensor(ad, profile):
+        p = kind_of_adv(ad, profiles)
+        if p is not None:
+            bat = adv_battery(ad) if p.kind == NIGHTCRAMP.kind else None
             seen[d.address] = Found(
-                d, ad.local_name or d.name or "?", d.address, ad.rssi, adv_battery(ad)
+                d, ad.local_name or d.name or "?", d.address, ad.rssi, bat, p.kind
             )
 
     async with BleakScanner(on_adv, **scanner_kwargs):
@@ -143,23 +175,29 @@ async def find_sensor(
     target: str,
     timeout: float = 10.0,
     *,
-    profile: DeviceProfile = NIGHTCRAMP,
+    profile: DeviceProfile | None = NIGHTCRAMP,
     **scanner_kwargs: Any,
 ) -> Found:
-    """The one sensor named ``target`` (a name or an address); ambiguity is an error."""
+    """The one sensor named ``target`` (a name or an address) of ``profile``'s kind (None:
+    of any supported kind, and ``Found.kind`` says which); ambiguity is an error.  A
+    device of another kind is never a match, by name or by address."""
     want_addr = looks_like_address(target)
     matches: dict[str, Found] = {}
     first_at: list[float] = []
+    profiles = [profile] if profile is not None else all_session_profiles()
+    other: list[str] = []
 
     def on_adv(d: BLEDevice, ad: AdvertisementData) -> None:
         if want_addr:
             hit = d.address.upper() == target.upper()
         else:  # a name: and of this kind of sensor
-            hit = ad.local_name == target and is_sensor(ad, profile)
-        if hit and d.address not in matches:
-            matches[d.address] = Found(
-                d, ad.local_name or target, d.address, ad.rssi, adv_battery(ad)
-            )
+            hit = ad.local_name == target
+        p = kind_of_adv(ad, profiles) if hit else None
+        if hit and p is None and not other:
+            other.append(ad.local_name or d.address)
+        if p is not None and d.address not in matches:
+            bat = adv_battery(ad) if p.kind == NIGHTCRAMP.kind else None
+            matches[d.address] = Found(d, ad.local_name or target, d.address, ad.rssi, bat, p.kind)
             if not first_at:
                 first_at.append(time.monotonic())
 
@@ -171,8 +209,13 @@ async def find_sensor(
             if first_at and (want_addr or time.monotonic() - first_at[0] > 1.0):
                 break
             await asyncio.sleep(0.05)
-    if not matches:
+    if not matches and other and profile is not None:
         raise UserError(
+            f"sensor {target!r}: the device there is not a {profile.kind} sensor -- pick the "
+            "right --kind (or none), or run `cramp scan` to see what each device is"
+        )
+    if not matches:
+        raise SensorNotFound(
             f"sensor {target!r}: not found within {timeout:g} s -- is it charged, near, and "
             "not connected to another phone? Run `cramp scan` to list sensors"
         )
@@ -278,6 +321,7 @@ class Recorder:
         self._closing = False
         self._fatal: UserError | None = None
         self._line_open = False
+        self._verified = False
 
     # ---------------------------------------------------------------- control
     def stop(self) -> None:
@@ -348,12 +392,22 @@ class Recorder:
 
     async def _connection(self) -> None:
         assert self._stop is not None and self._lost is not None
-        if self.address is None:
+        if self.address is None or not self._verified:
+            # an address is checked once too: the device there must be of this kind
             self._set_state("scanning")
-            found = await find_sensor(
-                self.target, self.connect_timeout_s, profile=self.profile, **self.scanner_kwargs
-            )
+            try:
+                found = await find_sensor(
+                    self.address or self.target,
+                    self.connect_timeout_s,
+                    profile=self.profile,
+                    **self.scanner_kwargs,
+                )
+            except SensorNotFound as e:
+                if self.address is None:
+                    raise
+                raise BleakDeviceNotFoundError(self.address, str(e)) from None
             self.address, self.name = found.address, found.name
+            self._verified = True
             if found.battery is not None:
                 self.stats.battery = found.battery
         self._set_state("connecting")
@@ -384,9 +438,11 @@ class Recorder:
                     p.cancel()
             if self._stop.is_set() and client.is_connected:
                 for out in self.session.stop():
-                    if isinstance(out, Send):
+                    if isinstance(out, Send | Write):
                         with contextlib.suppress(Exception):
                             await asyncio.wait_for(self._write(out), 2.0)
+                    else:
+                        self._act([out])
         finally:
             self._client = None
             if client.is_connected:
@@ -403,12 +459,13 @@ class Recorder:
         if self._lost is not None:
             self._lost.set()
 
-    async def _write(self, s: Send) -> None:
+    async def _write(self, s: Send | Write) -> None:
         client = self._client
         if client is None or not client.is_connected:
             return
+        response = s.with_response if isinstance(s, Write) else True
         try:
-            await client.write_gatt_char(s.char, s.data, response=True)
+            await client.write_gatt_char(s.char, s.data, response=response)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -418,10 +475,15 @@ class Recorder:
 
     async def _setup(self, client: BleakClient) -> None:
         reads = {u: bytes(await client.read_gatt_char(u)) for u in self.profile.read_on_connect}
+        self._check_kind(client)
         outs = self.session.connected(reads, time.monotonic(), self.clock_ns())
         self.stats.connections += 1
-        sends = [o for o in outs if isinstance(o, Send)]
-        self._act([o for o in outs if not isinstance(o, Send)])
+        sends = [o for o in outs if isinstance(o, Send | Write)]
+        if isinstance(self.session, VendorSession) and self._config is None:
+            self._config = self.session.recording_config()
+        if self.writer is None and isinstance(self.session, VendorSession):
+            self._open_outputs(client, self._config)
+        self._act([o for o in outs if not isinstance(o, Send | Write)])
         if self.writer is None:
             if self._config is None:
                 raise ProtocolError("the sensor gave no configuration")
@@ -434,6 +496,20 @@ class Recorder:
             self._note_send(s)
             await self._write(s)
 
+    def _check_kind(self, client: BleakClient) -> None:
+        """The connected device serves this kind's characteristics (else: not ours)."""
+        svcs = client.services
+        missing = [
+            u for u in self.profile.notify if svcs is None or svcs.get_characteristic(u) is None
+        ]
+        if missing:
+            self._fatal = UserError(
+                f"{self.address}: this device has no {self.profile.kind} data characteristic "
+                f"({missing[0]}) -- it is another kind of device; check --device / --kind"
+            )
+            self.stop()
+            raise self._fatal
+
     def _open_outputs(self, client: BleakClient, cfg: Any) -> None:
         from nightcramp.cramplog import CrampLog
         from recordings.store import RecordingWriter
@@ -444,14 +520,23 @@ class Recorder:
             "backend": _backend_name(self.client_kwargs),
             "kind": self.profile.kind,
         }
-        config = recording_config(cfg)
+        if isinstance(self.session, VendorSession):
+            from recordings.device_assemble import DeviceAssembler, layout_from_config
+
+            config = dict(cfg)
+            device["vendor"] = self.session.profile.vendor
+            device["firmware"] = self.session.firmware
+            asm: Any = DeviceAssembler(layout_from_config(config, device))
+        else:
+            config = recording_config(cfg)
+            asm = FrameAssembler(config=config, device=device)
         self.writer = RecordingWriter.create(
             paths.recordings_dir(self.out_dir), device=device, config=config
         )
         self.night_id = self.writer.recording_id
         self.recording_path = Path(self.writer.folder)
         heal.hold(self.writer.folder, self.db, owner=self)  # a later command finishes it if killed
-        self.assembler = FrameAssembler(config=config, device=device)
+        self.assembler = asm
         self.cramplog = CrampLog.open(self.db)
 
     # ---------------------------------------------------------------- notifications
@@ -460,12 +545,14 @@ class Recorder:
         self.stats.notifications += 1
         self._act(self.session.receive(char, bytes(data), rx_ns, time.monotonic()))
 
-    def _act(self, outs: list[Output]) -> None:
+    def _act(self, outs: list[Any]) -> None:
         """Carry out what the session said, in order."""
         for o in outs:
             if isinstance(o, Received):
                 self._received(o)
-            elif isinstance(o, Send):
+            elif isinstance(o, Notified | SegmentStarted | SegmentEnded):
+                self._device_out(o)
+            elif isinstance(o, Send | Write):
                 self._note_send(o)
                 asyncio.get_running_loop().create_task(self._safe(self._write(o)))
             else:
@@ -490,7 +577,35 @@ class Recorder:
         if self.duration_s is not None and self._timeline_s >= self.duration_s - 1e-9:
             self.stop()
 
-    def _note_send(self, s: Send) -> None:
+    def _device_out(self, o: Notified | SegmentStarted | SegmentEnded) -> None:
+        """An off-the-shelf device's session output: record, then assemble."""
+        if self._fatal is not None or self.writer is None or self.assembler is None:
+            return
+        try:
+            if isinstance(o, Notified):
+                if o.data is not None:
+                    self.stats.data_frames += 1
+                self.writer.append_frame(o.raw, o.rx_ns)
+            elif isinstance(o, SegmentStarted):
+                # the replay cuts the frames into connections by these notes
+                self.writer.note(
+                    "segment", segment=o.segment, firmware=o.firmware, rx_ns=self.clock_ns()
+                )
+            elif not self._closing:
+                self.writer.note("segment-end", segment=o.segment, samples=o.samples)
+        except UserError as e:  # disk full: stop cleanly, keep what is on disk
+            self._fatal = e
+            self.stop()
+            return
+        asm: Any = self.assembler
+        for item in asm.push(o):
+            self._feed(item)
+        if self.duration_s is not None and self._timeline_s >= self.duration_s - 1e-9:
+            self.stop()
+
+    def _note_send(self, s: Send | Write) -> None:
+        if isinstance(s, Write):
+            return
         cmd = s.command
         if isinstance(cmd, codec.Resend) and self.writer is not None:
             why = {"why": s.why} if s.why != "resume" else {}

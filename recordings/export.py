@@ -86,9 +86,13 @@ def open_source(
                 f"{p}: --emg/--acc pick channels of EDF/BDF files; a native recording "
                 "always uses its sensor's channels -- drop those options"
             )
-        from recordings.store import RecordingSource
+        from recordings.device_assemble import DeviceRecordingSource, is_device_recording
+        from recordings.store import RecordingSource, open_recording
 
-        return RecordingSource(p)
+        info = open_recording(p)
+        if is_device_recording(info.meta):  # a BITalino / Ganglion night
+            return DeviceRecordingSource(str(p), info=info)
+        return RecordingSource(p, info=info)
     from recordings.edf import EdfSource
 
     return EdfSource(p, emg=emg, acc=acc)

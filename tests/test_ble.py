@@ -121,8 +121,9 @@ def test_cramp_scan_emulate_lists_name_address_rssi_battery() -> None:
     res = CliRunner().invoke(cli, ["scan", "--emulate", "--json", "--timeout", "1"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
-    assert len(rows) == 1
-    row = rows[0]
+    # one emulated sensor of each supported kind (docs/devices/), each with its kind
+    assert sorted(r["kind"] for r in rows) == ["bitalino", "ganglion", "nightcramp"]
+    (row,) = [r for r in rows if r["kind"] == "nightcramp"]
     assert row["name"].startswith("NightCramp-") and row["address"] == "C2:00:00:00:0E:01"
     assert row["rssi_dbm"] < 0 and 0 <= row["battery_pct"] <= 100
 

@@ -45,7 +45,8 @@ def _split_acc(acc: str | None) -> list[str] | None:
 
 
 def _source_kind(src: Source) -> str:
-    return "recording" if type(src).__name__ == "RecordingSource" else "edf"
+    recording = type(src).__name__ in ("RecordingSource", "DeviceRecordingSource")
+    return "recording" if recording else "edf"
 
 
 def _night_id(src: Source, path: Path) -> str:

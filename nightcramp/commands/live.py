@@ -105,16 +105,22 @@ def _parse_drops(drops: tuple[str, ...]) -> list[tuple[float, float]]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @click.option(
-    "--emulate", is_flag=True, help="Scan a virtual radio with one emulated sensor on it."
+    "--emulate",
+    is_flag=True,
+    help="Scan a virtual radio with one emulated sensor of each supported kind on it.",
 )
 def scan(timeout: float, as_json: bool, emulate: bool) -> None:
-    """List nearby leg sensors: name, address, signal strength, battery.
+    """List nearby sensors of every supported kind: kind, name, address, signal, battery,
+    and whether this computer is bonded with it (our sensor; `cramp pair`).
+
+    Kinds: nightcramp (our sensor), bitalino (PLUX BITalino (r)evolution BLE), ganglion
+    (OpenBCI Ganglion); see docs/devices/.
 
     \b
     Examples:
       cramp scan
       cramp scan --timeout 10 --json
-      cramp scan --emulate          # no hardware: shows an emulated sensor
+      cramp scan --emulate          # no hardware: shows one emulated sensor per kind
     """
     from nightcramp.recorder import scan as do_scan
 
@@ -123,19 +129,26 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
             return await do_scan(timeout)
         from emulator.night import make_night
         from emulator.virtual import LocalAir
+        from emulator.virtual.devices import make_device, night_for
         from emulator.virtual.sensor import EmulatedSensor, Faults, make_firmware
 
         air = LocalAir()
-        sensor = EmulatedSensor(
-            make_firmware(make_night(1, 600.0), Faults()),
-            name="NightCramp-0E01",
-            address="C2:00:00:00:0E:01",
-        )
-        await sensor.start(air)
+        sensors: list[Any] = [
+            EmulatedSensor(
+                make_firmware(make_night(1, 600.0), Faults()),
+                name="NightCramp-0E01",
+                address="C2:00:00:00:0E:01",
+            ),
+            make_device("bitalino", night_for("bitalino", 1, 60.0)),
+            make_device("ganglion", night_for("ganglion", 1, 60.0)),
+        ]
+        for sensor in sensors:
+            await sensor.start(air)
         try:
             return await do_scan(min(timeout, 1.0), **air.scanner_kwargs())
         finally:
-            await sensor.stop()
+            for sensor in sensors:
+                await sensor.stop()
             await air.close()
 
     try:
@@ -153,11 +166,13 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     book = BondBook()
     rows = [
         {
+            "kind": f.kind,
             "name": f.name,
             "address": f.address,
             "rssi_dbm": f.rssi,
             "battery_pct": f.battery,
-            "bonded": book.get(f.address) is not None,
+            # our sensor bonds (PROTOCOL.md 7); other kinds bring their own pairing
+            "bonded": (book.get(f.address) is not None) if f.kind == "nightcramp" else None,
         }
         for f in found
     ]
@@ -170,14 +185,15 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
             "device? (No sensor at hand: `cramp scan --emulate` shows an emulated one.)"
         )
         return
-    click.echo(f"{'name':<18} {'address':<18} {'RSSI':>6} {'battery':>8}  bonded")
+    click.echo(f"{'kind':<11} {'name':<18} {'address':<18} {'RSSI':>6} {'battery':>8}  bonded")
     for r in rows:
         bat = "?" if r["battery_pct"] is None else f"{r['battery_pct']} %"
-        bonded = "yes" if r["bonded"] else "no"
+        bonded = {True: "yes", False: "no", None: "-"}[r["bonded"]]
         click.echo(
-            f"{r['name']:<18} {r['address']:<18} {r['rssi_dbm']:>4} dBm {bat:>7}  {bonded}"
+            f"{r['kind']:<11} {r['name']:<18} {r['address']:<18} {r['rssi_dbm']:>4} dBm "
+            f"{bat:>7}  {bonded}"
         )
-    if not emulate and not all(r["bonded"] for r in rows):
+    if not emulate and any(r["bonded"] is False for r in rows):
         click.echo("Not bonded yet: `cramp pair --device NAME` once, before recording.")
 
 
@@ -241,6 +257,28 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
 @click.option("--out", "out", default=None, metavar="DIR", help="Recordings folder.")
 @click.option("--db", "db", default=None, metavar="PATH", help="Cramp log database.")
 @click.option(
+    "--kind",
+    type=click.Choice(["nightcramp", "bitalino", "ganglion"]),
+    default=None,
+    help="Kind of sensor (default: whatever --device turns out to be; with --emulate: "
+    "nightcramp).  See docs/devices/.",
+)
+@click.option(
+    "--emg",
+    "emg_map",
+    default=None,
+    metavar="CH=SITE,...",
+    help="BITalino/Ganglion: which channels carry EMG from which muscle, e.g. "
+    "A1=gastrocnemius,A2=tibialis (default per kind, see docs/devices/).",
+)
+@click.option(
+    "--acc",
+    "acc_map",
+    default=None,
+    metavar="X,Y,Z",
+    help="BITalino: the ACC module's channels, e.g. A3,A4,A5; Ganglion: internal; none: off.",
+)
+@click.option(
     "--virtual-hci",
     "virtual_hci",
     type=int,
@@ -261,6 +299,9 @@ def record(
     corrupt_every: int | None,
     out: str | None,
     db: str | None,
+    kind: str | None,
+    emg_map: str | None,
+    acc_map: str | None,
     virtual_hci: int | None,
 ) -> None:
     """Record a night: stream, save, detect live, log cramps.  Ctrl-C stops cleanly.
@@ -271,6 +312,8 @@ def record(
       cramp record --device C2:00:00:00:0E:01 --out ~/nights
       cramp record --emulate --speed 60 --duration 1h
       cramp record --emulate recordings/sample-night --speed 20
+      cramp record --device Ganglion-1a2b --emg 1=gastrocnemius,3=tibialis
+      cramp record --emulate --kind bitalino --speed 60 --duration 10m
     """
     if device is not None and emulate is not None:
         raise UserError(
@@ -300,7 +343,43 @@ def record(
     out_dir = paths.recordings_dir(out)
     heal.finish_killed_nights_in(db, out_dir)
     rec: Any
-    if emulate is not None:
+    if (emg_map is not None or acc_map is not None) and (kind or "") == "nightcramp":
+        raise UserError(
+            "--emg/--acc map the channels of a BITalino or a Ganglion; our sensor's channels "
+            "are fixed -- drop them, or give --kind bitalino|ganglion"
+        )
+    if emulate is not None and kind in ("bitalino", "ganglion"):
+        from emulator.virtual.devices import DeviceFaults, night_for
+        from nightcramp.emulated import run_emulated_device
+
+        if emulate != "synthetic":
+            raise UserError(
+                f"--emulate {emulate}: an emulated {kind} plays a synthetic night at its own "
+                "rates -- use --emulate alone"
+            )
+        if corrupt_every or drift_ppm:
+            raise UserError(
+                f"--corrupt-every/--drift-ppm: not emulated for a {kind}; use --drop or --reboot"
+            )
+        cmap = _channel_map(kind, emg_map, acc_map)
+        night_s = dur if dur is not None else 3600.0
+        src = night_for(kind, seed, night_s)
+        run = asyncio.run(
+            run_emulated_device(
+                kind,
+                src,
+                speed=speed,
+                duration_s=night_s,
+                faults=DeviceFaults(drops=_parse_drops(drop), reboots=list(reboot)),
+                seed=seed,
+                cmap=cmap,
+                handle_signals=True,
+                out_dir=out_dir,
+                db=db,
+            )
+        )
+        rec = run.recorder
+    elif emulate is not None:
         from emulator.virtual.sensor import Faults, night_source
         from nightcramp.emulated import run_emulated
 
@@ -338,7 +417,8 @@ def record(
 
             air = RemoteAir(virtual_hci, keystore=BondStore(paths.virtual_keys_path()))
             kw = {"scanner_kwargs": air.scanner_kwargs(), "client_kwargs": air.client_kwargs()}
-        rec = Recorder(device, out_dir=out_dir, db=db, duration_s=dur, **kw)
+        profile, device = _resolve_kind(device, kind, emg_map, acc_map, kw)
+        rec = Recorder(device, out_dir=out_dir, db=db, duration_s=dur, profile=profile, **kw)
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
@@ -352,6 +432,43 @@ def record(
 
         asyncio.run(main())
     _report(rec, db)
+
+
+def _channel_map(kind: str, emg_map: str | None, acc_map: str | None) -> Any:
+    from firmware_protocol.devices import PROFILES, parse_channel_map
+
+    try:
+        return parse_channel_map(PROFILES[kind], emg_map, acc_map)
+    except ValueError as e:
+        raise UserError(f"cramp record --kind {kind}: {e}") from None
+
+
+def _resolve_kind(
+    device: str, kind: str | None, emg_map: str | None, acc_map: str | None, kw: dict[str, Any]
+) -> tuple[Any, str]:
+    """The recorder profile for ``--device`` (and the target to give it): ``--kind`` if
+    given, else the kind of the device found under that name or address."""
+    from firmware_protocol.devices.host import session_profile
+
+    target = device
+    if kind is None and kw:  # a virtual controller (tests): our own sensor unless told
+        kind = "nightcramp"
+    if kind is None:
+        from nightcramp.recorder import find_sensor
+
+        try:
+            found = asyncio.run(find_sensor(device, profile=None, **kw.get("scanner_kwargs", {})))
+        except UserError:
+            raise
+        except Exception as e:  # bleak: no adapter, Bluetooth off, permission
+            from nightcramp.recorder import _explain
+
+            raise UserError(_explain("cramp record", e)) from e
+        kind, target = found.kind, found.address
+        click.echo(f"{found.name} ({found.address}) is a {kind} sensor", err=True)
+    if kind == "nightcramp":
+        return session_profile(kind), target
+    return session_profile(kind, _channel_map(kind, emg_map, acc_map)), target
 
 
 def _report(rec: Any, db: str | None) -> None:
