@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("nightcramp.commands.data:replay", "Feed a saved recording through the live pipeline."),
     "detect": ("nightcramp.commands.data:detect", "Detect events in a recording or EDF/BDF file."),
     "export": ("nightcramp.commands.data:export", "Export a recording to EDF+ or Parquet."),
+    "batch": ("nightcramp.commands.batch:batch", "Run a cohort of nights on Dask into Parquet."),
     "log": ("nightcramp.commands.log:log", "List, confirm, reject and annotate cramps."),
     "summary": ("nightcramp.commands.summary:summary", "The morning summary of a night."),
 }

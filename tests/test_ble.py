@@ -236,3 +236,15 @@ def test_emulated_reboot_at_the_start_is_no_traceback(tmp_path: Any) -> None:
     assert "Traceback" not in res.output and "CancelledError" not in res.output
     assert "sensor rebooted" in res.output and "1 disconnects" in res.output
     assert "WARNING" not in res.output  # the virtual stack's chatter stays out
+
+
+def test_cramp_scan_without_a_sensor_offers_the_emulated_one() -> None:
+    """Without Bluetooth (these machines) the one-line error, with Bluetooth but no sensor
+    the "No sensors found" line: either way `cramp scan --emulate` is offered."""
+    from click.testing import CliRunner
+
+    from nightcramp.cli import cli
+
+    res = CliRunner().invoke(cli, ["scan", "--timeout", "1"])
+    said = str(res.exception) if res.exception is not None else res.output
+    assert "`cramp scan --emulate`" in said and "\n" not in said.strip()

@@ -140,9 +140,12 @@ def run_night(
 Examples:
   cramp replay recordings/sample-night
   cramp replay recordings/night-20261126-231502-1a2b3c4d --speed 60
+  cramp replay night.edf --emg "Leg L"
 """
 )
 @click.argument("recording", type=click.Path(path_type=Path))
+@click.option("--emg", "emg", multiple=True, help="EDF/BDF EMG channel label (repeatable).")
+@click.option("--acc", default=None, help="EDF/BDF accelerometer labels 'X,Y,Z'.")
 @click.option(
     "--speed",
     type=click.FloatRange(min=0, min_open=True),
@@ -151,25 +154,30 @@ Examples:
 )
 @click.option("--db", type=click.Path(path_type=Path), default=None, help="Cramp log file.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a TTY).")
-def replay(recording: Path, speed: float | None, db: Path | None, progress: bool | None) -> None:
-    """Feed a saved recording through the live pipeline into the cramp log.
+def replay(
+    recording: Path,
+    emg: tuple[str, ...],
+    acc: str | None,
+    speed: float | None,
+    db: Path | None,
+    progress: bool | None,
+) -> None:
+    """Feed a saved recording (or an EDF/EDF+/BDF file) through the live pipeline into the
+    cramp log.
 
     Deterministic: the same frames, in the same order, through the same frame assembler
     and detector give the events the live run produced.
     """
     from detector.detect import DETECTOR_VERSION
     from nightcramp.cramplog import CrampLog
-    from recordings.store import RecordingSource
 
     p = Path(recording)
-    if p.is_file():
-        raise UserError(
-            f"{p}: replay takes a recording folder; for an EDF/BDF file use `cramp detect {p}`"
-        )
-    src = RecordingSource(p)
+    # a recording folder, or an EDF/BDF file (a night recorded with another system)
+    src: Any = open_source(p, list(emg) or None, _split_acc(acc))
     log = CrampLog.open(db)
-    night_id = src.recording_id
-    device = src.info.meta.get("device") or {}
+    night_id = _night_id(src, p)
+    info = getattr(src, "info", None)
+    device = (info.meta.get("device") if info is not None else None) or {}
     log.begin_night(
         night_id,
         source=f"replay:{p}",
@@ -188,11 +196,12 @@ def replay(recording: Path, speed: float | None, db: Path | None, progress: bool
     kinds: dict[str, int] = {}
     for ev in result.events:
         kinds[ev.kind] = kinds.get(ev.kind, 0) + 1
-    st = src.stats
+    st = getattr(src, "stats", {})
     counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no events"
     click.echo(
         f"replayed {p.name} ({night_id}): {result.duration_s / 3600:.2f} h, {counts}; "
-        f"{st.get('gaps', 0)} gaps, {st.get('corrupt', 0)} corrupt frames"
+        f"{st.get('gaps', len(result.gaps))} gaps"
+        + (f", {st['corrupt']} corrupt frames" if "corrupt" in st else "")
         + f"; logged to {log.path}"
     )
 

@@ -338,6 +338,9 @@ def record(
             raise UserError(
                 f"cramp record: {', '.join(given)} only apply to --emulate, not to a real sensor"
             )
+    if sys.stderr.isatty():  # at once, before the BLE stack loads; the recorder redraws it
+        sys.stderr.write("\r\x1b[2Kscanning     | starting the Bluetooth stack ...")
+        sys.stderr.flush()
     from nightcramp import heal, paths
 
     out_dir = paths.recordings_dir(out)
