@@ -132,6 +132,20 @@ class DetectorConfig:
     """Shortest onset-to-onset interval in a series, s (WASM 2016; AASM 2007 says 5)."""
     plm_max_interval_s: float = 90.0
     """Longest onset-to-onset interval in a series, s (AASM, WASM)."""
+    bilateral_rule: str = "wasm"
+    """How the two legs' movements merge (:mod:`detector.stages.bilateral`): ``wasm``
+    (WASM 2016, the default) or ``aasm`` (AASM 2007)."""
+    bilateral_gap_s: float = 0.5
+    """WASM 2016: leg movements of the two legs that overlap or are less than this apart
+    (end of one to onset of the other) are one bilateral leg movement, s."""
+    bilateral_max_s: float = 15.0
+    """WASM 2016: a bilateral leg movement lasts at most this, first onset to last end, s;
+    a longer combination is not a candidate leg movement."""
+    bilateral_max_members: int = 4
+    """WASM 2016: a bilateral leg movement joins at most this many monolateral ones, count."""
+    bilateral_onset_s: float = 5.0
+    """AASM 2007: leg movements of the two legs whose onsets are less than this apart
+    count as one, s."""
     cramp_min_s: float = 8.0
     """Shortest cramp, s: beyond the longest PLMs' median durations (0.5-5 s, DOMAIN) and
     the plain floor's 8 s; cramps last seconds to ~10 min (Hallegraeff 2017)."""

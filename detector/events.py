@@ -70,6 +70,9 @@ class Event:
     replaces_start_s: float | None = field(default=None, compare=False)
     """On a final cramp sent to live sinks: the ``start_s`` of the provisional cramp it
     replaces (the key of that row), else ``None``."""
+    side: str = ""
+    """Which leg: ``left``, ``right`` or ``both`` (a bilateral leg movement) when the night
+    has two legs; empty for a one-leg night (its layout's ``side`` says which)."""
 
     def __post_init__(self) -> None:
         if type(self.context) is not FrozenContext:
@@ -106,6 +109,8 @@ class Event:
         del d["notice"], d["replaces_start_s"]
         d["context"] = self.record_context()
         d["channels"] = list(self.channels)
+        if not self.side:
+            del d["side"]  # one-leg nights print as they always have
         d["duration_s"] = self.duration_s
         return d
 
@@ -128,4 +133,8 @@ class NightResult:
     """Timeline span covered, first to last sample, in s (gaps included)."""
     detector_version: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
-    """Counters: samples, gap seconds, electrode-off seconds, corrupt frames, ..."""
+    """Counters: samples, gap seconds, electrode-off seconds, corrupt frames, ...; for a
+    two-leg night also ``bilateral`` (the rule used and what it merged) and ``legs``."""
+    legs: dict[str, NightResult] = field(default_factory=dict)
+    """A two-leg night: each leg's own night (``left``, ``right``), before the merge;
+    empty for one leg."""

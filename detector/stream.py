@@ -22,8 +22,8 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -32,6 +32,9 @@ import numpy as np
 #: Muscle sites a channel can be tagged with.  ``calf`` covers gastrocnemius and soleus
 #: when the source does not say which head.
 SITES = ("calf", "gastrocnemius", "soleus", "tibialis", "thigh", "foot", "unknown")
+
+#: The legs a channel can be on.
+LEGS = ("left", "right")
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,11 @@ class StreamLayout:
     start_utc: datetime | None = None
     """Wall-clock time (timezone-aware, UTC) of timeline t = 0, when known."""
     side: str = "unknown"
-    """Which leg: ``left``, ``right`` or ``unknown``."""
+    """Which leg: ``left``, ``right`` or ``unknown``; ``both`` when ``emg_sides`` names
+    two legs."""
+    emg_sides: tuple[str, ...] = ()
+    """One leg per EMG channel (``left`` / ``right``) when the source records both legs;
+    empty (every one-leg layout): all channels are on ``side``.  See :meth:`legs`."""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
     """Free-form identity facts (device address, file name, ...), for display only."""
 
@@ -65,10 +72,57 @@ class StreamLayout:
                 raise ValueError(f"unknown muscle site {s!r}; expected one of {SITES}")
         if self.acc_fs is not None and not self.acc_fs > 0:
             raise ValueError(f"acc_fs must be > 0 Hz or None, got {self.acc_fs!r}")
+        if self.emg_sides:
+            if len(self.emg_sides) != len(self.emg_labels):
+                raise ValueError("emg_sides and emg_labels differ in length")
+            for s in self.emg_sides:
+                if s not in LEGS:
+                    raise ValueError(f"unknown leg {s!r} in emg_sides; expected one of {LEGS}")
 
     @property
     def n_emg(self) -> int:
         return len(self.emg_labels)
+
+    def legs(self) -> list[tuple[str, tuple[int, ...], StreamLayout]]:
+        """The legs this source records: ``(side, channel indices, one-leg layout)``.
+
+        One entry (the layout itself, all channels) unless ``emg_sides`` names both
+        legs; then left first, each with the channels of that leg, the shared sampling
+        rates, accelerometer and clock.
+        """
+        if len(set(self.emg_sides)) < 2:
+            return [(self.side, tuple(range(self.n_emg)), self)]
+        out = []
+        for leg in LEGS:
+            idx = tuple(i for i, s in enumerate(self.emg_sides) if s == leg)
+            sub = replace(
+                self,
+                emg_labels=tuple(self.emg_labels[i] for i in idx),
+                emg_sites=tuple(self.emg_sites[i] for i in idx),
+                side=leg,
+                emg_sides=(),
+            )
+            out.append((leg, idx, sub))
+        return out
+
+    @staticmethod
+    def of_legs(layouts: Sequence[StreamLayout]) -> StreamLayout:
+        """One layout for one-leg layouts of distinct sides (two sensors, one per leg),
+        their channels in order; sampling rates and clock from the first."""
+        if len(layouts) == 1:
+            return layouts[0]
+        sides = [lay.side for lay in layouts]
+        if sorted(sides) != sorted(set(sides)) or not set(sides) <= set(LEGS):
+            raise ValueError(f"one layout per leg (left, right) needed, got sides {sides}")
+        first = layouts[0]
+        return replace(
+            first,
+            emg_labels=tuple(lb for lay in layouts for lb in lay.emg_labels),
+            emg_sites=tuple(st for lay in layouts for st in lay.emg_sites),
+            side="both",
+            emg_sides=tuple(lay.side for lay in layouts for _ in lay.emg_labels),
+            extra={k: v for lay in layouts for k, v in lay.extra.items()},
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +158,9 @@ class Gap:
     reason: str = "unknown"
     """``link`` (BLE loss not recovered), ``sensor-loss`` (sensor no longer held it),
     ``reboot``, ``corrupt``, ``edf-discontinuity``, ``crash``, ``unknown``."""
+    side: str = ""
+    """The leg without samples (``left`` / ``right``) in a night recorded by one sensor
+    per leg; empty: every channel of the source."""
 
     @property
     def duration_s(self) -> float:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -55,7 +56,7 @@ from typing import Any
 import pandas as pd
 
 from detector.events import KINDS, Event, NightResult
-from detector.stream import StreamLayout
+from detector.stream import Gap, StreamLayout
 from nightcramp import paths
 from recordings import files, jsonout
 from recordings.errors import UserError
@@ -323,6 +324,21 @@ def _recognise(p: Path, conn: sqlite3.Connection) -> bool:
 
 def layout_json(layout: StreamLayout) -> str:
     return _dumps(asdict(layout))
+
+
+#: A gap of one sensor of a two-leg night is stored with its leg in the reason.
+_LEG_GAP = re.compile(r"^(?P<reason>.*)\s\((?P<leg>left|right) leg only\)$")
+
+
+def gap_reason(g: Gap) -> str:
+    """The stored reason of a gap: ``link (right leg only)`` for one leg's sensor."""
+    return f"{g.reason} ({g.side} leg only)" if g.side else g.reason
+
+
+def gap_leg(reason: str) -> str | None:
+    """The leg of a stored gap reason (:func:`gap_reason`), None for every channel."""
+    m = _LEG_GAP.match(reason or "")
+    return m.group("leg") if m else None
 
 
 def night_date(start_utc: datetime | None) -> str | None:
@@ -640,11 +656,16 @@ class CrampLog:
         end_utc: datetime | None,
     ) -> int:
         now = _now()
+        # the leg: the event's own (a two-leg night), else the night's one sensor's
+        leg = ev.side or self._night_leg(c, night_id)
+        context = ev.record_context()
+        if leg:
+            context["side"] = leg
         params = (
             night_id, version, ev.kind, ev.subtype, float(ev.start_s), float(ev.end_s),
             int(round(ev.start_s * 1000)), utc_iso(start_utc), utc_iso(end_utc),
             _num(ev.peak_uv), _num(ev.mean_uv), _num(ev.peak_x_rest), _num(ev.mean_x_rest),
-            _num(ev.confidence), _dumps(list(ev.channels)), ev.reason, _dumps(ev.record_context()),
+            _num(ev.confidence), _dumps(list(ev.channels)), ev.reason, _dumps(context),
             now,
         )  # fmt: skip
         row = c.execute(
@@ -738,6 +759,16 @@ class CrampLog:
             )
         c.execute("DELETE FROM events WHERE event_id = ?", (old,))
         return old
+
+    @staticmethod
+    def _night_leg(c: sqlite3.Connection, night_id: str) -> str | None:
+        """``left`` / ``right`` when the night's layout is one sensor on a known leg."""
+        row = c.execute(
+            "SELECT json_extract(layout_json, '$.side') FROM nights WHERE night_id = ?",
+            (night_id,),
+        ).fetchone()
+        side = row[0] if row else None
+        return side if side in ("left", "right") else None
 
     def _night_start(self, c: sqlite3.Connection, night_id: str) -> datetime | None:
         row = c.execute("SELECT start_utc FROM nights WHERE night_id = ?", (night_id,)).fetchone()
@@ -931,7 +962,7 @@ class CrampLog:
             )  # fmt: skip
         c.executemany(
             "INSERT OR REPLACE INTO gaps VALUES (?, ?, ?, ?)",
-            [(night_id, float(g.start_s), float(g.end_s), g.reason) for g in result.gaps],
+            [(night_id, float(g.start_s), float(g.end_s), gap_reason(g)) for g in result.gaps],
         )
 
     def delete_night(self, night_id: str) -> None:
@@ -996,6 +1027,9 @@ class CrampLog:
         where = f"events row event_id={r.get('event_id')}"
         r["channels"] = _loads(r.get("channels"), self.path, f"{where}: channels", "[]")
         r["context"] = _loads(r.pop("context_json", None), self.path, f"{where}: context_json")
+        # the detected leg (``side`` is the user's annotation: the leg they felt)
+        ctx = r["context"]
+        r["leg"] = ctx.get("side") if isinstance(ctx, dict) else None
         r["duration_s"] = round(r["end_s"] - r["start_s"], 3)
         r["superseded"] = bool(r["superseded"])
         r["orphaned"] = bool(r.get("orphaned") or 0)
@@ -1083,11 +1117,15 @@ class CrampLog:
             )
 
     def gaps(self, night_id: str) -> list[dict[str, Any]]:
-        return self._q(
+        """The night's gaps; ``leg`` names the one leg a gap is of (None: every channel)."""
+        rows = self._q(
             "SELECT start_s, end_s, reason, end_s - start_s AS duration_s FROM gaps"
             " WHERE night_id = ? ORDER BY start_s",
             (night_id,),
         )
+        for r in rows:
+            r["leg"] = gap_leg(r["reason"])
+        return rows
 
     # -- user annotations -----------------------------------------------------------
 

@@ -140,13 +140,23 @@ def timeline_png(
     assert n is not None and rec is not None
     ax_t = _Axis(parse_utc(n.start_utc))
     span = max(float(rec.duration_s or 0.0), 60.0)
-    fig, (a_emg, a_act, a_band) = plt.subplots(
-        3,
-        1,
-        figsize=(12, 7.2),
-        sharex=True,
-        gridspec_kw={"height_ratios": [3.2, 1.2, 1.0], "hspace": 0.08},
-    )
+    if s.legs:  # a lane per leg: each leg's events and gaps
+        fig, (a_emg, a_legs, a_act, a_band) = plt.subplots(
+            4,
+            1,
+            figsize=(12, 8.4),
+            sharex=True,
+            gridspec_kw={"height_ratios": [3.2, 1.0, 1.2, 1.0], "hspace": 0.08},
+        )
+        _leg_lanes(a_legs, ax_t, s.legs, events, gaps, span)
+    else:
+        fig, (a_emg, a_act, a_band) = plt.subplots(
+            3,
+            1,
+            figsize=(12, 7.2),
+            sharex=True,
+            gridspec_kw={"height_ratios": [3.2, 1.2, 1.0], "hspace": 0.08},
+        )
     fig.subplots_adjust(left=0.09, right=0.985, top=0.885, bottom=0.1)
     fig.suptitle(
         f"Night of {n.date or n.night_id}: calf EMG, movement and sleep",
@@ -212,8 +222,10 @@ def timeline_png(
                 e["kind"]
             ]
             a_emg.axvspan(x0, x0 + w, ymin=y0, ymax=y1, color=col, alpha=0.9, lw=0)
-    # --- gaps
+    # --- gaps (of one leg's sensor: on that leg's lane only)
     for g in gaps:
+        if s.legs and g.get("leg"):
+            continue
         for a in (a_emg, a_act, a_band):
             a.axvspan(
                 ax_t.x(g["start_s"]),
@@ -285,6 +297,41 @@ def timeline_png(
     a_band.set_xlim(ax_t.x(0.0), ax_t.x(span))
     ax_t.format(a_band)
     return _png(fig)
+
+
+def _leg_lanes(
+    ax: Any,
+    ax_t: _Axis,
+    legs: list[str],
+    events: list[dict[str, Any]],
+    gaps: list[dict[str, Any]],
+    span: float,
+) -> None:
+    """One lane per leg: its cramps, PLMs, movements and artefacts (a bilateral movement
+    on both lanes), and the gaps of that leg's sensor alone."""
+    rows = {leg: len(legs) - 1 - i for i, leg in enumerate(legs)}
+    ax.set_ylim(0, len(legs))
+    ax.set_yticks([r + 0.5 for r in rows.values()], [f"{leg} leg" for leg in rows])
+    for e in events:
+        leg = e.get("leg")
+        lanes = list(rows) if leg == "both" else [leg] if leg in rows else []
+        col = KIND_COLOURS.get(e["kind"], "#000000")
+        x0 = ax_t.x(e["start_s"])
+        w = max(ax_t.width(e["end_s"] - e["start_s"]), ax_t.width(span / 1200.0))
+        if e["kind"] == "cramp":
+            w = max(w, ax_t.width(span / 250.0))
+        for lane in lanes:
+            r = rows[lane]
+            lo, hi = (r + 0.1) / len(legs), (r + 0.9) / len(legs)
+            ax.axvspan(x0, x0 + w, ymin=lo, ymax=hi, color=col, alpha=0.85, lw=0)
+    for g in gaps:
+        leg = g.get("leg")
+        if leg in rows:
+            r = rows[leg]
+            ax.axvspan(ax_t.x(g["start_s"]), ax_t.x(g["end_s"]), ymin=r / len(legs),
+                       ymax=(r + 1) / len(legs), facecolor=GAP_COLOUR, alpha=0.55, hatch="//",
+                       edgecolor="#888888", lw=0)  # fmt: skip
+    ax.grid(False)
 
 
 def _runs_band(
@@ -602,7 +649,8 @@ def render_html(log: CrampLog, night_id: str | None = None, summary: Summary | N
     if s.cramps:
         parts.append(
             '<table id="cramps"><thead><tr><th>#</th><th>time</th><th>duration</th>'
-            "<th>peak (µV)</th><th>peak (x rest)</th><th>confidence</th><th>what followed</th>"
+            + ("<th>leg</th>" if s.legs else "")
+            + "<th>peak (µV)</th><th>peak (x rest)</th><th>confidence</th><th>what followed</th>"
             "<th>awake after</th><th>your verdict</th><th>pain</th><th>eased by</th>"
             "</tr></thead><tbody>"
         )
@@ -610,7 +658,8 @@ def render_html(log: CrampLog, night_id: str | None = None, summary: Summary | N
             parts.append(
                 f'<tr class="cramp" data-event-id="{c.event_id}"><td>{c.event_id}</td>'
                 f"<td>{_e(c.clock)}</td><td class=num>{fmt_duration(c.duration_s)}</td>"
-                f"<td class=num>{_f(c.peak_uv)}</td><td class=num>"
+                + (f'<td class="leg">{_e(c.leg or "?")}</td>' if s.legs else "")
+                + f"<td class=num>{_f(c.peak_uv)}</td><td class=num>"
                 f"{_f(c.peak_x_rest, '{:.0f}x')}</td>"
                 f"<td class=num>{_f(c.confidence, '{:.2f}')}</td>"
                 f"<td>{_e(', '.join(c.what_followed) or '–')}</td>"

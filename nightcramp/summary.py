@@ -91,6 +91,8 @@ class GapRow(_Record):
     duration_s: float
     reason: str
     start_clock: str
+    leg: str | None = None
+    """The one leg without data (a two-leg night's sensor), None for every channel."""
 
 
 @dataclass
@@ -145,6 +147,9 @@ class Cramp(_Record):
     what_followed: list[str]
     early_notice_s: float | None = None
     """Timeline s at which the detector's early notice of this cramp went out, if any."""
+    leg: str | None = None
+    """The leg the detector found it on (``left``/``right``), when known; ``side`` is
+    the leg the sleeper said they felt it in."""
 
 
 @dataclass
@@ -314,6 +319,8 @@ class Summary(_Record):
     trends: list[TrendRow] = field(default_factory=list)
     habits: list[Habit] = field(default_factory=list)
     orphaned_annotations: int = 0
+    legs: list[str] = field(default_factory=list)
+    """``["left", "right"]`` for a night recorded on both legs, else empty."""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -511,9 +518,7 @@ def _compare(log: CrampLog, night: dict[str, Any], cramps: int, plmi: float | No
     )
     if plmi is not None and mean_p is not None:
         line += f"; PLM index {plmi:.1f}/h vs {mean_p:.1f}/h"
-    return Comparison(
-        nights=len(prev), line=line + ".", mean_cramps=mean_c, mean_plm_index=mean_p
-    )
+    return Comparison(nights=len(prev), line=line + ".", mean_cramps=mean_c, mean_plm_index=mean_p)
 
 
 def trends(log: CrampLog, until_utc: str | None = None, days: int = TREND_DAYS) -> list[TrendRow]:
@@ -693,6 +698,8 @@ def build_summary(log: CrampLog, night_id: str | None = None) -> Summary:
         night=night,
         precision=Precisions(Precision.from_log(log.precision(nid)), all_precision),
     )
+    sides = (n.get("layout") or {}).get("emg_sides") or []
+    out.legs = [leg for leg in ("left", "right") if leg in sides] if len(set(sides)) > 1 else []
     out.recording = Recording(
         duration_s=duration,
         recorded_s=max(0.0, duration - gap_s),
@@ -705,6 +712,7 @@ def build_summary(log: CrampLog, night_id: str | None = None) -> Summary:
                 duration_s=g["duration_s"],
                 reason=g["reason"],
                 start_clock=clock(t0 + timedelta(seconds=g["start_s"]) if t0 else None),
+                leg=g.get("leg"),
             )
             for g in gaps
         ],
@@ -735,6 +743,7 @@ def build_summary(log: CrampLog, night_id: str | None = None) -> Summary:
                 soreness=e["soreness"],
                 notes=e["notes"],
                 early_notice_s=_early_notice_s(e),
+                leg=e.get("leg"),
                 **_followed(e, events, epochs),
             )
         )
@@ -832,7 +841,9 @@ def render_text(s: Summary) -> str:
         return "\n".join(lines) + "\n"
     rec = s.recording
     assert rec is not None and s.plm is not None and s.comparison is not None
-    title = f"Night of {n.date}" if n.date else f"Night {n.night_id}"
+    # a night is named by the evening it began (a start at 00:40 belongs to the evening
+    # before: cramplog.night_date), and the output says so
+    title = f"Night of {n.date} (the evening it began)" if n.date else f"Night {n.night_id}"
     status = " (still recording)" if n.status == "recording" else ""
     lines.append(f"{title} -- {n.night_id}{status}")
     lines.append(
@@ -844,8 +855,7 @@ def render_text(s: Summary) -> str:
     if rec.gaps:
         g = max(rec.gaps, key=lambda g: g.duration_s)
         lines.append(
-            f"             longest gap {fmt_duration(g.duration_s)} at {g.start_clock}"
-            f" ({g.reason})"
+            f"             longest gap {fmt_duration(g.duration_s)} at {g.start_clock} ({g.reason})"
         )
     sl = s.sleep
     if sl:
@@ -857,6 +867,9 @@ def render_text(s: Summary) -> str:
         )
     else:
         lines.append("  In bed     not estimated (no sleep/wake epochs for this night)")
+    if s.legs:
+        per = ", ".join(f"{leg} {sum(c.leg == leg for c in s.cramps)}" for leg in s.legs)
+        lines.append(f"  Legs       both recorded; cramps per leg: {per}")
     if s.cramps:
         lines.append(f"  Cramps     {len(s.cramps)}")
         for c in s.cramps:
@@ -868,13 +881,12 @@ def render_text(s: Summary) -> str:
             fol = ", ".join(c.what_followed) or "nothing noted"
             if c.awake_after_s:
                 fol += f", awake {fmt_duration(c.awake_after_s)}"
-            mark = {"confirmed": " [confirmed]", "rejected": " [rejected]"}.get(
-                c.verdict or "", ""
-            )
+            mark = {"confirmed": " [confirmed]", "rejected": " [rejected]"}.get(c.verdict or "", "")
             pain = f", pain {c.pain}/10" if c.pain is not None else ""
+            leg = f"{c.leg} leg, " if s.legs and c.leg else ""
             lines.append(
                 f"    #{c.event_id:<4} {c.clock}  {fmt_duration(c.duration_s):>9}  "
-                f"{inten}{pain}; then: {fol}{mark}"
+                f"{leg}{inten}{pain}; then: {fol}{mark}"
             )
     else:
         lines.append("  Cramps     none detected")

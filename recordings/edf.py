@@ -572,8 +572,13 @@ class EdfSource:
         self._check_amplitudes()
         self.emg_fs = max(s.n_per_record for s in self.emg_sigs) / rec
         self.acc_fs = (max(s.n_per_record for s in self.acc_sigs) / rec) if self.acc_sigs else None
-        sides = {_side_for(s.label) for s in self.emg_sigs} - {None}
-        side = str(sides.pop()) if len(sides) == 1 else "unknown"
+        per_ch = [_side_for(s.label) for s in self.emg_sigs]
+        sides = set(per_ch) - {None}
+        side = str(next(iter(sides))) if len(sides) == 1 else "unknown"
+        # both legs (LAT/RAT, Leg L/Leg R, EMG Tib L/R, ...): every channel names its leg
+        emg_sides: tuple[str, ...] = ()
+        if len(sides) == 2 and None not in per_ch:
+            emg_sides, side = tuple(str(x) for x in per_ch), "both"
         self.layout = StreamLayout(
             emg_fs=self.emg_fs,
             emg_labels=tuple(s.label for s in self.emg_sigs),
@@ -581,6 +586,7 @@ class EdfSource:
             acc_fs=self.acc_fs,
             start_utc=h.start + timedelta(seconds=self._first_onset()),
             side=side,
+            emg_sides=emg_sides,
             extra={"file": self.path.name, "format": "BDF" if h.bdf else "EDF"},
         )
         self._blk: tuple[tuple[int, int], np.ndarray] | None = None
@@ -885,10 +891,14 @@ def _onset_txt(t: float) -> str:
     return s
 
 
-def _export_label(label: str, site: str) -> str:
-    """``EMG calf`` for generic sensor labels (``EMG1``), else the source's own label."""
+def _export_label(label: str, site: str, side: str = "") -> str:
+    """``EMG calf`` for generic sensor labels (``EMG1``), else the source's own label; a
+    two-leg night's channels end in ``L`` / ``R`` unless their labels already say which."""
+    tag = {"left": "L", "right": "R"}.get(side, "")
     if re.fullmatch(r"(?i)emg\s*\d*", label.strip()) or not label.strip():
-        return f"EMG {site}"[:16]
+        return (f"EMG {site} {tag}" if tag else f"EMG {site}")[:16]
+    if tag and _side_for(label) != side:
+        return f"{label.strip()[:14]} {tag}"
     return label.strip()[:16]
 
 
@@ -947,6 +957,8 @@ def write_edf(
     anns: list[tuple[float, float | None, str]] = []
     for ev in events:
         txt = ev.kind + (f"/{ev.subtype}" if ev.subtype else "") + f" conf={ev.confidence:.2f}"
+        if ev.side:  # a two-leg night: which leg
+            txt += f" leg={ev.side}"
         anns.append((ev.start_s, ev.duration_s, txt))
     anns.extend(extra_annotations)
     anns.sort(key=lambda a: a[0])
@@ -967,9 +979,10 @@ def write_edf(
             float(record_s) if not float(record_s).is_integer() else int(record_s), 8
         )
         hdr += _fmt(n_sig, 4)
+        sides = lay.emg_sides or ("",) * lay.n_emg
         labels = [
-            _export_label(lbl, site)
-            for lbl, site in zip(lay.emg_labels, lay.emg_sites, strict=True)
+            _export_label(lbl, site, sd)
+            for lbl, site, sd in zip(lay.emg_labels, lay.emg_sites, sides, strict=True)
         ]
         if has_acc:
             labels += ["Acc X", "Acc Y", "Acc Z"]

@@ -51,7 +51,7 @@ SCHEMA = pa.schema(
 
 
 def layout_dict(layout: StreamLayout) -> dict[str, Any]:
-    return {
+    d: dict[str, Any] = {
         "emg_fs": layout.emg_fs,
         "emg_labels": list(layout.emg_labels),
         "emg_sites": list(layout.emg_sites),
@@ -59,6 +59,9 @@ def layout_dict(layout: StreamLayout) -> dict[str, Any]:
         "start_utc": utc_iso(layout.start_utc),
         "side": layout.side,
     }
+    if layout.emg_sides:  # both legs: each channel's
+        d["emg_sides"] = list(layout.emg_sides)
+    return d
 
 
 def event_dict(ev: Event) -> dict[str, Any]:
@@ -68,6 +71,8 @@ def event_dict(ev: Event) -> dict[str, Any]:
 
 def gap_dict(g: Gap) -> dict[str, Any]:
     d: dict[str, Any] = jsonable({"start_s": g.start_s, "end_s": g.end_s, "reason": g.reason})
+    if g.side:  # one leg's sensor only
+        d["side"] = g.side
     return d
 
 

@@ -13,8 +13,9 @@ long leg movement of a series; otherwise (or after ``plm_max_interval_s``) it is
 released as a cramp.
 
 Stage state: the pending candidates, whether they form a series, the last candidate's
-onset and the held cramp.  Events leave through ``emit`` (in order); ``is_awake`` asks
-the sleep/wake stage; ``on_withdraw`` is told when a held cramp turns into a leg movement.
+onset, the held cramp and the candidates seen.  Events leave through ``emit`` (in
+order); ``is_awake`` asks the sleep/wake stage; ``on_withdraw`` is told when a held
+cramp turns into a leg movement.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class PlmSeries:
         self.in_series = False
         self.last_lm_start: float | None = None
         self.held: tuple[Event, BurstFeatures] | None = None
+        self.candidates: list[Event] = []
+        """Every series candidate as it came in (before it became a PLM): what the
+        bilateral stage (:mod:`detector.stages.bilateral`) merges across the legs."""
 
     def in_lm_series(self, f: BurstFeatures) -> bool:
         """A burst no longer than the longest leg movement at a series interval after the
@@ -116,6 +120,7 @@ class PlmSeries:
                 self.flush(final=True)
         pend = self.pending
         pend.append(ev)
+        self.candidates.append(ev)
         if self.in_series:
             self._emit(self._as_plm(ev, len(pend)))
         elif len(pend) >= cfg.plm_min_count:

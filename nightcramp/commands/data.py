@@ -106,12 +106,17 @@ def run_night(
     on_event: Any = None,
     speed: float | None = None,
     progress: bool = False,
+    bilateral: str = "wasm",
 ) -> Any:
-    """Feed ``src`` through a Pipeline (optionally paced at ``speed`` x real time)."""
+    """Feed ``src`` through a Pipeline (optionally paced at ``speed`` x real time).
+
+    A source with both legs runs one detector per leg, merged by the ``bilateral``
+    rule (``wasm``: WASM 2016, ``aasm``: AASM 2007)."""
+    from detector.config import DetectorConfig
     from detector.pipeline import Pipeline
     from detector.stream import bulk_chunks
 
-    pipe = Pipeline(src.layout, on_event=on_event)
+    pipe = Pipeline(src.layout, on_event=on_event, config=DetectorConfig(bilateral_rule=bilateral))
     fs = src.layout.emg_fs
     bar = _Progress(_estimate_total_s(src) if progress else None, progress)
     t_wall0 = time.monotonic()
@@ -135,12 +140,23 @@ def run_night(
     return pipe.finish()
 
 
+_BILATERAL = click.option(
+    "--bilateral",
+    type=click.Choice(["wasm", "aasm"]),
+    default="wasm",
+    show_default=True,
+    help="Both legs: merge leg movements by WASM 2016 (< 0.5 s apart, <= 15 s) or "
+    "AASM 2007 (onsets < 5 s apart).",
+)
+
+
 @click.command(
     epilog="""\b
 Examples:
   cramp replay recordings/sample-night
   cramp replay recordings/night-20261126-231502-1a2b3c4d --speed 60
   cramp replay night.edf --emg "Leg L"
+  cramp replay psg-both-legs.edf --bilateral aasm
 """
 )
 @click.argument("recording", type=click.Path(path_type=Path))
@@ -154,6 +170,7 @@ Examples:
 )
 @click.option("--db", type=click.Path(path_type=Path), default=None, help="Cramp log file.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a TTY).")
+@_BILATERAL
 def replay(
     recording: Path,
     emg: tuple[str, ...],
@@ -161,12 +178,14 @@ def replay(
     speed: float | None,
     db: Path | None,
     progress: bool | None,
+    bilateral: str,
 ) -> None:
-    """Feed a saved recording (or an EDF/EDF+/BDF file) through the live pipeline into the
-    cramp log.
+    """Feed a saved recording (or an EDF/EDF+/BDF file) through the live pipeline into
+    the cramp log.
 
     Deterministic: the same frames, in the same order, through the same frame assembler
-    and detector give the events the live run produced.
+    and detector give the events the live run produced.  An EDF file's night is logged
+    as ``file:<its absolute path>``; one with both legs' channels runs a detector per leg.
     """
     from detector.detect import DETECTOR_VERSION
     from nightcramp.cramplog import CrampLog
@@ -189,7 +208,7 @@ def replay(
     sink = log.event_sink(night_id, src.wall_time)
     show = sys.stderr.isatty() if progress is None else progress
     try:
-        result = run_night(src, on_event=sink, speed=speed, progress=show)
+        result = run_night(src, on_event=sink, speed=speed, progress=show, bilateral=bilateral)
         log.end_night(night_id, result, wall_time=src.wall_time)
     finally:
         log.close()
@@ -198,8 +217,9 @@ def replay(
         kinds[ev.kind] = kinds.get(ev.kind, 0) + 1
     st = getattr(src, "stats", {})
     counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no events"
+    legs = f", legs merged by {result.stats['bilateral']['rule']}" if result.legs else ""
     click.echo(
-        f"replayed {p.name} ({night_id}): {result.duration_s / 3600:.2f} h, {counts}; "
+        f"replayed {p.name} ({night_id}): {result.duration_s / 3600:.2f} h, {counts}{legs}; "
         f"{st.get('gaps', len(result.gaps))} gaps"
         + (f", {st['corrupt']} corrupt frames" if "corrupt" in st else "")
         + f"; logged to {log.path}"
@@ -218,7 +238,10 @@ Examples:
 @click.option("--emg", "emg", multiple=True, help="EDF/BDF EMG channel label (repeatable).")
 @click.option("--acc", default=None, help="EDF/BDF accelerometer labels 'X,Y,Z'.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (stable contract).")
-def detect(source: Path, emg: tuple[str, ...], acc: str | None, as_json: bool) -> None:
+@_BILATERAL
+def detect(
+    source: Path, emg: tuple[str, ...], acc: str | None, as_json: bool, bilateral: str
+) -> None:
     """Detect cramps (and PLM, movements, artifacts) in a recording or EDF/EDF+/BDF file.
 
     Prints the events; nothing is written to the cramp log (use `cramp replay` for that).
@@ -226,7 +249,7 @@ def detect(source: Path, emg: tuple[str, ...], acc: str | None, as_json: bool) -
     from detector.detect import DETECTOR_VERSION
 
     src = open_source(source, list(emg) or None, _split_acc(acc))
-    result = run_night(src)
+    result = run_night(src, bilateral=bilateral)
     stats = {**getattr(src, "stats", {}), **{f"detector_{k}": v for k, v in result.stats.items()}}
     if as_json:
         obj = {
@@ -242,6 +265,8 @@ def detect(source: Path, emg: tuple[str, ...], acc: str | None, as_json: bool) -
             "stats": stats,
             "warnings": list(getattr(src, "warnings", [])),
         }
+        if result.legs:  # both legs: which rule merged their leg movements
+            obj["bilateral"] = result.stats["bilateral"]
         click.echo(dumps(obj))
         return
     lay = src.layout
@@ -251,6 +276,12 @@ def detect(source: Path, emg: tuple[str, ...], acc: str | None, as_json: bool) -
         f"{source}: {result.duration_s / 3600:.2f} h, EMG {', '.join(lay.emg_labels)} @ "
         f"{lay.emg_fs:g} Hz" + (f", acc @ {lay.acc_fs:g} Hz" if lay.acc_fs else ", no acc")
     )
+    if result.legs:
+        b = result.stats["bilateral"]
+        click.echo(
+            f"both legs ({', '.join(result.legs)}): leg movements merged by {b['rule']} "
+            f"({b['bilateral_movements']} bilateral)"
+        )
     if not result.events:
         click.echo("no events")
     for ev in result.events:
@@ -258,11 +289,13 @@ def detect(source: Path, emg: tuple[str, ...], acc: str | None, as_json: bool) -
         when = f" ({wt:%H:%M:%S} UTC)" if wt else ""
         sub = f"/{ev.subtype}" if ev.subtype else ""
         click.echo(
-            f"{ev.start_s:10.1f} s{when}  {ev.duration_s:6.1f} s  {ev.kind}{sub}  "
-            f"peak {ev.peak_uv:.0f} µV ({ev.peak_x_rest:.1f}x rest)  conf {ev.confidence:.2f}"
+            f"{ev.start_s:10.1f} s{when}  {ev.duration_s:6.1f} s  {ev.kind}{sub}"
+            + (f" ({ev.side})" if ev.side else "")
+            + f"  peak {ev.peak_uv:.0f} µV ({ev.peak_x_rest:.1f}x rest)  conf {ev.confidence:.2f}"
         )
     for g in result.gaps:
-        click.echo(f"gap {g.start_s:.1f}-{g.end_s:.1f} s ({g.reason})")
+        leg = f", {g.side} leg" if g.side else ""
+        click.echo(f"gap {g.start_s:.1f}-{g.end_s:.1f} s ({g.reason}{leg})")
 
 
 @click.command(
