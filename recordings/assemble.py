@@ -57,7 +57,7 @@ DEFAULT_SITES = ("calf", "tibialis")
 #: (frames decoded in batches) hand the detector the very same chunks -- and so the very
 #: same early cramp notices, which are evaluated per chunk (docs/DETECTOR.md).  The
 #: detector's final events do not depend on the chunking at all (bit-exact down to
-#: 1-sample chunks, tests/test_detector.py).  1 s: a chunk adds <= 1 s to the delay
+#: 1-sample chunks, tests/detector/test_detector.py).  1 s: a chunk adds <= 1 s to the delay
 #: before the detector sees a sample (it was 10 s when the detector was not yet
 #: chunk-invariant); 8 h is 28 800 detector calls (~0.5 ms each on top of the data),
 #: and bulk replay re-cuts into larger chunks anyway (detector.stream.bulk_chunks).

@@ -118,3 +118,24 @@ def test_tests_do_not_importorskip_our_modules() -> None:
             ):
                 top = str(node.args[0].value).split(".")[0]
                 assert top not in OURS, f"{t.name} importorskips {node.args[0].value}"
+
+
+def test_tests_mirror_the_packages_and_do_not_import_each_other() -> None:
+    """Tests live in a folder named after the package they test (the repo-wide checks stay
+    at the top), and no test module imports another."""
+    tests = REPO / "tests"
+    top = {p.name for p in tests.glob("test_*.py")}
+    assert top <= {"test_layering.py", "test_readme.py", "test_golden.py"}, top
+    for sub in sorted(p for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))):
+        assert sub.name in ALLOWED or sub.name == "benchmarks", f"tests/{sub.name}/ names no package"
+    names = {p.stem for p in tests.rglob("test_*.py")}
+    for t in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(t.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                mods = [node.module]
+            elif isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            else:
+                continue
+            for mod in mods:
+                assert mod.split(".")[-1] not in names, f"{t.name} imports the test {mod}"

@@ -5,7 +5,7 @@ partial frame, the mains tracker's check block.  Every output is computed on a f
 of the *absolute* timeline (sample index ``i``, frame index ``k = i // hop``, second
 index) by the same floating-point operations in the same order whatever the block sizes
 of the input, so a night pushed in 1-sample chunks and in one piece give the same frames,
-bit for bit (``tests/test_detector.py``, ``tests/test_detector_stages.py``).
+bit for bit (``tests/detector/test_detector.py``, ``tests/detector/test_detector_stages.py``).
 
 * :func:`emg_band` / :func:`design_sos`: band-pass fitted to the sampling rate, plus mains
   notches (``scipy.signal.butter`` / ``iirnotch`` in second-order sections).

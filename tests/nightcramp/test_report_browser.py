@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_summary import START, fill_history, hand_night, ingest
+from hand_nights import START, fill_history, hand_night, ingest
 
 from nightcramp.cramplog import CrampLog
 from nightcramp.report_html import write_html

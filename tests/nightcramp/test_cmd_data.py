@@ -16,7 +16,7 @@ from detector.stream import Chunk
 from nightcramp.cli import main
 from recordings.store import RecordingSource, open_recording
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "recordings" / "sample-night"
 
 

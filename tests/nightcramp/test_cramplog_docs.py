@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from test_summary import fill_history, hand_night, ingest
+from hand_nights import fill_history, hand_night, ingest
 
 from nightcramp.cramplog import CrampLog
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "CRAMPLOG.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "CRAMPLOG.md"
 QUERIES = re.findall(r"```sql\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
 
 

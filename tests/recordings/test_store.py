@@ -24,7 +24,7 @@ from recordings.store import (
     open_recording,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _payload(i: int) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_assemble_kit import frames_from, make_signals, rx_times
+from assemble_kit import frames_from, make_signals, rx_times
 
 from detector.stream import Chunk, Gap, coalesce
 from firmware_protocol import codec

@@ -32,7 +32,7 @@ from nightcramp.emulated import run_emulated
 from nightcramp.recorder import Recorder
 from recordings.errors import UserError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ADDR = "C2:00:00:00:5E:01"
 NAME = "NightCramp-5E01"
 START = codec.encode_command(codec.StartStreaming(token=9))

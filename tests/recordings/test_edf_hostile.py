@@ -242,7 +242,7 @@ def test_a_slow_but_legal_emg_rate_is_not_read_as_electrode_off(tmp_path: Path) 
     assert len(cramps) == 1 and 38 <= cramps[0]["start_s"] <= 42
 
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def test_real_files_from_other_projects_give_the_right_one_line_errors() -> None:

@@ -46,7 +46,7 @@ def test_every_writer_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     from recordings.export import write_parquet
     from recordings.store import RecordingSource
 
-    sample = Path(__file__).resolve().parents[1] / "recordings" / "sample-night"
+    sample = Path(__file__).resolve().parents[2] / "recordings" / "sample-night"
     real_replace = os.replace
     calls: list[str] = []
 

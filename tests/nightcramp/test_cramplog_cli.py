@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from test_summary import hand_night, ingest
+from hand_nights import hand_night, ingest
 
 from nightcramp.cli import cli
 from nightcramp.cramplog import CrampLog

@@ -21,7 +21,7 @@ from emulator.night import (
 )
 
 # benchmarks/ is a script folder, not an installed package: import it from the checkout
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.corpus import corpus  # noqa: E402
 
 BUSY = Scenario(

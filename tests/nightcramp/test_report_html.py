@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_summary import HAND_VERSION, START, fill_history, hand_layout, hand_night, ingest
+from hand_nights import HAND_VERSION, START, fill_history, hand_layout, hand_night, ingest
 
 from detector.events import NightResult
 from detector.stream import Gap

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_summary import HAND_VERSION, START, hand_night, ingest
+from hand_nights import HAND_VERSION, START, hand_night, ingest
 
 from detector.events import Event
 from nightcramp import cramplog, heal
@@ -406,7 +406,7 @@ def test_a_row_with_bad_json_is_an_error_naming_the_row(
 
 # ----------------------------------------------------------------- killed nights (heal)
 
-SAMPLE = Path(__file__).resolve().parents[1] / "recordings" / "sample-night"
+SAMPLE = Path(__file__).resolve().parents[2] / "recordings" / "sample-night"
 
 
 def _half_logged_night(tmp_path: Path) -> tuple[Path, Path, str]:

@@ -17,7 +17,7 @@ from detector.stream import ArraySource, Chunk, Gap, StreamLayout
 sys.path.insert(0, str(Path(__file__).parent))
 from detector_synth import Synth  # noqa: E402
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 
 
 def run_chunks(det: Detector, items: list[Chunk | Gap]) -> tuple[list[Event], NightResult]:
@@ -126,7 +126,7 @@ def test_pipeline_emits_each_event_once(busy: Synth, busy_result: NightResult) -
         pipe.feed(it)
     res = pipe.finish()
     # early cramp notices (provisional / retracted) go to the sinks too; the rest are the
-    # final events, each once (tests/test_detector_provisional.py covers the notices)
+    # final events, each once (tests/detector/test_detector_provisional.py covers the notices)
     final = [e for e in seen if not e.is_notice]
     assert final == res.events == busy_result.events
     assert sum(1 for e in seen if e.is_notice) == 1  # the 25-s cramp

@@ -34,7 +34,7 @@ from nightcramp import batch as nb  # noqa: E402
 from nightcramp.cli import main  # noqa: E402
 from recordings.edf import write_edf  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "recordings" / "sample-night"
 CRAMP = str(Path(sys.executable).with_name("cramp"))
 

@@ -29,7 +29,7 @@ from nightcramp.emulated import EmulatedRun, run_emulated
 from nightcramp.recorder import Recorder
 from recordings.store import RecordingSource, iter_frames, open_recording
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SPEED = 200.0
 
 
