@@ -289,8 +289,13 @@ async def run_emulated_legs(
     for sensor in sensors.values():
         await sensor.start(air)
     if handle_signals:
+
+        def stop_all() -> None:
+            for r in recs.values():
+                r.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: [r.stop() for r in recs.values()])
+            loop.add_signal_handler(sig, stop_all)
     t0 = loop.time()
     try:
         result = await record_legs(night, list(recs.values()), grace_s=max(5.0, 60.0 / scale))

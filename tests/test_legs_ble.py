@@ -142,3 +142,52 @@ def test_a_sensor_absent_all_night_leaves_the_other_leg_intact(tmp_path: Path) -
     assert [_key(e) for e in replay.events] == [_key(e) for e in result.events]
     assert [(g.side, g.reason, g.start_s) for g in replay.gaps] == [("right", ABSENT, 0.0)]
     assert abs(replay.gaps[0].end_s - result.gaps[0].end_s) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["record", "--left", "A"], "give both --left and --right"),
+        (["record", "--left", "A", "--right", "a"], "are the same sensor"),
+        (["record", "--device", "A", "--device", "B", "--device", "C"], "one sensor per leg"),
+        (["record", "--left", "A", "--right", "B", "--device", "C"], "replace --device"),
+        (["record", "--device", "A", "--device", "B", "--emulate"], "exclude each other"),
+        (["record", "--device", "A", "--legs", "2"], "only apply to --emulate"),
+        (["record", "--emulate", "--drop-right", "5:5"], "need --legs 2"),
+        (["record", "--emulate", "--legs", "2", "--kind", "ganglion"], "two nightcramp sensors"),
+        (["record", "--emulate", "--legs", "2", "--drop-right", "5:-1"], "DURATION > 0"),
+    ],
+)
+def test_two_leg_options_are_checked_in_one_line(args: list[str], says: str) -> None:
+    from click.testing import CliRunner
+
+    from nightcramp.cli import cli
+    from recordings.errors import UserError
+
+    res = CliRunner().invoke(cli, args)
+    assert isinstance(res.exception, UserError), res.output
+    msg = str(res.exception)
+    assert says in msg and "\n" not in msg
+
+
+def test_cramp_record_emulate_two_legs_with_one_absent(isolated_home: Path) -> None:
+    from click.testing import CliRunner
+
+    from nightcramp.cli import cli
+
+    out, db = isolated_home / "rec", isolated_home / "db.sqlite3"
+    args = ["record", "--emulate", "--legs", "2", "--speed", "200", "--duration", "5m",
+            "--absent", "left", "--drop-right", "100:10", "--out", str(out), "--db", str(db)]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "left leg (C2:00:00:00:0E:0A) never found" in res.output
+    assert "right leg (C2:00:00:00:0E:0B) 0.08 h" in res.output
+    assert "1 disconnects" in res.output
+    (folder,) = out.glob("night-*")
+    replay = run_night(open_source(folder))
+    assert [(g.side, g.reason) for g in replay.gaps] == [("left", ABSENT)]
+    assert {e.side for e in replay.events} <= {"right"}
+    con = sqlite3.connect(db)
+    (reason,) = con.execute("SELECT reason FROM gaps").fetchone()
+    con.close()
+    assert "left" in reason, reason
