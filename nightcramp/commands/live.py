@@ -59,9 +59,7 @@ def in_range(
 MAX_RECORD_S = 7 * 86400.0
 
 
-def check_duration(
-    text: str | None, *, lo_s: float = 0.0, hi_s: float = MAX_RECORD_S
-) -> float | None:
+def check_duration(text: str | None, *, lo_s: float = 0.0, hi_s: float = MAX_RECORD_S) -> float | None:
     """``--duration`` as seconds (``parse_duration``), within [lo_s, hi_s]."""
     dur = parse_duration(text)
     if dur is not None and not lo_s <= dur <= hi_s:
