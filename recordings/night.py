@@ -191,7 +191,8 @@ class NightSource:
 
     def chunks(self) -> Iterator[Chunk | Gap]:
         raise UserError(
-            f"{self.path}: a night of two sensors is read leg by leg (leg_items), not as one stream"
+            f"{self.path}: a night of two sensors is not one stream -- export each sensor's "
+            f"folder ({self.path / 'left'}, {self.path / 'right'})"
         )
 
     def wall_time(self, t_s: float) -> datetime:
