@@ -841,7 +841,9 @@ def render_text(s: Summary) -> str:
         return "\n".join(lines) + "\n"
     rec = s.recording
     assert rec is not None and s.plm is not None and s.comparison is not None
-    title = f"Night of {n.date}" if n.date else f"Night {n.night_id}"
+    # a night is named by the evening it began (a start at 00:40 belongs to the evening
+    # before: cramplog.night_date), and the output says so
+    title = f"Night of {n.date} (the evening it began)" if n.date else f"Night {n.night_id}"
     status = " (still recording)" if n.status == "recording" else ""
     lines.append(f"{title} -- {n.night_id}{status}")
     lines.append(

@@ -45,3 +45,24 @@ def test_readme_summary_of_the_sample_night_is_what_the_commands_print(tmp_path:
     got = _cramp("summary", env=env)
     want = _readme_block_after("The morning summary of the sample night")
     assert got.rstrip() == want.rstrip()
+
+
+def _command(block: str, number: int) -> str:
+    """README command ``number`` of the "Two commands" block, continuation lines joined."""
+    text = re.sub(r"\\\n\s*", "", block)
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return lines[number - 1].strip()
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    """CI runs command 2 as the README gives it, so the two cannot drift apart."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    at = text.index("## Two commands")
+    m = re.search(r"```bash\n(.*?)```\n", text[at:], flags=re.S)
+    assert m, "no bash block under '## Two commands' in README.md"
+    block = m.group(1)
+    test_cmd = _command(block, 2)
+    assert "pytest" in test_cmd and "pip install" in test_cmd
+    ci = re.sub(r"\\\n\s*", "", (REPO / ".ci" / "run").read_text(encoding="utf-8"))
+    assert test_cmd in ci
+    assert "cramp demo" in _command(block, 1)
