@@ -208,7 +208,8 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     default=1,
     show_default=True,
     help="Emulator: 1 sensor, or 2 (one per leg, each its own night, link and faults: "
-    "--drop/--reboot go to the left one, --drop-right/--reboot-right to the right one).",
+    "--drop/--reboot go to the left one, --drop-right/--reboot-right to the right one; "
+    "--drift-ppm and --corrupt-every to both).",
 )
 @click.option(
     "--emulate",
