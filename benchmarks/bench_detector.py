@@ -6,6 +6,8 @@ Run::
     .venv/bin/python -m benchmarks.bench_detector --quick    # 5 short nights per split
     .venv/bin/python -m benchmarks.bench_detector --split tune --no-peers --verbose
     .venv/bin/python -m benchmarks.bench_detector --speed-only
+    .venv/bin/python -m benchmarks.bench_detector --robust            # side-by-side evidence
+    .venv/bin/python -m benchmarks.bench_detector --robust --quick    # a smaller draw
 
 What it prints
 --------------
@@ -36,6 +38,15 @@ The peers report no PLMs (their PLM columns are empty).
 
 Units: the detector consumes the source contract (EMG µV, acc g); a night's
 ``edf_units`` only matter when writing it to EDF, which this benchmark does not do.
+
+Robustness (``--robust``; also part of the default run): side by side for nightcramp and
+the scipy floor, the fixed-preset corpus (held-out split), a randomised draw over
+:mod:`emulator.night` (``rand-report``: every knob drawn per night, seeds never used for
+tuning), the independent signal model :mod:`benchmarks.wildnight` (``wild-report``), the
+invariance suite (cases passed of all) and the real-texture nights (passed of all), see
+:mod:`benchmarks.robustness`; then the missed cramps and false cramps of the report
+draws sorted into the classes of miss (a cramp flowing into walking, short moderate
+cramps, no accelerometer, electrode-off) with what the detector made of each.
 
 Speed/memory: an 8-h night, 2 EMG channels at 1 kHz + acc at 50 Hz, pushed in 60-s
 chunks of pre-rendered noise-like data (re-used buffers, so the source costs nothing):
@@ -312,6 +323,199 @@ def sleep_wake(specs: list[NightSpec]) -> None:
         )
 
 
+def _score_source(src: object, truth: list, dur: float, mains_hz: float) -> tuple:
+    """Run nightcramp and the floor on one source; (nightcramp score, floor score, events)."""
+    layout = src.layout  # type: ignore[attr-defined]
+    det = Detector(layout)
+    floor = FloorPeer(layout, mains_hz)
+    for item in src.chunks():  # type: ignore[attr-defined]
+        det.push(item)
+        floor.push(item)
+    res = det.finish()
+    return score_night(res.events, truth, dur), score_night(floor.finish(), truth, dur), res.events
+
+
+def _miss_class(t: object, events: list[Event], has_acc: bool) -> str:
+    """Which class of miss a missed true cramp falls in (physiological terms)."""
+    ex = getattr(t, "extra", {}) or {}
+    over = [e for e in events if e.start_s < t.end_s and t.start_s < e.end_s]  # type: ignore[attr-defined]
+    made = ",".join(sorted({f"{e.kind}/{e.subtype}" for e in over})) or "nothing"
+    dur = t.end_s - t.start_s  # type: ignore[attr-defined]
+    if ex.get("relief") == "walk" and (
+        ex.get("while_contracted") or (ex.get("delay_s") or 99) <= 3
+    ):
+        cls = "1 flows into walking"
+    elif any(e.subtype == "walking" for e in over):
+        cls = "1 flows into walking"
+    elif dur <= 25.0:
+        cls = "2 short cramp"
+    elif not has_acc:
+        cls = "3 no accelerometer"
+    else:
+        cls = "other"
+    return f"{cls:22s} -> {made}"
+
+
+def robust(quick: bool, verbose: bool, tune: bool = False, draw: str = "report") -> None:
+    """The side-by-side evidence table (see the module doc).  ``tune``: the draws one may
+    tune on instead (the fixed tune split and the randomised tune draw; no independent
+    model nights, which are for reporting only)."""
+    from benchmarks.robustness import (
+        check_real,
+        compare_cramps,
+        floor_cramps,
+        invariance_cases,
+        random_specs,
+        real_texture_nights,
+    )
+    from benchmarks.wildnight import wild_corpus
+
+    rows: dict[str, dict[str, MethodRun]] = {}
+    misses: list[str] = []
+    falses: list[str] = []
+
+    def new() -> dict[str, MethodRun]:
+        return {"nightcramp": MethodRun(), "scipy-floor": MethodRun()}
+
+    t0 = time.perf_counter()
+    fixed = corpus("tune" if tune else "heldout", quick=quick)
+    rows[f"fixed presets ({'tune' if tune else 'heldout'})"] = r = new()
+    for spec in fixed:
+        n = spec.make(chunk_s=CHUNK_S)
+        nc, fl, _ = _score_source(n, n.truth, spec.duration_s, spec.mains_hz)
+        r["nightcramp"].add(spec.name, nc, 0.0, spec.hours)
+        r["scipy-floor"].add(spec.name, fl, 0.0, spec.hours)
+    print(f"  fixed presets done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    split = "tune" if tune else draw
+    rnd = random_specs(split, n=8 if quick else 20, n_free=2 if quick else 4)
+    rows[f"randomised emulator ({split})"] = r = new()
+    for spec in rnd:
+        n = spec.make(chunk_s=CHUNK_S)
+        nc, fl, ev = _score_source(n, n.truth, spec.duration_s, spec.mains_hz)
+        r["nightcramp"].add(spec.name, nc, 0.0, spec.hours)
+        r["scipy-floor"].add(spec.name, fl, 0.0, spec.hours)
+        for t in nc.missed:
+            if t.kind == "cramp":
+                misses.append(
+                    f"{spec.name:32s} {t.start_s:8.1f} {t.end_s - t.start_s:6.1f} s  "
+                    + _miss_class(t, ev, bool(spec.acc_fs))
+                )
+        for e in nc.false:
+            if e.kind == "cramp":
+                falses.append(
+                    f"{spec.name:32s} {e.start_s:8.1f} {e.end_s - e.start_s:6.1f} s  "
+                    + _false_class(e, n.truth)
+                )
+    print(f"  randomised emulator done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    rows[f"independent model ({draw})"] = r = new()
+    for w in () if tune else wild_corpus(draw, n=8 if quick else None):
+        nc, fl, ev = _score_source(w, w.truth, w.duration_s, w.mains_hz)
+        name = w.describe()
+        r["nightcramp"].add(name, nc, 0.0, w.duration_s / 3600)
+        r["scipy-floor"].add(name, fl, 0.0, w.duration_s / 3600)
+        for t in nc.missed:
+            if t.kind == "cramp":
+                misses.append(
+                    f"wild/{w.seed:<27d} {t.start_s:8.1f} {t.end_s - t.start_s:6.1f} s  "
+                    + _miss_class(t, ev, bool(w.layout.acc_fs))
+                )
+        for e in nc.false:
+            if e.kind == "cramp":
+                falses.append(
+                    f"wild/{w.seed:<27d} {e.start_s:8.1f} {e.end_s - e.start_s:6.1f} s  "
+                    + _false_class(e, w.truth)
+                )
+    print(f"  independent model done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    own_truth: dict[str, list[tuple[float, float]]] = {}
+    inv = {"nightcramp": [0, 0], "scipy-floor": [0, 0]}
+    rel = {"nightcramp": [0, 0], "scipy-floor": [0, 0]}
+    own: dict[str, dict[str, list[tuple[float, float]]]] = {"nightcramp": {}, "scipy-floor": {}}
+    inv_fail: list[str] = []
+    for case in invariance_cases(full=not quick):
+        from benchmarks.robustness import detect_cramps
+
+        base = case.name.split(" / ")[0]
+        found = {
+            "nightcramp": detect_cramps(case.source()),
+            "scipy-floor": floor_cramps(case.source(), case.mains_hz),
+        }
+        for m, got in found.items():
+            res = compare_cramps(got, case.cramps, case.name)
+            inv[m][0] += res.ok
+            inv[m][1] += 1
+            if m == "nightcramp" and not res.ok:
+                inv_fail.append(f"{case.name}: {res.why}")
+            # the metamorphic relation proper: the changed night against the method's
+            # own output on the unchanged one (times moved by a shift)
+            if " / " in case.name:
+                if case.name.endswith(" / as-is"):
+                    own[m][base] = got
+                    own_truth[base] = case.cramps
+                    continue
+                d = case.cramps[0][0] - own_truth[base][0][0] if case.cramps else 0.0
+                ref = [(a + d, b + d) for a, b in own[m].get(base, [])]
+                rel[m][0] += compare_cramps(got, ref, case.name).ok
+                rel[m][1] += 1
+    real = {"nightcramp": [0, 0], "scipy-floor": [0, 0]}
+    real_fail: list[str] = []
+    for rn in real_texture_nights(full=not quick):
+        from benchmarks.robustness import detect_cramps
+
+        b = check_real(rn, detect_cramps(rn.night.source()))
+        a = check_real(rn, floor_cramps(rn.night.source(), rn.night.mains_hz))
+        for m, res in (("nightcramp", b), ("scipy-floor", a)):
+            real[m][0] += res.ok
+            real[m][1] += 1
+        if not b.ok:
+            real_fail.append(f"{rn.night.name}: {b.why}")
+    print(f"  invariance and real textures done ({time.perf_counter() - t0:.0f} s)")
+
+    print(
+        f"\n{'evidence':30s} {'method':12s} {'hours':>6s} | {'cramps':>7s} {'P':>5s} {'R':>5s} "
+        f"{'F1':>5s} | {'onset':>5s} {'end':>5s} | {'FC/8h':>6s} | {'PLM F1':>6s}"
+    )
+    for title, runs in rows.items():
+        for m, mr in runs.items():
+            if not mr.scores:
+                continue
+            s = summarize(mr.scores)
+            c = s.per_kind["cramp"]
+            p = s.per_kind["plm"].f1 if m == "nightcramp" else math.nan
+            print(
+                f"{title:30s} {m:12s} {mr.hours:6.1f} | {c.tp:3d}/{c.tp + c.fn:<3d} "
+                f"{_fmt(c.precision)} {_fmt(c.recall)} {_fmt(c.f1)} | {_fmt(s.onset_median_s)} "
+                f"{_fmt(s.end_median_s)} | {_fmt(s.false_cramps_per_8h, 6)} | {_fmt(p, 6)}"
+            )
+    for title, d in (
+        ("invariance suite (vs truth)", inv),
+        ("invariance (vs own as-is)", rel),
+        ("real-texture nights", real),
+    ):
+        for m, (ok, tot) in d.items():
+            print(f"{title:30s} {m:12s}        | passed {ok} of {tot}")
+    print(f"\nmissed cramps of the report draws ({len(misses)}), by class:")
+    for line in sorted(misses, key=lambda x: x[50:]):
+        print("  " + line)
+    print(f"false cramps of the report draws ({len(falses)}):")
+    for line in sorted(falses, key=lambda x: x[50:]):
+        print("  " + line)
+    if inv_fail or verbose:
+        print(f"invariance cases failed ({len(inv_fail)}):")
+        for line in inv_fail:
+            print("  " + line)
+    if real_fail:
+        print("real-texture nights failed:")
+        for line in real_fail:
+            print("  " + line)
+
+
+def _false_class(e: Event, truth: list) -> str:
+    over = [t for t in truth if t.start_s < e.end_s and e.start_s < t.end_s]
+    made = ",".join(sorted({f"{t.kind}/{t.subtype}" for t in over})) or "nothing true"
+    cls = "4 electrode-off" if any(t.subtype == "electrode-off" for t in over) else "other"
+    return f"{cls:22s} <- {made}: {e.reason[:90]}"
+
+
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process, MB: VmHWM (reset at exec, unlike ru_maxrss,
     which a child inherits from its parent across fork + exec on Linux)."""
@@ -394,6 +598,16 @@ def main(argv: list[str] | None = None) -> None:
         "--sleep-wake", action="store_true", help="epoch sleep/wake + posture vs truth only"
     )
     ap.add_argument("--verbose", action="store_true", help="list missed and false events")
+    ap.add_argument("--robust", action="store_true", help="the side-by-side evidence only")
+    ap.add_argument(
+        "--tune", action="store_true", help="with --robust: the tuning draws, not the report"
+    )
+    ap.add_argument(
+        "--draw",
+        choices=("report", "report2"),
+        default="report",
+        help="with --robust: which report draw (report2: a second, disjoint one)",
+    )
     ap.add_argument("--only", default="", help="run only nights whose name contains this")
     ap.add_argument(
         "--peer-hours", type=float, default=3.0, help="hours of short nights for the slow peers"
@@ -403,6 +617,9 @@ def main(argv: list[str] | None = None) -> None:
         splits = ("tune", "heldout") if a.split == "both" else (a.split,)
         for sp in splits:
             sleep_wake([s for s in corpus(sp, quick=a.quick) if a.only in s.name])  # type: ignore[arg-type]
+        return
+    if a.robust:
+        robust(a.quick, a.verbose, a.tune, a.draw)
         return
     if not a.speed_only:
         splits = ("tune", "heldout") if a.split == "both" else (a.split,)
@@ -421,6 +638,8 @@ def main(argv: list[str] | None = None) -> None:
                     f"{sp} split, the same short nights for every method: {sorted(same)}",
                     {k: v.subset(same) for k, v in runs.items()},
                 )
+        print("\n== robustness: nights the detector was never tuned on")
+        robust(a.quick, a.verbose)
         # a fresh process, so that the peak RSS is the detector's, not the peers'
         import subprocess
 

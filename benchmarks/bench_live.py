@@ -87,7 +87,7 @@ def _cpu_two_process(hours: float, speed: float, tmp: Path) -> dict[str, float]:
             out_dir=tmp / "rec",
             db=tmp / "db.sqlite3",
             scanner_kwargs=air.scanner_kwargs(),
-            client_kwargs=air.client_kwargs(),
+            client_kwargs=air.client_kwargs(pair=True),
             status_stream=io.StringIO(),
         )
         inner = rec._on_notify

@@ -52,6 +52,7 @@ from firmware_protocol.codec import (
     ACK_BAD_STATE,
     ACK_BAD_VALUE,
     ACK_MALFORMED,
+    ACK_NOT_PAIRED,
     ACK_OK,
     ACK_UNKNOWN,
     COMMAND_NAMES,
@@ -284,7 +285,7 @@ class SensorFirmware:
         self._reset_boot_state()
         self._status_out: list[bytes] = []
         self._last_status: tuple[int, int, int] | None = None
-        self.stats = {"frames": 0, "dropped_from_ring": 0, "corrupted": 0, "resent": 0}
+        self.stats = {"frames": 0, "dropped_from_ring": 0, "corrupted": 0, "resent": 0, "refused_unpaired": 0}
 
     # ---------------------------------------------------------------- configuration
 
@@ -610,14 +611,26 @@ class SensorFirmware:
 
     # ---------------------------------------------------------------- control
 
-    def on_control(self, data: bytes, true_us: float | None = None) -> list[bytes]:
+    def on_control(
+        self, data: bytes, true_us: float | None = None, *, secure: bool = True
+    ) -> list[bytes]:
         """A write to CONTROL -> the CONTROL notifications it causes (ACK, CONFIG, SYNC).
 
         ``true_us`` (optional) first advances time, e.g. so a TimeSync reply carries the
         sensor clock at the moment of the write; frames made on the way wait in the outbox
         for the next :meth:`advance_to`.
+
+        ``secure``: the write came over a link encrypted with a bond this sensor holds.
+        Otherwise nothing is started, stopped, configured or resent: the answer is one
+        ACK ``not-paired`` (PROTOCOL.md section 7).
         """
         self._advance(true_us)
+        if not secure:
+            self.stats["refused_unpaired"] += 1
+            raw = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else b""
+            ctype = raw[1] if len(raw) > 1 else 0
+            token = raw[2] if len(raw) > 2 else 0
+            return [encode_frame(AckFrame(token, ctype, ACK_NOT_PAIRED))]
         try:
             cmd = decode_command(data)
         except ProtocolError:

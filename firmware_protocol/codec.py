@@ -468,12 +468,15 @@ ACK_BAD_VALUE = 3
 """Well-formed but not supported (e.g. a rate this sensor cannot do, seq in the future)."""
 ACK_BAD_STATE = 4
 """Not allowed now (e.g. Configure while acquiring)."""
+ACK_NOT_PAIRED = 5
+"""The link is not encrypted with a bond this sensor holds: nothing was done (PROTOCOL.md 7)."""
 ACK_RESULTS = {
     ACK_OK: "ok",
     ACK_MALFORMED: "malformed",
     ACK_UNKNOWN: "unknown-command",
     ACK_BAD_VALUE: "bad-value",
     ACK_BAD_STATE: "bad-state",
+    ACK_NOT_PAIRED: "not-paired",
 }
 
 

@@ -20,6 +20,7 @@ from recordings.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("nightcramp.commands.demo:demo", "Run an emulated night end to end and print the summary."),
     "scan": ("nightcramp.commands.live:scan", "List nearby leg sensors."),
+    "pair": ("nightcramp.commands.pair:pair", "Bond with a sensor (once), or forget one."),
     "record": ("nightcramp.commands.live:record", "Record a night from the sensor (or the emulator)."),
     "replay": ("nightcramp.commands.data:replay", "Feed a saved recording through the live pipeline."),
     "detect": ("nightcramp.commands.data:detect", "Detect events in a recording or EDF/BDF file."),

@@ -98,7 +98,8 @@ async def run_emulated(
         recorder_kwargs.pop("target", name),
         duration_s=duration_s,
         scanner_kwargs=air.scanner_kwargs(),
-        client_kwargs=air.client_kwargs(),
+        # the emulated sensor is new each run: bond on first use, on its own
+        client_kwargs=air.client_kwargs(pair=True),
         source_label=recorder_kwargs.pop("source_label", "emulated"),
         **recorder_kwargs,
     )

@@ -54,7 +54,7 @@ import numpy as np
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakDeviceNotFoundError
+from bleak.exc import BleakDeviceNotFoundError, BleakGATTProtocolError
 
 from detector.events import Event, NightResult
 from detector.pipeline import Pipeline
@@ -361,7 +361,9 @@ class Recorder:
                         or not isinstance(e, BleakDeviceNotFoundError | TimeoutError)
                     ):
                         # before the first connection only "not there yet" is worth waiting for
-                        raise UserError(_explain(f"sensor {self.target!r}", e)) from e
+                        raise UserError(
+                            _explain(f"sensor {self.target!r}", e, target=self.target)
+                        ) from e
                     self._say(f"link: {type(e).__name__}: {e}; retrying")
                     self._state = "reconnecting"
                 if self._stop.is_set() or self._fatal is not None:
@@ -690,6 +692,10 @@ class Recorder:
                 f"sensor refused {o.command_name} ({o.result_name})"
                 + (f"; {lost} frames will be a gap" if lost else "")
             )
+            if o.result == codec.ACK_NOT_PAIRED and self._fatal is None:
+                why = _refused(f"sensor {self.target!r}", self.target, None)
+                self._fatal = UserError(why or "sensor refused: not paired")
+                self.stop()
         elif isinstance(o, SourceEnded):
             self.stop()
 
@@ -904,9 +910,42 @@ def _backend_name(client_kwargs: dict[str, Any]) -> str:
     return str(getattr(backend, "__name__", backend))
 
 
-def _explain(what: str, e: BaseException, *, without: str = "`cramp record --emulate`") -> str:
+#: ATT errors of a sensor refusing a host it has not bonded with (Core Vol 3 Part F 3.4.1.1)
+ATT_SECURITY_ERRORS = frozenset({0x05, 0x08, 0x0C, 0x0F})
+
+
+def _refused(what: str, target: str, e: BaseException | None) -> str | None:
+    """The one line for a link refused for its security, or None if ``e`` is not that."""
+    if e is not None and getattr(e, "bond_mismatch", False):
+        return (
+            f"{what}: refused: it could not prove the keys this computer bonded with "
+            "(an impostor at that address, or a sensor that was reset) -- if you reset it, "
+            f"run `cramp pair --forget {target}` then `cramp pair --device {target}`"
+        )
+    if e is not None and getattr(e, "pairing_refused", False):
+        return (
+            f"{what}: it refused to pair ({e}) -- it is bonded with another host: hold its "
+            f"button to open pairing, then `cramp pair --device {target}`"
+        )
+    if e is None or (isinstance(e, BleakGATTProtocolError) and int(e.code) in ATT_SECURITY_ERRORS):
+        return (
+            f"{what}: refused: this computer is not paired with it -- run "
+            f"`cramp pair --device {target}` once (sensor near), then record again"
+        )
+    return None
+
+
+def _explain(
+    what: str,
+    e: BaseException,
+    *,
+    without: str = "`cramp record --emulate`",
+    target: str | None = None,
+) -> str:
     """One line for a Bluetooth failure before anything connected (``what``: the subject,
-    ``without``: what to try without hardware)."""
+    ``without``: what to try without hardware, ``target``: the sensor, for `cramp pair`)."""
+    if (refused := _refused(what, target or "SENSOR", e)) is not None:
+        return refused
     if isinstance(e, FileNotFoundError | ConnectionRefusedError) or "dbus" in repr(e).lower():
         return (
             f"{what}: Bluetooth is not available here ({type(e).__name__}: {e}) -- "

@@ -306,7 +306,7 @@ def test_never_connects_to_an_impostor_with_the_same_name(isolated_home: Path) -
             db=isolated_home / "db.sqlite3",
             duration_s=300.0,
             scanner_kwargs=air.scanner_kwargs(),
-            client_kwargs=air.client_kwargs(),
+            client_kwargs=air.client_kwargs(pair=True),
             backoff_max_s=0.1,
             status_stream=io.StringIO(),
         )
@@ -346,7 +346,7 @@ def test_two_sensors_with_one_name_at_start_is_a_user_error(isolated_home: Path)
             out_dir=isolated_home / "rec",
             db=isolated_home / "db",
             scanner_kwargs=air.scanner_kwargs(),
-            client_kwargs=air.client_kwargs(),
+            client_kwargs=air.client_kwargs(pair=True),
             connect_timeout_s=3.0,
             status_stream=io.StringIO(),
         )
@@ -438,7 +438,7 @@ def test_two_process_mode_over_tcp(isolated_home: Path) -> None:
                 out_dir=isolated_home / "rec",
                 db=isolated_home / "db",
                 scanner_kwargs=air.scanner_kwargs(),
-                client_kwargs=air.client_kwargs(),
+                client_kwargs=air.client_kwargs(pair=True),
                 status_stream=io.StringIO(),
             )
             try:

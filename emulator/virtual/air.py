@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import socket
 from typing import Any
 
@@ -31,6 +32,8 @@ from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink, Transport
 from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
+
+from emulator.virtual.security import BondStore
 
 _serial = itertools.count(1)
 _bumble_log = logging.getLogger("bumble")
@@ -196,9 +199,15 @@ def address_str(address: Address) -> str:
 
 
 class Air:
-    """Base class: owns the central device (created lazily inside the running loop)."""
+    """Base class: owns the central device (created lazily inside the running loop).
 
-    def __init__(self) -> None:
+    ``keystore``: the host's bonds (:class:`~emulator.virtual.security.BondStore`), as
+    an OS adapter keeps them; None = a fresh one in memory.  A store with a file also
+    keeps the host's static address, so a sensor bonded to this host knows it again.
+    """
+
+    def __init__(self, keystore: BondStore | None = None) -> None:
+        self.keystore = keystore if keystore is not None else BondStore()
         self._central: Device | None = None
         self._central_lock: asyncio.Lock | None = None
         self._scanners = 0
@@ -215,8 +224,14 @@ class Air:
         async with self._central_lock:
             if self._central is None:
                 host = await self._make_central_host()
-                addr = Address(random_static_address(0xC0FFEE000000 + next(_serial)))
+                if self.keystore.host_address is None:
+                    serial = 0xC0FFEE000000 + next(_serial)
+                    if self.keystore.path is not None:  # a lasting host: its own address
+                        serial = int.from_bytes(os.urandom(6), "big")
+                    self.keystore.set_host_address(random_static_address(serial))
+                addr = Address(str(self.keystore.host_address))
                 dev = Device(name="nightcramp-host", address=addr, host=host)
+                dev.keystore = self.keystore
                 await dev.power_on()
                 self._central = dev
         return self._central
@@ -239,11 +254,18 @@ class Air:
 
         return {"backend": BumbleScanner, "air": self}
 
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments that make ``bleak.BleakClient`` use this air."""
+    def client_kwargs(self, pair: bool = False) -> dict[str, Any]:
+        """Keyword arguments that make ``bleak.BleakClient`` use this air.
+
+        ``pair``: bleak's ``BleakClient(pair=True)``: bond on connecting if no bond is
+        stored yet (the emulated flow; a real night bonds once with ``cramp pair``).
+        """
         from emulator.virtual.backend import BumbleClient
 
-        return {"backend": BumbleClient, "air": self}
+        kw: dict[str, Any] = {"backend": BumbleClient, "air": self}
+        if pair:
+            kw["pair"] = True
+        return kw
 
     async def close(self) -> None:
         if self._central is not None:
@@ -255,8 +277,8 @@ class Air:
 class LocalAir(Air):
     """Central and peripherals in this process, on one ``LocalLink``."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, keystore: BondStore | None = None) -> None:
+        super().__init__(keystore)
         self.link = LocalLink()
 
     async def _make_central_host(self) -> Host:
@@ -277,8 +299,8 @@ def peripheral_device(link: LocalLink, name: str, address: str) -> Device:
 class RemoteAir(Air):
     """The central's host in this process, its controller in another (HCI over TCP)."""
 
-    def __init__(self, port: int, host: str = LOOPBACK) -> None:
-        super().__init__()
+    def __init__(self, port: int, host: str = LOOPBACK, keystore: BondStore | None = None) -> None:
+        super().__init__(keystore)
         if host not in (LOOPBACK, "localhost"):
             raise ValueError("the virtual controller is served on loopback only")
         self.spec = f"tcp-client:{LOOPBACK}:{int(port)}"

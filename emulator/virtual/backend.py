@@ -10,12 +10,22 @@ The application keeps calling bleak's public API; only the OS layer is swapped f
 software Bluetooth stack (bumble's host + a virtual controller), so scanning, connecting,
 ATT MTU exchange, GATT discovery, notifications, write-with-response and the disconnected
 callback are all real protocol exchanges.
+
+Security, as an OS stack does it: on connecting to an address the host holds a bond for,
+the link is encrypted with the stored key (a peer that cannot -- an impostor at that
+address, or a sensor that was reset -- is refused: :class:`BondMismatchError`); ``pair()``
+bonds through bumble's SMP (LE Secure Connections; numeric comparison when the sensor has
+a display), ``unpair()`` forgets the bond; ATT errors reach bleak as
+``BleakGATTProtocolError`` (e.g. 0x05 Insufficient Authentication from a sensor that
+has not bonded with this host).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from bleak.args import SizedBuffer
@@ -26,14 +36,17 @@ from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
-from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
+from bumble.att import ATT_Error
 from bumble.core import UUID as BumbleUUID
 from bumble.core import AdvertisingData as AD
 from bumble.device import Advertisement, Connection, Peer
 from bumble.gatt import Characteristic
-from bumble.hci import Address
+from bumble.hci import Address, HCI_Error
+from bumble.pairing import PairingConfig
 
 from emulator.virtual.air import Air, address_str
+from emulator.virtual.security import Compare, HostPairingDelegate, is_lesc_bond
 
 #: The ATT MTU we ask for: the protocol's frames fit one notification at 247 (PROTOCOL.md).
 REQUESTED_MTU = 247
@@ -48,6 +61,18 @@ _PROP_NAMES: list[tuple[int, CharacteristicPropertyName]] = [
     (Characteristic.Properties.AUTHENTICATED_SIGNED_WRITES, "authenticated-signed-writes"),
     (Characteristic.Properties.EXTENDED_PROPERTIES, "extended-properties"),
 ]
+
+
+class BondMismatchError(BleakError):
+    """The peer at a bonded address could not encrypt with the stored key."""
+
+    bond_mismatch = True
+
+
+class PairingRefusedError(BleakError):
+    """The peer (or the user) refused to bond, or offered less than LE Secure Connections."""
+
+    pairing_refused = True
 
 
 def uuid_str(u: BumbleUUID) -> str:
@@ -187,6 +212,10 @@ class BumbleClient(BaseBleakClient):
         self._conn = conn
         conn.on(conn.EVENT_DISCONNECTION, self._on_disconnection)
         try:
+            if self._air.keystore.keys(self.address) is not None:
+                await self._encrypt(conn)
+            elif pair:
+                await self.pair()
             self._peer = Peer(conn)
             await self._peer.request_mtu(REQUESTED_MTU)
             await self._peer.discover_all()
@@ -235,16 +264,67 @@ class BumbleClient(BaseBleakClient):
             pass
         self._on_disconnection()
 
-    async def pair(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError("the virtual sensor needs no pairing")
+    async def _encrypt(self, conn: Connection) -> None:
+        why: str
+        try:
+            await conn.encrypt()
+            return
+        except HCI_Error as e:  # the peer has no key for us (LTK negative reply)
+            why = str(e)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled, not refused
+            why = "the link dropped: the keys differ"  # MIC failure ends the link
+        raise BondMismatchError(
+            f"{self.address}: the link could not be encrypted with the key bonded for "
+            f"this address ({why}): not the sensor this host bonded with, "
+            "or a sensor that was reset"
+        )
+
+    async def pair(self, *args: Any, compare: Compare | None = None, **kwargs: Any) -> None:
+        """Bond with the connected peer (LE Secure Connections, bumble's SMP).
+
+        ``compare(number)``: asked whether the sensor shows the same 6-digit number
+        (numeric comparison); None accepts it.  A sensor without a display gets Just
+        Works.  Legacy (pre-4.2) pairing is refused.
+        """
+        conn = self._conn
+        if conn is None:
+            raise BleakError(f"not connected to {self.address}")
+        central = await self._air.central()
+        delegate = HostPairingDelegate(compare)
+        central.pairing_config_factory = lambda _c: PairingConfig(
+            sc=True, mitm=True, bonding=True, delegate=delegate
+        )
+        try:
+            await conn.pair()
+        except Exception as e:  # bumble's SMP failure, or the link going down
+            raise PairingRefusedError(f"{self.address}: pairing failed: {e}") from e
+        keys = self._air.keystore.keys(self.address)
+        if not is_lesc_bond(keys):
+            self._air.keystore.forget(self.address)
+            raise PairingRefusedError(
+                f"{self.address}: no LE Secure Connections bond resulted (legacy pairing?)"
+            )
+        self.pairing_method = (
+            "numeric-comparison" if delegate.compared is not None else "just-works"
+        )
+        self._air.keystore.annotate(self.address, method=self.pairing_method)
+
+    pairing_method: str | None = None
+    """How the last :meth:`pair` went: ``numeric-comparison`` or ``just-works``."""
 
     async def unpair(self) -> None:
-        raise NotImplementedError("the virtual sensor needs no pairing")
+        """Forget the bond (and disconnect, as bleak's other backends do)."""
+        self._air.keystore.forget(self.address)
+        await self.disconnect()
 
     async def read_gatt_char(
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kw: Any
     ) -> bytearray:
-        return bytearray(await self._need_peer().read_value(characteristic.obj))
+        with _att_errors():
+            return bytearray(await self._need_peer().read_value(characteristic.obj))
 
     async def read_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kw: Any
@@ -255,7 +335,8 @@ class BumbleClient(BaseBleakClient):
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
     ) -> None:
         peer = self._need_peer()
-        await peer.write_value(characteristic.obj, bytes(data), with_response=response)
+        with _att_errors():
+            await peer.write_value(characteristic.obj, bytes(data), with_response=response)
 
     async def write_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, data: SizedBuffer
@@ -272,3 +353,13 @@ class BumbleClient(BaseBleakClient):
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         await self._need_peer().unsubscribe(characteristic.obj)
+
+
+
+@contextlib.contextmanager
+def _att_errors() -> Iterator[None]:
+    """bumble's ``ATT_Error`` -> bleak's ``BleakGATTProtocolError`` (same code)."""
+    try:
+        yield
+    except ATT_Error as e:
+        raise BleakGATTProtocolError(int(e.error_code)) from e

@@ -17,6 +17,13 @@ Fault switches (:class:`Faults`, all in seconds of sensor time): link drops of a
 length (the sensor keeps sampling into its ring buffer, then re-advertises), reboots,
 clock drift, corrupted frames, battery drain, ring-buffer size.
 
+Security (PROTOCOL.md section 7): LE Secure Connections bonding on first use
+(:class:`~emulator.virtual.security.SensorSecurity`).  The service's characteristics
+need an encrypted link (ATT 0x05 Insufficient Authentication otherwise); a link is
+trusted only when encrypted with a bond this sensor holds for that address; an
+untrusted link gets no DATA or STATUS notification, and a command reaching the firmware
+over one is answered ACK ``not-paired`` and ignored.
+
 Two processes: ``python -m emulator.virtual.sensor --port 0 ...`` serves a
 controller on 127.0.0.1 and prints ``PORT <n>``; the recorder then uses
 ``RemoteAir(n)``.
@@ -35,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bumble.att import Attribute
+from bumble.att import ATT_Error, Attribute, ErrorCode
 from bumble.core import UUID
 from bumble.core import AdvertisingData as AD
 from bumble.device import Connection, Device
@@ -43,6 +50,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.link import LocalLink
 
 from emulator.virtual.air import LocalAir, peripheral_device, serve_controller
+from emulator.virtual.security import SensorSecurity
 from firmware_protocol import codec, gatt
 
 log = logging.getLogger(__name__)
@@ -110,8 +118,10 @@ class EmulatedSensor:
         speed: float = 1.0,
         faults: Faults | None = None,
         duration_s: float | None = None,
+        security: SensorSecurity | None = None,
     ) -> None:
         self.fw = firmware
+        self.security = security or SensorSecurity()
         self.name: str = name or str(getattr(firmware, "name", gatt.NAME_PREFIX + "0001"))
         self.address = address
         self.speed = float(speed)
@@ -125,7 +135,12 @@ class EmulatedSensor:
         self._started = asyncio.Event()
         self.resend_at: list[float] = []
         """Sensor time (true s) of every Resend command received (tests, benchmarks)."""
-        self.stats: dict[str, int] = {"notified": 0, "dropped_on_air": 0, "connections": 0}
+        self.stats: dict[str, int] = {
+            "notified": 0,
+            "dropped_on_air": 0,
+            "connections": 0,
+            "untrusted_withheld": 0,
+        }
         self._out: deque[tuple[Characteristic, bytes]] = deque()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
@@ -137,28 +152,43 @@ class EmulatedSensor:
         self._chars: dict[str, Characteristic] = {}
 
     # ----------------------------------------------------------------- GATT
+    def _guarded(self, read: Callable[[], bytes]) -> Callable[[Connection], bytes]:
+        def value(conn: Connection) -> bytes:
+            if not self.security.trusted(conn):
+                raise ATT_Error(ErrorCode.INSUFFICIENT_AUTHENTICATION)
+            return read()
+
+        return value
+
     def _build_gatt(self, dev: Device) -> None:
         props = Characteristic.Properties
+        # the service needs an encrypted link (bumble answers ATT 0x05 otherwise); the
+        # callbacks then check it is a bond this sensor holds
+        r_sec = Attribute.READABLE | Attribute.READ_REQUIRES_AUTHENTICATION
+        w_sec = Attribute.WRITEABLE | Attribute.WRITE_REQUIRES_AUTHENTICATION
         data: Characteristic[bytes] = Characteristic(
-            gatt.DATA_CHAR_UUID, props.NOTIFY, Attribute.READABLE, b""
+            gatt.DATA_CHAR_UUID,
+            props.NOTIFY,
+            r_sec,
+            CharacteristicValue[bytes](read=self._guarded(lambda: b"")),
         )
         control: Characteristic[bytes] = Characteristic(
             gatt.CONTROL_CHAR_UUID,
             props.WRITE | props.NOTIFY,
-            Attribute.WRITEABLE | Attribute.READABLE,
-            CharacteristicValue[bytes](read=lambda _c: b"", write=self._on_control),
+            w_sec | r_sec,
+            CharacteristicValue[bytes](read=self._guarded(lambda: b""), write=self._on_control),
         )
         status: Characteristic[bytes] = Characteristic(
             gatt.STATUS_CHAR_UUID,
             props.READ | props.NOTIFY,
-            Attribute.READABLE,
-            CharacteristicValue[bytes](read=lambda _c: self.fw.read_status()),
+            r_sec,
+            CharacteristicValue[bytes](read=self._guarded(lambda: self.fw.read_status())),
         )
         config: Characteristic[bytes] = Characteristic(
             gatt.CONFIG_CHAR_UUID,
             props.READ,
-            Attribute.READABLE,
-            CharacteristicValue[bytes](read=lambda _c: self.fw.read_config()),
+            r_sec,
+            CharacteristicValue[bytes](read=self._guarded(lambda: self.fw.read_config())),
         )
         self._chars = {"data": data, "control": control, "status": status, "config": config}
         dev.add_service(Service(gatt.SERVICE_UUID, [data, control, status, config]))
@@ -174,7 +204,8 @@ class EmulatedSensor:
     def _on_control(self, conn: Connection, value: bytes) -> None:
         if len(value) > 1 and value[1] == codec.C_RESEND:
             self.resend_at.append(self.sensor_s)
-        for raw in self.fw.on_control(bytes(value), self.sensor_s * 1e6):
+        secure = self.security.trusted(conn)
+        for raw in self.fw.on_control(bytes(value), self.sensor_s * 1e6, secure=secure):
             self._queue(raw, self._chars["control"])
         if self.fw.state != 0:  # left IDLE: acquisition has started
             self._started.set()
@@ -223,6 +254,7 @@ class EmulatedSensor:
         self.conn = conn
         self.stats["connections"] += 1
         conn.on(conn.EVENT_DISCONNECTION, lambda *_: self._on_disconnection(conn))
+        conn.on(conn.EVENT_PAIRING, lambda *_: self.security.on_bonded(conn))
         if hasattr(self.fw, "on_connect"):
             self.fw.on_connect()
 
@@ -246,6 +278,8 @@ class EmulatedSensor:
         link = where.link if isinstance(where, LocalAir) else where
         dev = peripheral_device(link, self.name, self.address)
         self._build_gatt(dev)
+        dev.keystore = self.security.store
+        dev.pairing_config_factory = self.security.pairing_config
         dev.on(dev.EVENT_CONNECTION, self._on_connection)
         await dev.power_on()
         self.device = dev
@@ -278,6 +312,9 @@ class EmulatedSensor:
                     self._out.clear()
                     break
                 char, raw = self._out.popleft()
+                if char is not self._chars["control"] and not self.security.trusted(conn):
+                    self.stats["untrusted_withheld"] += 1  # no data for a stranger
+                    continue
                 try:
                     await dev.notify_subscriber(conn, char, raw)
                     self.stats["notified"] += 1
@@ -417,6 +454,7 @@ async def serve(args: argparse.Namespace, on_port: Callable[[int], None]) -> Non
         speed=args.speed,
         faults=faults,
         duration_s=args.duration,
+        security=SensorSecurity(io=args.io),
     )
     on_port(port)
     await sensor.start(link)
@@ -446,6 +484,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reboot", action="append", default=[])
     ap.add_argument("--drift-ppm", type=float, default=0.0)
     ap.add_argument("--corrupt-every", type=int, default=0)
+    ap.add_argument(
+        "--io",
+        choices=("none", "display"),
+        default="none",
+        help="none: Just Works pairing; display: numeric comparison (PROTOCOL.md 7)",
+    )
     args = ap.parse_args(argv)
 
     def on_port(port: int) -> None:

@@ -110,7 +110,8 @@ def _parse_drops(drops: tuple[str, ...]) -> list[tuple[float, float]]:
     help="Scan a virtual radio with one emulated sensor of each supported kind on it.",
 )
 def scan(timeout: float, as_json: bool, emulate: bool) -> None:
-    """List nearby sensors of every supported kind: kind, name, address, signal, battery.
+    """List nearby sensors of every supported kind: kind, name, address, signal, battery,
+    and whether this computer is bonded with it (our sensor; `cramp pair`).
 
     Kinds: nightcramp (our sensor), bitalino (PLUX BITalino (r)evolution BLE), ganglion
     (OpenBCI Ganglion); see docs/devices/.
@@ -160,6 +161,9 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
         raise UserError(
             _explain("cramp scan", e, without="`cramp scan --emulate` or `cramp record --emulate`")
         ) from e
+    from nightcramp.pairing import BondBook
+
+    book = BondBook()
     rows = [
         {
             "kind": f.kind,
@@ -167,6 +171,8 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
             "address": f.address,
             "rssi_dbm": f.rssi,
             "battery_pct": f.battery,
+            # our sensor bonds (PROTOCOL.md 7); other kinds bring their own pairing
+            "bonded": (book.get(f.address) is not None) if f.kind == "nightcramp" else None,
         }
         for f in found
     ]
@@ -179,12 +185,16 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
             "device? (No sensor at hand: `cramp scan --emulate` shows an emulated one.)"
         )
         return
-    click.echo(f"{'kind':<11} {'name':<18} {'address':<18} {'RSSI':>6} {'battery':>8}")
+    click.echo(f"{'kind':<11} {'name':<18} {'address':<18} {'RSSI':>6} {'battery':>8}  bonded")
     for r in rows:
         bat = "?" if r["battery_pct"] is None else f"{r['battery_pct']} %"
+        bonded = {True: "yes", False: "no", None: "-"}[r["bonded"]]
         click.echo(
-            f"{r['kind']:<11} {r['name']:<18} {r['address']:<18} {r['rssi_dbm']:>4} dBm {bat:>7}"
+            f"{r['kind']:<11} {r['name']:<18} {r['address']:<18} {r['rssi_dbm']:>4} dBm "
+            f"{bat:>7}  {bonded}"
         )
+    if not emulate and any(r["bonded"] is False for r in rows):
+        click.echo("Not bonded yet: `cramp pair --device NAME` once, before recording.")
 
 
 @click.command("record")
@@ -511,8 +521,9 @@ def record(
         air: Any = None
         if virtual_hci is not None:
             from emulator.virtual import RemoteAir
+            from emulator.virtual.security import BondStore
 
-            air = RemoteAir(virtual_hci)
+            air = RemoteAir(virtual_hci, keystore=BondStore(paths.virtual_keys_path()))
             kw = {"scanner_kwargs": air.scanner_kwargs(), "client_kwargs": air.client_kwargs()}
         profile, device = _resolve_kind(device, kind, emg_map, acc_map, kw)
         rec = Recorder(device, out_dir=out_dir, db=db, duration_s=dur, profile=profile, **kw)

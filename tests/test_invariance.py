@@ -1,0 +1,85 @@
+"""Metamorphic tests: changes a real night can bring must not change the cramps found.
+
+Each case (``benchmarks.robustness``) keeps every true cramp of its night (same count,
+onset within 0.5 s, end within 3 s) and adds none: gain x0.1-x10, mains at 50/60 Hz,
+resampling to sleep-lab rates with their band, no accelerometer, no tibialis, baseline
+wander, ECG bleed, electrode pops, sub-second shifts, and walking, a stretch or a turn-over
+straight after a cramp.  The nights come from ``benchmarks.wildnight``, a signal model
+independent of ``emulator.night``.  A few cases run by default; the whole suite is slow.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pytest
+
+from benchmarks.robustness import (
+    AFTER,
+    BASES,
+    QUICK_VARIANTS,
+    VARIANTS,
+    Night,
+    after_night,
+    base_night,
+    compare_cramps,
+    detect_cramps,
+)
+
+KNOWN: dict[str, str] = {
+    "two-cramps / no accelerometer": "calf massage after a cramp, no accelerometer: a second cramp",
+    "walk-while-contracted": "a cramp that flows into walking becomes one walking event",
+}
+"""Cases the detector does not pass yet: name -> the class of miss."""
+
+
+@lru_cache(maxsize=4)
+def _base(i: int) -> Night:
+    return base_night(i)
+
+
+def _check(n: Night) -> None:
+    r = compare_cramps(detect_cramps(n.source()), n.cramps, n.name)
+    assert r.ok, f"{n.name}: {r.why}"
+
+
+def _params(cases: list[tuple[str, ...]]) -> list[object]:
+    out: list[object] = []
+    for c in cases:
+        name = " / ".join(c)
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN[name])] if name in KNOWN else []
+        out.append(pytest.param(*c, id=name, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("base,change", _params([(BASES[0][0], v) for v in QUICK_VARIANTS]))
+def test_change_keeps_the_cramps(base: str, change: str) -> None:
+    i = [b[0] for b in BASES].index(base)
+    n = VARIANTS[change](_base(i))
+    assert n is not None
+    assert len(n.cramps) == len(_base(i).cramps) >= 1
+    _check(n)
+
+
+@pytest.mark.parametrize("case", _params([("walk-while-contracted",)]))
+def test_cramp_that_flows_into_walking_is_kept(case: str) -> None:
+    n = after_night([a[0] for a in AFTER].index(case))
+    _check(n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("base,change", _params([(b[0], v) for b in BASES for v in VARIANTS]))
+def test_full_suite_change(base: str, change: str) -> None:
+    i = [b[0] for b in BASES].index(base)
+    n = VARIANTS[change](_base(i))
+    if n is None:
+        pytest.skip(f"{change} does not apply to {base}")
+    _check(n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case,acc", _params([(a[0], acc) for a in AFTER for acc in ("acc", "no-acc")])
+)
+def test_full_suite_right_after_a_cramp(case: str, acc: str) -> None:
+    _check(after_night([a[0] for a in AFTER].index(case), with_acc=acc == "acc"))
