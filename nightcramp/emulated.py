@@ -280,7 +280,7 @@ async def run_emulated_legs(
             _leg_address(side),
             duration_s=duration_s,
             scanner_kwargs=air.scanner_kwargs(),
-            client_kwargs=air.client_kwargs(),
+            client_kwargs=air.client_kwargs(pair=True),  # each new sensor: bond on first use
             side=side,
             night=night,
             **kw,
