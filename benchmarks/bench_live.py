@@ -26,6 +26,13 @@ Run: ``.venv/bin/python -m benchmarks.bench_live [--hours 1] [--speed 200]``
 
 3. **Hours of sensor time per minute the virtual link carries** (one process, speed
    uncapped): what limits it is printed from the CPU split.
+
+4. **Two sensors beside one** (``--legs-only`` runs just this): one process, the
+   emulated sensors in it too, so only the recorder's own work is timed (thread CPU inside
+   every notification callback, each recorder's finish and the two-leg night's finish,
+   ``nightcramp.legs_night``).  The same night length is recorded with one sensor
+   (``run_emulated``) and with two (``run_emulated_legs``, one recorder per leg), in the
+   same run; printed per hour of night, and per sensor.
 """
 
 from __future__ import annotations
@@ -229,10 +236,85 @@ def _delay_and_throughput(hours: float, speed: float, tmp: Path) -> dict[str, An
     }
 
 
+def _cpu_legs(hours: float, speed: float, tmp: Path) -> dict[str, dict[str, float]]:
+    """Recorder CPU per hour of night: one sensor, then two (one per leg), one process."""
+    from emulator.night import make_night
+    from nightcramp.emulated import run_emulated, run_emulated_legs
+    from nightcramp.legs_night import LegsNight
+    from nightcramp.recorder import Recorder
+
+    cpu = [0.0]
+    on_notify, finalise, finish = Recorder._on_notify, Recorder._finalise, LegsNight.finish
+
+    def timed_notify(self: Any, char: str, c: Any, data: bytearray) -> None:
+        t = time.thread_time()
+        on_notify(self, char, c, data)
+        cpu[0] += time.thread_time() - t
+
+    async def timed_finalise(self: Any) -> None:
+        t = time.thread_time()
+        await finalise(self)
+        cpu[0] += time.thread_time() - t
+
+    def timed_finish(self: Any) -> Any:
+        t = time.thread_time()
+        try:
+            return finish(self)
+        finally:
+            cpu[0] += time.thread_time() - t
+
+    dur = hours * 3600.0
+    out: dict[str, dict[str, float]] = {}
+    Recorder._on_notify = timed_notify  # type: ignore[method-assign]
+    Recorder._finalise = timed_finalise  # type: ignore[method-assign]
+    LegsNight.finish = timed_finish  # type: ignore[method-assign]
+    try:
+        cpu[0] = 0.0
+        w0 = time.monotonic()
+        one = asyncio.run(
+            run_emulated(make_night(11, dur), speed=speed, duration_s=dur, out_dir=tmp / "one",
+                         db=tmp / "one.sqlite3", status_stream=io.StringIO())  # fmt: skip
+        )
+        h = one.recorder._timeline_s / 3600.0
+        out["one"] = {"cpu_per_h": cpu[0] / h, "hours": h, "wall_s": time.monotonic() - w0,
+                      "frames": one.recorder.stats.data_frames, "sensors": 1}  # fmt: skip
+        cpu[0] = 0.0
+        w0 = time.monotonic()
+        srcs = {side: make_night(11 + k, dur, side=side) for k, side in enumerate(("left", "right"))}
+        two = asyncio.run(
+            run_emulated_legs(srcs, speed=speed, duration_s=dur, out_dir=tmp / "two",
+                              db=tmp / "two.sqlite3", status_stream=io.StringIO())  # fmt: skip
+        )
+        h = max(r._timeline_s for r in two.recorders.values()) / 3600.0
+        out["two"] = {"cpu_per_h": cpu[0] / h, "hours": h, "wall_s": time.monotonic() - w0,
+                      "frames": sum(r.stats.data_frames for r in two.recorders.values()),
+                      "sensors": 2, "gaps": len(two.result.gaps) if two.result else -1}  # fmt: skip
+    finally:
+        Recorder._on_notify = on_notify  # type: ignore[method-assign]
+        Recorder._finalise = finalise  # type: ignore[method-assign]
+        LegsNight.finish = finish  # type: ignore[method-assign]
+    return out
+
+
+def _print_legs(c: dict[str, dict[str, float]]) -> None:
+    print("\n4. Two sensors beside one (one process; recorder callbacks + finish timed)")
+    for k in ("one", "two"):
+        r = c[k]
+        n = int(r["sensors"])
+        print(
+            f"   {n} sensor{'s' if n > 1 else ' '}: {r['cpu_per_h']:6.1f} CPU-s per hour of night "
+            f"= {r['cpu_per_h'] / 36:.2f} % of one core (goal < 2 %); "
+            f"{r['cpu_per_h'] / n:5.1f} CPU-s/h per sensor; {r['hours']:.2f} h, "
+            f"{int(r['frames'])} frames, {r['wall_s']:.0f} s wall"
+        )
+    print(f"   two / one: {c['two']['cpu_per_h'] / c['one']['cpu_per_h']:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=1.0, help="sensor time per run, h")
     ap.add_argument("--speed", type=float, default=200.0, help="sensor time / wall time")
+    ap.add_argument("--legs-only", action="store_true", help="only section 4 (two sensors)")
     args = ap.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     import warnings
@@ -242,6 +324,9 @@ def main() -> None:
     print(
         f"bench_live: {args.hours:g} h of sensor time, 2 EMG @ 1 kHz + acc @ 50 Hz, speed {args.speed:g}x"
     )
+    if args.legs_only:
+        _print_legs(_cpu_legs(args.hours, args.speed, tmp))
+        return
 
     c = _cpu_two_process(args.hours, args.speed, tmp)
     print("\n1. CPU per hour of sensor time (two processes, HCI over TCP on 127.0.0.1)")
@@ -295,6 +380,7 @@ def main() -> None:
         "   limit: one Python thread runs the emulated firmware, both bumble stacks and the "
         "recorder; see the CPU split above."
     )
+    _print_legs(_cpu_legs(args.hours, args.speed, tmp))
 
 
 if __name__ == "__main__":

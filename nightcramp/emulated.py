@@ -198,3 +198,122 @@ async def run_emulated_device(
         await dev.stop()
         await air.close()
     return EmulatedRun(rec, dev, loop.time() - t0)  # type: ignore[arg-type]
+
+
+@dataclass
+class EmulatedLegsRun:
+    night: Any  # nightcramp.legs_night.LegsNight
+    recorders: dict[str, Any]  # side -> Recorder
+    sensors: dict[str, EmulatedSensor]
+    result: Any
+    wall_s: float
+
+
+async def run_emulated_legs(
+    sources: dict[str, Any],
+    *,
+    speed: float = 1.0,
+    duration_s: float | None = None,
+    faults: dict[str, Faults] | None = None,
+    seed: int = 1,
+    absent: tuple[str, ...] = (),
+    handle_signals: bool = False,
+    host_start_ns: int | None = None,
+    out_dir: Any = None,
+    db: Any = None,
+    **recorder_kwargs: Any,
+) -> EmulatedLegsRun:
+    """Two emulated sensors (``sources``: side -> night source) on one virtual air, one
+    recorder per leg in this loop, into one night (``nightcramp.legs_night``).
+
+    ``faults``: each side's own; ``absent``: sides whose sensor never powers on (their
+    recorder looks for it all night).  Clocks as in :func:`run_emulated`, per sensor.
+    """
+    from nightcramp.legs_night import LegsNight, record_legs
+    from nightcramp.recorder import Recorder
+
+    logging.getLogger("bumble").setLevel(logging.ERROR)
+    loop = asyncio.get_running_loop()
+    faults = faults or {}
+    sides = list(sources)
+    if duration_s is None:
+        duration_s = min(getattr(s, "duration_s", 3600.0) for s in sources.values())
+    air = LocalAir()
+    start_ns = emulated_start_ns(duration_s) if host_start_ns is None else int(host_start_ns)
+    if speed == 1.0:
+        start_ns = time.time_ns()
+    scale = max(1.0, speed)
+    recorder_kwargs.setdefault("backoff_first_s", max(0.002, 0.2 / scale))
+    recorder_kwargs.setdefault("backoff_max_s", max(0.02, 8.0 / scale))
+    night = LegsNight(
+        sides,
+        start_ns=start_ns,
+        out_dir=out_dir,
+        db=db,
+        devices=[{"address": _leg_address(s), "name": _leg_name(s)} for s in sides],
+        source_label=recorder_kwargs.pop("source_label", "emulated"),
+        on_event=recorder_kwargs.pop("on_event", None),
+        config=recorder_kwargs.pop("config", None),
+    )
+    sensors: dict[str, EmulatedSensor] = {}
+    recs: dict[str, Any] = {}
+    for k, side in enumerate(sides):
+        f = faults.get(side) or Faults()
+        sensor = EmulatedSensor(
+            make_firmware(sources[side], f, seed=seed + k),
+            name=_leg_name(side),
+            address=_leg_address(side),
+            speed=speed,
+            faults=f,
+            duration_s=duration_s,
+        )
+        kw = dict(recorder_kwargs)
+        if speed != 1.0:
+            rng = np.random.default_rng(seed + k)
+
+            def clock_ns(sensor: EmulatedSensor = sensor, rng: Any = rng) -> int:
+                lat_s = 0.0075 + rng.exponential(0.010)
+                return start_ns + int((sensor.sensor_s + lat_s) * 1e9)
+
+            kw.setdefault("clock_ns", clock_ns)
+        recs[side] = Recorder(
+            _leg_address(side),
+            duration_s=duration_s,
+            scanner_kwargs=air.scanner_kwargs(),
+            client_kwargs=air.client_kwargs(pair=True),  # each new sensor: bond on first use
+            side=side,
+            night=night,
+            **kw,
+        )
+        if side not in absent:
+            sensors[side] = sensor
+    for sensor in sensors.values():
+        await sensor.start(air)
+    if handle_signals:
+
+        def stop_all() -> None:
+            for r in recs.values():
+                r.stop()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop_all)
+    t0 = loop.time()
+    try:
+        result = await record_legs(night, list(recs.values()), grace_s=max(5.0, 60.0 / scale))
+    finally:
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(sig)
+        for sensor in sensors.values():
+            await sensor.stop()
+        await air.close()
+    return EmulatedLegsRun(night, recs, sensors, result, loop.time() - t0)
+
+
+def _leg_address(side: str) -> str:
+    return "C2:00:00:00:0E:0A" if side == "left" else "C2:00:00:00:0E:0B"
+
+
+def _leg_name(side: str) -> str:
+    return "NightCramp-0E0A" if side == "left" else "NightCramp-0E0B"

@@ -275,8 +275,15 @@ class Recorder:
         stop_at_source_end: bool = True,
         clock_ns: Callable[[], int] = time.time_ns,
         profile: DeviceProfile = NIGHTCRAMP,
+        side: str | None = None,
+        night: Any = None,
     ) -> None:
         self.target = target
+        self.side = side
+        """The leg this sensor lies on (written into the recording's config)."""
+        self.night = night
+        """A night of several sensors (:class:`nightcramp.legs_night.LegsNight`): this
+        recorder writes its sensor's folder in it and feeds its leg of the shared pipeline."""
         self.out_dir = out_dir
         self.db = db
         self.duration_s = duration_s
@@ -528,8 +535,19 @@ class Recorder:
             device["firmware"] = self.session.firmware
             asm: Any = DeviceAssembler(layout_from_config(config, device))
         else:
-            config = recording_config(cfg)
+            config = recording_config(cfg, side=self.side)
             asm = FrameAssembler(config=config, device=device)
+        if self.side is not None:
+            config["side"] = self.side
+        if self.night is not None:  # one sensor of several: its folder in the night's
+            self.writer = RecordingWriter.create(
+                self.night.folder, device=device, config=config, folder_name=self.side
+            )
+            self.night_id = self.night.night_id
+            self.recording_path = Path(self.night.folder)
+            self.assembler = asm
+            self.cramplog = self.night.cramplog
+            return
         self.writer = RecordingWriter.create(
             paths.recordings_dir(self.out_dir), device=device, config=config
         )
@@ -695,8 +713,7 @@ class Recorder:
         if isinstance(item, Gap):
             self._flush_block()
             self._timeline_s = max(self._timeline_s, item.end_s)
-            assert self.pipeline is not None
-            self.pipeline.feed(item)
+            self._to_pipeline(item)
             return
         self._block.append(item)
         self._block_n += item.emg.shape[0]
@@ -720,13 +737,23 @@ class Recorder:
                 run = [c]
         joined.append(_concat(run))
         for c in joined:
-            self.pipeline.feed(c)
+            self._to_pipeline(c)
+
+    def _to_pipeline(self, item: Chunk | Gap) -> None:
+        if self.night is not None:
+            self.night.feed(self, item)
+        else:
+            assert self.pipeline is not None
+            self.pipeline.feed(item)
 
     def _start_pipeline(self) -> None:
         from detector.detect import DETECTOR_VERSION
 
         assert self.assembler is not None and self.assembler.layout is not None
         lay = self.assembler.layout
+        if self.night is not None:
+            self.pipeline = self.night.pipeline_for(self)
+            return
         self.pipeline = Pipeline(lay, on_event=self._event)
         self._sink = self.cramplog.event_sink(self.night_id, self.assembler.wall_time)
         self.cramplog.begin_night(
@@ -757,7 +784,7 @@ class Recorder:
                 for item in self.assembler.finish():
                     self._feed(item)
                 self._flush_block()
-            if self.pipeline is not None and self.assembler is not None:
+            if self.pipeline is not None and self.assembler is not None and self.night is None:
                 self.result = self.pipeline.finish()
                 self.cramplog.end_night(
                     self.night_id, self.result, wall_time=self.assembler.wall_time
@@ -772,7 +799,7 @@ class Recorder:
                         **(self.assembler.stats if self.assembler else {}),
                     )
                 self.writer.close()
-            if self.cramplog is not None:
+            if self.cramplog is not None and self.night is None:
                 self.cramplog.close()
             self._state = "stopped"
             self._print_status(force=True, final=True)

@@ -92,8 +92,12 @@ def open_source(
                 "always uses its sensor's channels -- drop those options"
             )
         from recordings.device_assemble import DeviceRecordingSource, is_device_recording
-        from recordings.store import RecordingSource, open_recording
+        from recordings.night import NightSource, is_night
+        from recordings.store import RecordingSource, open_recording, read_meta
 
+        meta = read_meta(p)
+        if is_night(meta):  # several sensors, one per leg
+            return NightSource(p, meta)  # type: ignore[return-value]
         info = open_recording(p)
         if is_device_recording(info.meta):  # a BITalino / Ganglion night
             return DeviceRecordingSource(str(p), info=info)

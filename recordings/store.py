@@ -52,6 +52,9 @@ from recordings.errors import UserError
 FORMAT_NAME = "nightcramp-recording"
 #: Version of the folder format this code writes.  Readers refuse newer versions.
 FORMAT_VERSION = 1
+#: A night of several sensors (``recordings.night``): its top ``meta.json`` lists the
+#: sensors, each one's frames are a version-1 recording in a sub-folder.
+NIGHT_FORMAT_VERSION = 2
 
 SCHEMA = pa.schema(
     [
@@ -201,19 +204,22 @@ class RecordingWriter:
         config: dict[str, Any],
         recording_id: str | None = None,
         created: datetime | None = None,
+        folder_name: str | None = None,
         **kwargs: Any,
     ) -> RecordingWriter:
         """Create a new night folder under ``root`` (the application picks it: ``nightcramp.paths``).
 
         ``device``: identity (name, address, firmware, serial ...); ``config``: the
         sensor configuration (rates, ranges, channel sites ...).  Both JSON-serialisable.
+        ``folder_name``: the folder's name instead of ``night-...`` (one sensor's folder
+        inside a night of several sensors, ``recordings.night``).
         Extra keyword arguments go to the constructor (``flush_s``, ``part_s``,
         ``write_fn``, ``background_flush``).
         """
         base = Path(root)
         rid = recording_id or str(uuid.uuid4())
         created = created or _utc_now()
-        name = f"night-{created.strftime('%Y%m%d-%H%M%S')}-{rid.replace('-', '')[:8]}"
+        name = folder_name or f"night-{created.strftime('%Y%m%d-%H%M%S')}-{rid.replace('-', '')[:8]}"
         try:
             files.make_private_dir(base)
             folder = base / name
@@ -545,10 +551,12 @@ def read_meta(path: Path) -> dict[str, Any]:
     ver = meta.get("format_version")
     if not isinstance(ver, int):
         raise UserError(f"{mp}: format_version {ver!r} is not a number -- the file is damaged")
-    if ver > FORMAT_VERSION:
+    # version 2 is a night of several sensors (a list of them, each a version-1 folder)
+    night = ver == NIGHT_FORMAT_VERSION and isinstance(meta.get("sensors"), list)
+    if ver > FORMAT_VERSION and not night:
         raise UserError(
             f"{path}: recording format version {ver} is newer than this nightcramp understands "
-            f"(<= {FORMAT_VERSION}) -- upgrade nightcramp (pip install -U nightcramp)"
+            f"(<= {NIGHT_FORMAT_VERSION}) -- upgrade nightcramp (pip install -U nightcramp)"
         )
     if "recording_id" not in meta:
         raise UserError(f"{mp}: no recording_id -- the file is damaged")

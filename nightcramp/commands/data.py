@@ -45,7 +45,7 @@ def _split_acc(acc: str | None) -> list[str] | None:
 
 
 def _source_kind(src: Source) -> str:
-    recording = type(src).__name__ in ("RecordingSource", "DeviceRecordingSource")
+    recording = type(src).__name__ in ("RecordingSource", "DeviceRecordingSource", "NightSource")
     return "recording" if recording else "edf"
 
 
@@ -116,15 +116,22 @@ def run_night(
     from detector.pipeline import Pipeline
     from detector.stream import bulk_chunks
 
-    pipe = Pipeline(src.layout, on_event=on_event, config=DetectorConfig(bilateral_rule=bilateral))
+    cfg = DetectorConfig(bilateral_rule=bilateral)
     fs = src.layout.emg_fs
+    # As fast as possible: bulk pieces (the events do not depend on the chunking).
+    items: Any
+    if hasattr(src, "leg_items"):  # one sensor per leg: each leg's items to its detector
+        night: Any = src
+        pipe = Pipeline(night.leg_layouts, on_event=on_event, config=cfg)
+        items = night.leg_items(bulk=not speed)
+    else:
+        pipe = Pipeline(src.layout, on_event=on_event, config=cfg)
+        items = ((None, it) for it in (src.chunks() if speed else bulk_chunks(src)))
     bar = _Progress(_estimate_total_s(src) if progress else None, progress)
     t_wall0 = time.monotonic()
     t_first: float | None = None
-    # As fast as possible: bulk pieces (the events do not depend on the chunking).
-    items = src.chunks() if speed else bulk_chunks(src)
     try:
-        for item in items:
+        for leg, item in items:
             end = _item_end_s(item, fs)
             if speed:
                 if t_first is None:
@@ -133,7 +140,7 @@ def run_night(
                 delay = due - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            pipe.feed(item)
+            pipe.feed(item, leg=leg)
             bar.update(end)
     finally:
         bar.close()

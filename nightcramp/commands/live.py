@@ -200,9 +200,26 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
 @click.command("record")
 @click.option(
     "--device",
-    "device",
+    "devices",
+    multiple=True,
     metavar="ADDRESS_OR_NAME",
-    help="The sensor (name or address, see `cramp scan`).",
+    help="The sensor (name or address, see `cramp scan`).  Twice: both legs, the first "
+    "on the left.",
+)
+@click.option(
+    "--left", "left", default=None, metavar="ADDRESS_OR_NAME", help="The left leg's sensor."
+)
+@click.option(
+    "--right", "right", default=None, metavar="ADDRESS_OR_NAME", help="The right leg's sensor."
+)
+@click.option(
+    "--legs",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="Emulator: 1 sensor, or 2 (one per leg, each its own night, link and faults: "
+    "--drop/--reboot go to the left one, --drop-right/--reboot-right to the right one; "
+    "--drift-ppm and --corrupt-every to both).",
 )
 @click.option(
     "--emulate",
@@ -239,6 +256,26 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     metavar="AT",
     callback=in_range(0.0, hint="seconds of sensor time after the start"),
     help="Emulator: reboot at AT s.",
+)
+@click.option(
+    "--drop-right",
+    multiple=True,
+    metavar="AT:DUR",
+    help="Emulator, --legs 2: drop the right sensor's link at AT s for DUR s.",
+)
+@click.option(
+    "--reboot-right",
+    multiple=True,
+    type=float,
+    metavar="AT",
+    callback=in_range(0.0, hint="seconds of sensor time after the start"),
+    help="Emulator, --legs 2: reboot the right sensor at AT s.",
+)
+@click.option(
+    "--absent",
+    type=click.Choice(["left", "right"]),
+    default=None,
+    help="Emulator, --legs 2: this leg's sensor never powers on (its leg is one gap).",
 )
 @click.option(
     "--drift-ppm",
@@ -288,7 +325,13 @@ def scan(timeout: float, as_json: bool, emulate: bool) -> None:
     "`python -m emulator.virtual.sensor` (two-process emulation).",
 )
 def record(
-    device: str | None,
+    devices: tuple[str, ...],
+    left: str | None,
+    right: str | None,
+    legs: int,
+    drop_right: tuple[str, ...],
+    reboot_right: tuple[float, ...],
+    absent: str | None,
     emulate: str | None,
     speed: float,
     duration: str | None,
@@ -314,7 +357,25 @@ def record(
       cramp record --emulate recordings/sample-night --speed 20
       cramp record --device Ganglion-1a2b --emg 1=gastrocnemius,3=tibialis
       cramp record --emulate --kind bitalino --speed 60 --duration 10m
+      cramp record --left NightCramp-1A2B --right NightCramp-3C4D
+      cramp record --emulate --legs 2 --speed 60 --duration 1h --drop 600:30
     """
+    targets = _leg_targets(devices, left, right)
+    device = devices[0] if len(targets) == 1 else None
+    if len(targets) == 2 and emulate is not None:
+        raise UserError(
+            "cramp record: --device/--left/--right and --emulate exclude each other -- "
+            "use --emulate --legs 2 for two emulated sensors"
+        )
+    if emulate is None and (legs != 1 or drop_right or reboot_right or absent):
+        raise UserError(
+            "cramp record: --legs, --drop-right, --reboot-right and --absent only apply to "
+            "--emulate"
+        )
+    if legs == 1 and (drop_right or reboot_right or absent):
+        raise UserError("cramp record: --drop-right, --reboot-right and --absent need --legs 2")
+    if len(targets) == 2:
+        device = targets["left"]
     if device is not None and emulate is not None:
         raise UserError(
             "cramp record: --device and --emulate exclude each other -- give --device "
@@ -351,6 +412,50 @@ def record(
             "--emg/--acc map the channels of a BITalino or a Ganglion; our sensor's channels "
             "are fixed -- drop them, or give --kind bitalino|ganglion"
         )
+    if (len(targets) == 2 or legs == 2) and kind not in (None, "nightcramp"):
+        raise UserError(
+            f"cramp record: two legs are recorded with two nightcramp sensors, not --kind {kind}"
+        )
+    if emulate is not None and legs == 2:
+        from emulator.virtual.sensor import Faults
+        from nightcramp.emulated import run_emulated_legs
+
+        if emulate != "synthetic":
+            raise UserError(
+                f"--emulate {emulate}: two emulated legs play a synthetic night each -- use "
+                "--emulate alone with --legs 2"
+            )
+        night_s = dur if dur is not None else 3600.0
+        leg_faults = {
+            side: Faults(
+                drops=_parse_drops(d),
+                reboots=list(r),
+                drift_ppm=drift_ppm,
+                corrupt_every=corrupt_every or 0,
+            )
+            for side, d, r in (("left", drop, reboot), ("right", drop_right, reboot_right))
+        }
+        sources = {
+            side: _leg_night(seed + k, night_s, side) for k, side in enumerate(("left", "right"))
+        }
+        lrun = asyncio.run(
+            run_emulated_legs(
+                sources,
+                speed=speed,
+                duration_s=night_s,
+                faults=leg_faults,
+                seed=seed,
+                absent=(absent,) if absent else (),
+                handle_signals=True,
+                out_dir=out_dir,
+                db=db,
+            )
+        )
+        _report_legs(lrun.night, list(lrun.recorders.values()), db)
+        return
+    if len(targets) == 2:
+        _record_two(targets, out_dir, db, dur)
+        return
     if emulate is not None and kind in ("bitalino", "ganglion"):
         from emulator.virtual.devices import DeviceFaults, night_for
         from nightcramp.emulated import run_emulated_device
@@ -435,6 +540,96 @@ def record(
 
         asyncio.run(main())
     _report(rec, db)
+
+
+def _leg_targets(devices: tuple[str, ...], left: str | None, right: str | None) -> dict[str, str]:
+    """The sensors asked for, by leg: ``--device X`` -> ``{"": X}``; ``--device L --device
+    R`` or ``--left L --right R`` -> both legs."""
+    if (left is None) != (right is None):
+        raise UserError(
+            "cramp record: give both --left and --right (or --device twice, the left first)"
+        )
+    if left is not None and right is not None:
+        if devices:
+            raise UserError(
+                "cramp record: --left/--right replace --device -- give one or the other"
+            )
+        if left.upper() == right.upper():
+            raise UserError(f"cramp record: --left and --right are the same sensor ({left})")
+        return {"left": left, "right": right}
+    if len(devices) > 2:
+        raise UserError(
+            f"cramp record: {len(devices)} --device options; one sensor per leg at most (two)"
+        )
+    if len(devices) == 2:
+        if devices[0].upper() == devices[1].upper():
+            raise UserError(f"cramp record: the same sensor twice ({devices[0]}) -- give two")
+        return {"left": devices[0], "right": devices[1]}
+    return {"": devices[0]} if devices else {}
+
+
+def _leg_night(seed: int, duration_s: float, side: str) -> Any:
+    from emulator.night import make_night
+
+    return make_night(seed, duration_s, side=side)
+
+
+def _record_two(targets: dict[str, str], out_dir: Any, db: str | None, dur: float | None) -> None:
+    """Two real sensors, one per leg, in one loop into one night."""
+    import time
+
+    from nightcramp.legs_night import LegsNight, record_legs
+    from nightcramp.recorder import Recorder
+
+    night = LegsNight(
+        ["left", "right"],
+        start_ns=time.time_ns(),
+        out_dir=out_dir,
+        db=db,
+        devices=[{"target": targets["left"]}, {"target": targets["right"]}],
+    )
+    recs = [
+        Recorder(targets[side], out_dir=out_dir, db=db, duration_s=dur, side=side, night=night)
+        for side in ("left", "right")
+    ]
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def stop_all() -> None:
+            for r in recs:
+                r.stop()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop_all)
+        await record_legs(night, recs)
+
+    asyncio.run(main())
+    _report_legs(night, recs, db)
+
+
+def _report_legs(night: Any, recs: list[Any], db: str | None) -> None:
+    from nightcramp import paths
+
+    for rec in recs:
+        a = rec.assembler.stats if rec.assembler is not None else {}
+        ev = rec.stats.events
+        what = (
+            f"{rec._timeline_s / 3600:.2f} h: {rec.stats.data_frames} frames, "
+            f"{a.get('gaps', 0)} gaps ({a.get('gap_s', 0.0):.1f} s), {a.get('corrupt', 0)} "
+            f"corrupt, {rec.stats.disconnects} disconnects; events: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(ev.items())) or "none")
+            if rec.stats.connections
+            else "never found: its leg is one gap all night"
+        )
+        click.echo(f"{rec.side} leg ({rec.address or rec.target}) {what}", err=True)
+    click.echo(f"recording: {night.folder}", err=True)
+    click.echo(
+        f"cramp log: {paths.db_path(db)} (night {night.night_id}) -- see `cramp summary`",
+        err=True,
+    )
+    if all(r.stats.data_frames == 0 for r in recs):
+        sys.exit(1)
 
 
 def _channel_map(kind: str, emg_map: str | None, acc_map: str | None) -> Any:
