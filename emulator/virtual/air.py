@@ -317,6 +317,26 @@ class RemoteAir(Air):
             self._transport = None
 
 
+async def stop_peripheral(
+    device: Device | None, conn: Any, tasks: tuple[asyncio.Task[Any] | None, ...]
+) -> None:
+    """Shut an emulated peripheral down: cancel its tasks, stop advertising, drop the link,
+    power the controller off (each step best effort: the air may already be gone)."""
+    for t in tasks:
+        if t is not None:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+    if device is not None:
+        with contextlib.suppress(Exception):
+            await device.stop_advertising()
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+        with contextlib.suppress(Exception):
+            await device.power_off()
+
+
 async def serve_controller(link: LocalLink, port: int = 0) -> tuple[Transport, int]:
     """Serve one controller on ``link`` over HCI/TCP on 127.0.0.1; return (transport, port).
 

@@ -34,7 +34,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.link import LocalLink
 
 from detector.stream import Chunk, Gap
-from emulator.virtual.air import LocalAir, peripheral_device
+from emulator.virtual.air import LocalAir, peripheral_device, stop_peripheral
 from firmware_protocol.devices import bitalino as B
 from firmware_protocol.devices import ganglion as G
 
@@ -237,19 +237,7 @@ class EmulatedDevice:
         await self._advertise()
 
     async def stop(self) -> None:
-        for t in (self._task, self._sender):
-            if t is not None:
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
-        if self.device is not None:
-            with contextlib.suppress(Exception):
-                await self.device.stop_advertising()
-            if self.conn is not None:
-                with contextlib.suppress(Exception):
-                    await self.conn.disconnect()
-            with contextlib.suppress(Exception):
-                await self.device.power_off()
+        await stop_peripheral(self.device, self.conn, (self._task, self._sender))
 
     def _on_connection(self, conn: Connection) -> None:
         self.conn = conn

@@ -49,7 +49,7 @@ from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.link import LocalLink
 
-from emulator.virtual.air import LocalAir, peripheral_device, serve_controller
+from emulator.virtual.air import LocalAir, peripheral_device, serve_controller, stop_peripheral
 from emulator.virtual.security import SensorSecurity
 from firmware_protocol import codec, gatt
 
@@ -288,19 +288,7 @@ class EmulatedSensor:
         await self._advertise()
 
     async def stop(self) -> None:
-        for t in (self._task, self._sender):
-            if t is not None:
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
-        if self.device is not None:
-            with contextlib.suppress(Exception):
-                await self.device.stop_advertising()
-            if self.conn is not None:
-                with contextlib.suppress(Exception):
-                    await self.conn.disconnect()
-            with contextlib.suppress(Exception):
-                await self.device.power_off()
+        await stop_peripheral(self.device, self.conn, (self._task, self._sender))
 
     async def _send_loop(self) -> None:
         while True:
