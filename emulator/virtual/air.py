@@ -317,6 +317,23 @@ class RemoteAir(Air):
             self._transport = None
 
 
+#: Advertising interval of the emulated peripherals while waiting for the host, in ms
+#: (20 ms: the minimum for connectable legacy advertising, Core spec Vol 6 Part B 4.4.2.2).
+ADV_INTERVAL_MS = 20
+
+
+async def advertise(device: Device, adv: bytes, rsp: bytes) -> None:
+    """(Re)start advertising ``adv`` with scan response ``rsp`` at :data:`ADV_INTERVAL_MS`."""
+    with contextlib.suppress(Exception):
+        await device.stop_advertising()
+    await device.start_advertising(
+        advertising_data=adv,
+        scan_response_data=rsp,
+        advertising_interval_min=ADV_INTERVAL_MS,
+        advertising_interval_max=ADV_INTERVAL_MS,
+    )
+
+
 async def stop_peripheral(
     device: Device | None, conn: Any, tasks: tuple[asyncio.Task[Any] | None, ...]
 ) -> None:

@@ -34,7 +34,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.link import LocalLink
 
 from detector.stream import Chunk, Gap
-from emulator.virtual.air import LocalAir, peripheral_device, stop_peripheral
+from emulator.virtual.air import LocalAir, advertise, peripheral_device, stop_peripheral
 from firmware_protocol.devices import bitalino as B
 from firmware_protocol.devices import ganglion as G
 
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 STEP_S = 0.05
 MIN_STEP_WALL_S = 0.002
 MAX_IN_FLIGHT = 24
-ADV_INTERVAL_MS = 20
 DIS_UUID = "0000180a-0000-1000-8000-00805f9b34fb"
 MANUFACTURER_UUID = "00002a29-0000-1000-8000-00805f9b34fb"
 MODEL_UUID = "00002a24-0000-1000-8000-00805f9b34fb"
@@ -213,15 +212,7 @@ class EmulatedDevice:
 
     async def _advertise(self) -> None:
         assert self.device is not None
-        adv, rsp = self._adv()
-        with contextlib.suppress(Exception):
-            await self.device.stop_advertising()
-        await self.device.start_advertising(
-            advertising_data=adv,
-            scan_response_data=rsp,
-            advertising_interval_min=ADV_INTERVAL_MS,
-            advertising_interval_max=ADV_INTERVAL_MS,
-        )
+        await advertise(self.device, *self._adv())
 
     async def start(self, where: LocalAir | LocalLink) -> None:
         link = where.link if isinstance(where, LocalAir) else where

@@ -49,7 +49,13 @@ from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.link import LocalLink
 
-from emulator.virtual.air import LocalAir, peripheral_device, serve_controller, stop_peripheral
+from emulator.virtual.air import (
+    LocalAir,
+    advertise,
+    peripheral_device,
+    serve_controller,
+    stop_peripheral,
+)
 from emulator.virtual.security import SensorSecurity
 from firmware_protocol import codec, gatt
 
@@ -65,9 +71,6 @@ MAX_IN_FLIGHT = 24
 #: Shortest wall time per pacing step when running fast (s): bounds the per-step
 #: overhead (delivery round trip through the virtual link) at high ``speed``.
 MIN_STEP_WALL_S = 0.002
-#: Advertising interval while waiting for the host, in ms (20 ms: the minimum for
-#: connectable legacy advertising, Core spec Vol 6 Part B 4.4.2.2).
-ADV_INTERVAL_MS = 20
 
 
 @dataclass
@@ -240,15 +243,7 @@ class EmulatedSensor:
 
     async def _advertise(self) -> None:
         assert self.device is not None
-        adv, rsp = self._adv_data()
-        with contextlib.suppress(Exception):
-            await self.device.stop_advertising()
-        await self.device.start_advertising(
-            advertising_data=adv,
-            scan_response_data=rsp,
-            advertising_interval_min=ADV_INTERVAL_MS,
-            advertising_interval_max=ADV_INTERVAL_MS,
-        )
+        await advertise(self.device, *self._adv_data())
 
     def _on_connection(self, conn: Connection) -> None:
         self.conn = conn
