@@ -144,13 +144,22 @@ def _dask(paths: list[Path], workers: int, warm: Path) -> dict[str, Any]:
                 client.submit(int, 1, pure=False).result()
             rtt = (time.perf_counter() - t1) / n_empty
             jobs = [nb.NightJob(str(p)) for p in paths]
-            w0, c0 = client.run(time.process_time), time.process_time()
+            import psutil
+
+            me = psutil.Process()
+            nannies = [c for c in me.children() if c.pid not in client.run(os.getpid).values()]
+
+            def nanny_cpu() -> float:
+                return sum(sum(c.cpu_times()[:2]) for c in nannies)
+
+            w0, c0, n0 = client.run(time.process_time), time.process_time(), nanny_cpu()
             t2 = time.perf_counter()
             rep = nb.run_batch(jobs, out, client=client)
             wall = time.perf_counter() - t2
-            w1, c1 = client.run(time.process_time), time.process_time()
+            w1, c1, n1 = client.run(time.process_time), time.process_time(), nanny_cpu()
             # every thread of the workers, plus this process (client + scheduler)
-            all_cpu = sum(w1[w] - w0[w] for w in w1) + (c1 - c0)
+            worker_cpu = sum(w1[w] - w0[w] for w in w1)
+            all_cpu = worker_cpu + (c1 - c0)
             assert rep.done == len(paths) and rep.failed == 0, rep
             peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     finally:
@@ -161,6 +170,9 @@ def _dask(paths: list[Path], workers: int, warm: Path) -> dict[str, Any]:
         "task_cpu_s": rep.night_cpu_s,
         "write_s": rep.write_s,
         "all_cpu_s": all_cpu,
+        "worker_cpu_s": worker_cpu,
+        "client_cpu_s": c1 - c0,
+        "nanny_cpu_s": n1 - n0,
         "start_s": start_s,
         "rtt_s": rtt,
         "worker_peak_mb": sorted(peaks.values()),
@@ -220,6 +232,14 @@ def main(argv: list[str] | None = None) -> None:
         f"ms in all, workers' every thread + client + scheduler, of which the task "
         f"{per_task * 1000:.0f} ms)"
     )
+    for name, d in (("1 worker", d1), ("2 workers", d2)):
+        print(
+            f"CPU per night, {name}: workers {d['worker_cpu_s'] / a.nights * 1000:.0f} ms "
+            f"(task {d['task_cpu_s'] / a.nights * 1000:.0f}), client+scheduler "
+            f"{d['client_cpu_s'] / a.nights * 1000:.0f} ms, nannies "
+            f"{d['nanny_cpu_s'] / a.nights * 1000:.0f} ms; loop {per_loop * 1000:.0f} ms "
+            f"({_load()})"
+        )
     print(
         f"batch overhead per night (1 worker: wall - the tasks' own time, incl. the "
         f"Parquet parts): {over * 1000:.0f} ms, of which the client writing the night's "
