@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas costs ~0.5 s to import; only the trace/epochs tables need it
+    import pandas as pd
 
 from detector.stream import Gap, StreamLayout
 
