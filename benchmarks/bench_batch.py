@@ -147,7 +147,8 @@ def _dask(paths: list[Path], workers: int, warm: Path) -> dict[str, Any]:
             import psutil
 
             me = psutil.Process()
-            nannies = [c for c in me.children() if c.pid not in client.run(os.getpid).values()]
+            worker_pids = set(client.run(os.getpid).values())
+            nannies = [c for c in me.children() if c.pid not in worker_pids]
 
             def nanny_cpu() -> float:
                 return sum(sum(c.cpu_times()[:2]) for c in nannies)
