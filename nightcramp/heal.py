@@ -6,7 +6,8 @@ fine up to its last second, but never calls ``end_night``: the cramp log keeps t
 calls :func:`finish_killed_nights`, which, for every such night whose recorder is gone,
 
 * re-detects the events from what the recording holds (the frames through the same
-  frame assembler and detector as live, so the events are the live run's),
+  frame assembler and detector as live, so the events are the live run's; a night of
+  two sensors, one folder with a recording per leg, through a detector per leg),
 * stores them with ``end_night`` (the night becomes ``complete``),
 * and marks it interrupted: ``nights.interrupted_utc`` is the wall-clock time of the
   last data, which the summary reports.
@@ -125,12 +126,18 @@ def _redetect(folder: Path) -> tuple[Any, Any, datetime | None]:
     from detector.stream import Gap, bulk_chunks
     from recordings.export import open_source
 
-    src: Any = open_source(folder)  # ours, or a BITalino/Ganglion night
-    pipe = Pipeline(src.layout)
+    src: Any = open_source(folder)  # ours, a BITalino/Ganglion night, or one per leg
+    items: Any
+    if hasattr(src, "leg_items"):  # one sensor per leg: each leg's items to its detector
+        pipe = Pipeline(src.leg_layouts)
+        items = src.leg_items()
+    else:
+        pipe = Pipeline(src.layout)
+        items = ((None, it) for it in bulk_chunks(src))
     last = 0.0
     fs = src.layout.emg_fs
-    for item in bulk_chunks(src):
-        pipe.feed(item)
+    for leg, item in items:
+        pipe.feed(item, leg=leg)
         if not isinstance(item, Gap) and item.emg.shape[0]:
             last = max(last, item.emg_stop / fs)
     return pipe.finish(), src, src.wall_time(last)

@@ -21,7 +21,7 @@ from detector.config import DetectorConfig
 from detector.events import Event, NightResult
 from detector.pipeline import Pipeline
 from detector.stream import Chunk, Gap, StreamLayout
-from nightcramp import paths
+from nightcramp import heal, paths
 from recordings.errors import UserError
 from recordings.night import ABSENT, create_night, leg_offset, shift, utc_of_ns
 
@@ -53,6 +53,8 @@ class LegsNight:
         self.on_event = on_event
         self.config = config
         self.cramplog = CrampLog.open(db)
+        # a later command finishes the night from its folder if this process is killed
+        heal.hold(self.folder, db, owner=self)
         self.pipeline: Pipeline | None = None
         self.result: NightResult | None = None
         self.recorders: dict[str, Any] = {}

@@ -191,3 +191,66 @@ def test_cramp_record_emulate_two_legs_with_one_absent(isolated_home: Path) -> N
     (reason,) = con.execute("SELECT reason FROM gaps").fetchone()
     con.close()
     assert "left" in reason, reason
+
+
+def test_a_killed_two_sensor_night_is_finished_from_both_legs(tmp_path: Path) -> None:
+    """`cramp record --legs 2` killed with SIGKILL mid-night: the next command finds the
+    night's folder (its recorder's lock is gone) and finishes it from both sensors'
+    recordings, each leg's events on its own side, as a replay of the folder finds them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nightcramp.cramplog import CrampLog
+
+    env = {**os.environ, "NIGHTCRAMP_HOME": str(tmp_path / "home"),
+           "NIGHTCRAMP_RECORDINGS": str(tmp_path / "rec"),
+           "NIGHTCRAMP_DB": str(tmp_path / "home" / "log.sqlite3")}  # fmt: skip
+    db = tmp_path / "home" / "log.sqlite3"
+    code = "from nightcramp.cli import main; main()"
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, "record", "--emulate", "--legs", "2", "--speed", "100",
+         "--duration", "20m"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # until a few minutes of the night are logged
+            time.sleep(0.3)
+            assert p.poll() is None, p.stderr.read() if p.stderr else ""
+            try:
+                with sqlite3.connect(db) as c:
+                    t = c.execute("SELECT MAX(end_s) FROM events").fetchone()[0]
+            except sqlite3.Error:
+                continue
+            if t is not None and t > 240:
+                break
+        else:
+            pytest.fail("the recorder logged nothing in 90 s")
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    (folder,) = (tmp_path / "rec").glob("night-*")
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT status FROM nights").fetchone()[0] == "recording"
+    r = subprocess.run([sys.executable, "-c", code, "summary"], env=env,
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "stopped without finishing" in r.stderr and str(folder) in r.stderr, r.stderr
+    assert "closed empty" not in r.stderr
+    want = run_night(open_source(folder))  # what the two sensors' recordings hold
+    with CrampLog.open(db) as log:
+        (nid,) = [n["night_id"] for n in log.nights()]
+        night = log.night(nid)
+        logged = sorted((e["kind"], e["leg"], round(e["start_s"], 3)) for e in log.events(nid))
+    assert night["status"] == "complete" and night["interrupted_utc"]
+    replayed = sorted((e.kind, e.side, round(e.start_s, 3)) for e in want.events)
+    assert set(replayed) <= set(logged), set(replayed) - set(logged)
+    # what the log holds beyond the replay: events the live run closed from the last
+    # second of data, which the kill kept from reaching the disk
+    last = max(e.end_s for e in want.events)
+    assert all(t > last - 5 for k, s, t in set(logged) - set(replayed)), (logged, replayed)
+    assert {s for _, s, _ in logged} >= {"left", "right"}, logged  # both legs' events
+    assert want.duration_s > 180  # the killed night's data, not an empty one
