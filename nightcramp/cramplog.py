@@ -19,7 +19,7 @@ Ingestion contract (used by the recorder, ``cramp replay`` and ``cramp detect``)
 -------------------------------------------------------------------------------
 ``begin_night`` -> ``add_event`` (once per event, as soon as the detector closes it,
 each in its own transaction) -> ``end_night``.  Idempotent: an event is keyed by
-``(night_id, detector_version, kind, start_ms)``; sending it again (a replay of the same
+``(night_id, detector_version, kind, leg, start_ms)``; sending it again (a replay of the same
 night, a recorder restarting mid-night and re-sending) updates the row, never
 duplicates it.
 
@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -63,7 +62,7 @@ from recordings.errors import UserError
 from recordings.jsonout import utc_iso
 
 #: Current schema version (``PRAGMA user_version``).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: ``PRAGMA application_id`` of a cramp log ("NCRL"): a file with another non-zero id is
 #: another program's and is never touched.
@@ -208,8 +207,78 @@ ALTER TABLE nights ADD COLUMN interrupted_utc TEXT;  -- last data of a killed re
 PRAGMA application_id = {APPLICATION_ID};
 """
 
+#: v3 -> v4: the leg of each detected event and gap gets a column of its own (``leg``:
+#: ``left``/``right``/``both``, ``''`` when the night's one sensor is on no declared
+#: leg), read from where v3 kept it (an event's ``context_json`` ``side``, a gap's reason
+#: ``... (left leg only)``).  The leg joins the keys: on a two-leg night the two legs'
+#: events or gaps starting in the same millisecond are two rows, not one overwriting the
+#: other.  SQLite cannot change a table's keys in place, so both tables are rebuilt (the
+#: documented twelve-step way: foreign keys off around the transaction, see ``_migrate``;
+#: the annotations keep their ``event_id``).
+MIGRATION_V4 = """
+DROP VIEW current_events;
+CREATE TABLE events_v4 (
+    event_id          INTEGER PRIMARY KEY,
+    night_id          TEXT NOT NULL REFERENCES nights(night_id) ON DELETE CASCADE,
+    detector_version  TEXT NOT NULL,
+    kind              TEXT NOT NULL CHECK (kind IN ('cramp', 'plm', 'movement', 'artifact')),
+    subtype           TEXT NOT NULL DEFAULT '',
+    leg               TEXT NOT NULL DEFAULT ''    -- the detected leg; '' not known
+                      CHECK (leg IN ('', 'left', 'right', 'both')),
+    start_s           REAL NOT NULL,              -- recording timeline, s
+    end_s             REAL NOT NULL,
+    start_ms          INTEGER NOT NULL,           -- round(start_s * 1000): the idempotency key
+    start_utc         TEXT,
+    end_utc           TEXT,
+    peak_uv           REAL,                       -- EMG RMS envelope peak, µV
+    mean_uv           REAL,                       -- EMG RMS envelope mean, µV
+    peak_x_rest       REAL,                       -- peak as a multiple of the resting level
+    mean_x_rest       REAL,
+    confidence        REAL,                       -- 0..1
+    channels          TEXT NOT NULL DEFAULT '[]', -- JSON list of channel labels
+    reason            TEXT NOT NULL DEFAULT '',
+    context_json      TEXT NOT NULL DEFAULT '{}',
+    superseded        INTEGER NOT NULL DEFAULT 0, -- 1: replaced by a newer detector version
+    created_utc       TEXT NOT NULL,
+    UNIQUE (night_id, detector_version, kind, leg, start_ms)
+);
+INSERT INTO events_v4 (event_id, night_id, detector_version, kind, subtype, leg, start_s,
+    end_s, start_ms, start_utc, end_utc, peak_uv, mean_uv, peak_x_rest, mean_x_rest,
+    confidence, channels, reason, context_json, superseded, created_utc)
+SELECT event_id, night_id, detector_version, kind, subtype,
+    CASE WHEN json_valid(context_json)
+          AND json_extract(context_json, '$.side') IN ('left', 'right', 'both')
+         THEN json_extract(context_json, '$.side') ELSE '' END,
+    start_s, end_s, start_ms, start_utc, end_utc, peak_uv, mean_uv, peak_x_rest,
+    mean_x_rest, confidence, channels, reason, context_json, superseded, created_utc
+FROM events;
+DROP TABLE events;
+ALTER TABLE events_v4 RENAME TO events;
+CREATE INDEX events_by_night ON events(night_id, superseded, start_s);
+CREATE VIEW current_events AS
+    SELECT e.* FROM events e JOIN nights n USING (night_id)
+    WHERE e.superseded = 0 AND e.detector_version = n.detector_version;
+CREATE TABLE gaps_v4 (
+    night_id          TEXT NOT NULL REFERENCES nights(night_id) ON DELETE CASCADE,
+    leg               TEXT NOT NULL DEFAULT ''    -- one leg's sensor only; '' every channel
+                      CHECK (leg IN ('', 'left', 'right')),
+    start_s           REAL NOT NULL,
+    end_s             REAL NOT NULL,
+    reason            TEXT NOT NULL DEFAULT 'unknown',
+    PRIMARY KEY (night_id, leg, start_s)
+) WITHOUT ROWID;
+INSERT INTO gaps_v4 (night_id, leg, start_s, end_s, reason)
+SELECT night_id,
+    CASE WHEN reason LIKE '% (left leg only)' THEN 'left'
+         WHEN reason LIKE '% (right leg only)' THEN 'right' ELSE '' END,
+    start_s, end_s, reason
+FROM gaps;
+DROP TABLE gaps;
+ALTER TABLE gaps_v4 RENAME TO gaps;
+"""
+
 #: ``MIGRATIONS[v]`` upgrades a version-``v`` file to ``v + 1``.
-MIGRATIONS: dict[int, str] = {0: SCHEMA_V1, 1: MIGRATION_V2, 2: MIGRATION_V3}
+MIGRATIONS: dict[int, str] = {0: SCHEMA_V1, 1: MIGRATION_V2, 2: MIGRATION_V3, 3: MIGRATION_V4}
 
 EVENING_FIELDS = (
     "water_l",
@@ -326,19 +395,14 @@ def layout_json(layout: StreamLayout) -> str:
     return _dumps(asdict(layout))
 
 
-#: A gap of one sensor of a two-leg night is stored with its leg in the reason.
-_LEG_GAP = re.compile(r"^(?P<reason>.*)\s\((?P<leg>left|right) leg only\)$")
-
-
 def gap_reason(g: Gap) -> str:
     """The stored reason of a gap: ``link (right leg only)`` for one leg's sensor."""
     return f"{g.reason} ({g.side} leg only)" if g.side else g.reason
 
 
-def gap_leg(reason: str) -> str | None:
-    """The leg of a stored gap reason (:func:`gap_reason`), None for every channel."""
-    m = _LEG_GAP.match(reason or "")
-    return m.group("leg") if m else None
+def _leg(side: str | None) -> str:
+    """The ``leg`` column's value of a detected event's side (``''``: not known)."""
+    return side if side in ("left", "right", "both") else ""
 
 
 def night_date(start_utc: datetime | None) -> str | None:
@@ -389,13 +453,18 @@ def normalise_eased_by(v: str | list[str] | tuple[str, ...] | None) -> str | Non
 
 
 def _best_match(
-    start_s: float, end_s: float, kind: str, candidates: list[sqlite3.Row]
-) -> sqlite3.Row | None:
+    start_s: float, end_s: float, kind: str, candidates: list[Any], leg: str = ""
+) -> Any:
     """The candidate event overlapping [start_s, end_s] longest (ties: same kind, then
-    nearest onset).  Zero-length events count as overlapping when they fall inside."""
+    nearest onset).  Zero-length events count as overlapping when they fall inside.  An
+    event of one leg never matches one of the other leg (``''``, unknown, and ``both``
+    match either)."""
     best: tuple[float, int, float] | None = None
     best_row = None
     for c in candidates:
+        other = c["leg"] if "leg" in c.keys() else ""
+        if leg in ("left", "right") and other in ("left", "right") and other != leg:
+            continue
         ov = min(end_s, c["end_s"]) - max(start_s, c["start_s"])
         if ov < 0 or (ov == 0 and not (start_s <= c["start_s"] <= end_s)):
             continue
@@ -521,31 +590,49 @@ class CrampLog:
                     f"{self.path}: schema version {version} is newer than this nightcramp "
                     f"understands ({SCHEMA_VERSION}); upgrade nightcramp"
                 )
-            while version < SCHEMA_VERSION:
-                # executescript would commit first; run the statements in one explicit
-                # transaction so a failed step leaves the file at the old version.  The
-                # version is read again under the write lock: another process opening
-                # the same fresh file may have migrated it meanwhile.
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    version = self.schema_version
-                    if version < SCHEMA_VERSION:
-                        for stmt in _split_sql(MIGRATIONS[version]):
-                            if stmt.strip():
-                                self._conn.execute(stmt)
-                        self._conn.execute(f"PRAGMA user_version = {version + 1}")
-                    self._conn.execute("COMMIT")
-                except sqlite3.DatabaseError as e:
-                    self._conn.execute("ROLLBACK")
-                    raise UserError(
-                        f"{self.path}: cannot upgrade the cramp log from schema version "
-                        f"{version} ({e}); the file is left at version {version} -- it may "
-                        "be damaged: restore it from a backup or start a new log with --db"
-                    ) from None
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+            if version == SCHEMA_VERSION:
+                return
+            # A step that rebuilds a table drops the old one: with foreign keys on, that
+            # would delete the annotations hanging off its rows.  Off for the upgrade
+            # (it cannot change inside a transaction), checked before each commit.
+            self._conn.execute("PRAGMA foreign_keys = OFF")
+            try:
+                self._upgrade(version)
+            finally:
+                self._conn.execute("PRAGMA foreign_keys = ON")
+
+    def _upgrade(self, version: int) -> None:
+        while version < SCHEMA_VERSION:
+            # executescript would commit first; run the statements in one explicit
+            # transaction so a failed step leaves the file at the old version.  The
+            # version is read again under the write lock: another process opening
+            # the same fresh file may have migrated it meanwhile.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
                 version = self.schema_version
+                if version < SCHEMA_VERSION:
+                    before = len(self._conn.execute("PRAGMA foreign_key_check").fetchall())
+                    for stmt in _split_sql(MIGRATIONS[version]):
+                        if stmt.strip():
+                            self._conn.execute(stmt)
+                    bad = self._conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if len(bad) > before:  # the step itself broke a reference
+                        raise sqlite3.DatabaseError(
+                            f"a {bad[0][0]} row would refer to a missing {bad[0][2]} row"
+                        )
+                    self._conn.execute(f"PRAGMA user_version = {version + 1}")
+                self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as e:
+                self._conn.execute("ROLLBACK")
+                raise UserError(
+                    f"{self.path}: cannot upgrade the cramp log from schema version "
+                    f"{version} ({e}); the file is left at version {version} -- it may "
+                    "be damaged: restore it from a backup or start a new log with --db"
+                ) from None
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            version = self.schema_version
 
     @property
     def schema_version(self) -> int:
@@ -662,18 +749,18 @@ class CrampLog:
         if leg:
             context["side"] = leg
         params = (
-            night_id, version, ev.kind, ev.subtype, float(ev.start_s), float(ev.end_s),
+            night_id, version, ev.kind, ev.subtype, _leg(leg), float(ev.start_s), float(ev.end_s),
             int(round(ev.start_s * 1000)), utc_iso(start_utc), utc_iso(end_utc),
             _num(ev.peak_uv), _num(ev.mean_uv), _num(ev.peak_x_rest), _num(ev.mean_x_rest),
             _num(ev.confidence), _dumps(list(ev.channels)), ev.reason, _dumps(context),
             now,
         )  # fmt: skip
         row = c.execute(
-            "INSERT INTO events (night_id, detector_version, kind, subtype, start_s, end_s,"
-            " start_ms, start_utc, end_utc, peak_uv, mean_uv, peak_x_rest, mean_x_rest,"
+            "INSERT INTO events (night_id, detector_version, kind, subtype, leg, start_s,"
+            " end_s, start_ms, start_utc, end_utc, peak_uv, mean_uv, peak_x_rest, mean_x_rest,"
             " confidence, channels, reason, context_json, created_utc)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (night_id, detector_version, kind, start_ms) DO UPDATE SET"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (night_id, detector_version, kind, leg, start_ms) DO UPDATE SET"
             " subtype = excluded.subtype, end_s = excluded.end_s,"
             " start_utc = COALESCE(excluded.start_utc, start_utc),"
             " end_utc = COALESCE(excluded.end_utc, end_utc),"
@@ -717,7 +804,8 @@ class CrampLog:
             new_id = self._upsert_event(c, night_id, version, event, start_utc, end_utc)
             prov = event.replaces_start_s
             if prov is not None:
-                self._drop_provisional(c, night_id, version, float(prov), move_to=new_id)
+                leg = _leg(event.side or self._night_leg(c, night_id))
+                self._drop_provisional(c, night_id, version, leg, float(prov), move_to=new_id)
             return new_id
 
     def retract_event(self, night_id: str, event: Event) -> int:
@@ -726,21 +814,23 @@ class CrampLog:
         (non-provisional) row at that onset is never deleted."""
         with self._tx() as c:
             version = self._ingest_version(c, night_id)
-            return self._drop_provisional(c, night_id, version, float(event.start_s))
+            leg = _leg(event.side or self._night_leg(c, night_id))
+            return self._drop_provisional(c, night_id, version, leg, float(event.start_s))
 
     @staticmethod
     def _drop_provisional(
         c: sqlite3.Connection,
         night_id: str,
         version: str,
+        leg: str,
         start_s: float,
         move_to: int | None = None,
     ) -> int:
         row = c.execute(
             "SELECT event_id, end_s FROM events WHERE night_id = ? AND detector_version = ?"
-            " AND kind = 'cramp' AND start_ms = ?"
+            " AND kind = 'cramp' AND leg = ? AND start_ms = ?"
             " AND json_extract(context_json, '$.provisional') = 1",
-            (night_id, version, int(round(start_s * 1000))),
+            (night_id, version, leg, int(round(start_s * 1000))),
         ).fetchone()
         if row is None:
             return -1
@@ -889,19 +979,19 @@ class CrampLog:
         self, c: sqlite3.Connection, night_id: str, version: str, new_ids: list[int]
     ) -> None:
         new_rows = c.execute(
-            "SELECT event_id, kind, start_s, end_s FROM events"
+            "SELECT event_id, kind, leg, start_s, end_s FROM events"
             " WHERE night_id = ? AND detector_version = ?",
             (night_id, version),
         ).fetchall()
         anns = c.execute(
-            "SELECT a.annotation_id, e.kind, e.start_s, e.end_s FROM annotations a"
+            "SELECT a.annotation_id, e.kind, e.leg, e.start_s, e.end_s FROM annotations a"
             " JOIN events e USING (event_id)"
             " WHERE e.night_id = ? AND e.detector_version != ?",
             (night_id, version),
         ).fetchall()
         now = _now()
         for a in anns:
-            m = _best_match(a["start_s"], a["end_s"], a["kind"], new_rows)
+            m = _best_match(a["start_s"], a["end_s"], a["kind"], new_rows, a["leg"])
             if m is None:
                 c.execute(
                     "UPDATE annotations SET orphaned = 1, updated_utc = ? WHERE annotation_id = ?",
@@ -961,8 +1051,12 @@ class CrampLog:
                                        strict=True)],
             )  # fmt: skip
         c.executemany(
-            "INSERT OR REPLACE INTO gaps VALUES (?, ?, ?, ?)",
-            [(night_id, float(g.start_s), float(g.end_s), gap_reason(g)) for g in result.gaps],
+            "INSERT OR REPLACE INTO gaps (night_id, leg, start_s, end_s, reason)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (night_id, _leg(g.side), float(g.start_s), float(g.end_s), gap_reason(g))
+                for g in result.gaps
+            ],  # fmt: skip
         )
 
     def delete_night(self, night_id: str) -> None:
@@ -1028,8 +1122,7 @@ class CrampLog:
         r["channels"] = _loads(r.get("channels"), self.path, f"{where}: channels", "[]")
         r["context"] = _loads(r.pop("context_json", None), self.path, f"{where}: context_json")
         # the detected leg (``side`` is the user's annotation: the leg they felt)
-        ctx = r["context"]
-        r["leg"] = ctx.get("side") if isinstance(ctx, dict) else None
+        r["leg"] = r.get("leg") or None
         r["duration_s"] = round(r["end_s"] - r["start_s"], 3)
         r["superseded"] = bool(r["superseded"])
         r["orphaned"] = bool(r.get("orphaned") or 0)
@@ -1074,12 +1167,12 @@ class CrampLog:
         if r["superseded"] or r["detector_version"] != self._current_version(r["night_id"]):
             with self._lock:
                 cands = self._conn.execute(
-                    "SELECT e.event_id, e.kind, e.start_s, e.end_s FROM events e"
+                    "SELECT e.event_id, e.kind, e.leg, e.start_s, e.end_s FROM events e"
                     " JOIN nights n USING (night_id) WHERE e.night_id = ?"
                     " AND e.superseded = 0 AND e.detector_version = n.detector_version",
                     (r["night_id"],),
                 ).fetchall()
-            m = _best_match(r["start_s"], r["end_s"], r["kind"], cands)
+            m = _best_match(r["start_s"], r["end_s"], r["kind"], cands, r["leg"] or "")
             r["replaced_by"] = int(m["event_id"]) if m is not None else None
         return r
 
@@ -1119,12 +1212,12 @@ class CrampLog:
     def gaps(self, night_id: str) -> list[dict[str, Any]]:
         """The night's gaps; ``leg`` names the one leg a gap is of (None: every channel)."""
         rows = self._q(
-            "SELECT start_s, end_s, reason, end_s - start_s AS duration_s FROM gaps"
-            " WHERE night_id = ? ORDER BY start_s",
+            "SELECT start_s, end_s, reason, leg, end_s - start_s AS duration_s FROM gaps"
+            " WHERE night_id = ? ORDER BY start_s, leg",
             (night_id,),
         )
         for r in rows:
-            r["leg"] = gap_leg(r["reason"])
+            r["leg"] = r["leg"] or None
         return rows
 
     # -- user annotations -----------------------------------------------------------

@@ -216,6 +216,104 @@ def test_migrates_a_v1_file(tmp_path: Path) -> None:
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
 
 
+def _v3_file(db: Path) -> None:
+    """A schema-3 log as the last release left it: a two-leg night whose events keep
+    their leg in ``context_json`` and whose one-leg gap keeps it in the reason."""
+    with sqlite3.connect(db) as c:
+        for v in range(3):
+            for stmt in cramplog._split_sql(cramplog.MIGRATIONS[v]):
+                if stmt.strip():
+                    c.execute(stmt)
+        c.execute("PRAGMA user_version = 3")
+        c.execute(
+            "INSERT INTO nights (night_id, source, start_utc, detector_version, status,"
+            " created_utc, updated_utc) VALUES ('two', 'ble', '2026-01-01T22:00:00.000Z',"
+            " '0.9', 'complete', 'x', 'x')"
+        )
+        for side, t in (("left", 10.0), ("right", 300.0), (None, 500.0)):
+            ctx = json.dumps({"side": side} if side else {})
+            c.execute(
+                "INSERT INTO events (night_id, detector_version, kind, start_s, end_s,"
+                " start_ms, context_json, created_utc) VALUES ('two', '0.9', 'cramp', ?, ?,"
+                " ?, ?, 'x')",
+                (t, t + 60, int(t * 1000), ctx),
+            )
+        c.execute(
+            "INSERT INTO annotations (event_id, verdict, pain, side, created_utc, updated_utc)"
+            " VALUES (1, 'confirmed', 7, 'left', 'x', 'x')"
+        )
+        c.executemany(
+            "INSERT INTO gaps VALUES ('two', ?, ?, ?)",
+            [(100.0, 130.0, "sensor-loss (left leg only)"), (700.0, 710.0, "link")],
+        )
+
+
+def test_a_v3_file_gets_each_events_and_gaps_leg_and_keeps_its_annotations(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "v3.sqlite3"
+    _v3_file(db)
+    with CrampLog.open(db) as log:
+        assert log.schema_version == SCHEMA_VERSION
+        assert log._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # on again
+        ev = log.events("two")
+        assert [(e["event_id"], e["leg"]) for e in ev] == [(1, "left"), (2, "right"), (3, None)]
+        # the rebuilt table kept the annotation on its event (foreign keys were off)
+        assert (ev[0]["verdict"], ev[0]["pain"], ev[0]["side"]) == ("confirmed", 7, "left")
+        assert [(g["start_s"], g["leg"]) for g in log.gaps("two")] == [
+            (100.0, "left"),
+            (700.0, None),
+        ]
+        cols = {r[1] for r in log._conn.execute("PRAGMA table_info(current_events)")}
+        assert "leg" in cols
+        assert log._conn.execute("SELECT COUNT(*) FROM current_events").fetchone()[0] == 3
+        assert log._conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_two_legs_events_and_gaps_at_the_same_moment_are_two_rows(tmp_path: Path) -> None:
+    """On a two-leg night both calves can move, or both links drop, in the same
+    millisecond: one row per leg, and sending either again still updates its own row."""
+    from detector.stream import Gap
+
+    db = tmp_path / "log.sqlite3"
+    night = hand_night()
+    with CrampLog.open(db) as log:
+        log.begin_night("n", source="ble", layout=night.layout, start_utc=START,
+                        detector_version=HAND_VERSION)  # fmt: skip
+        ids = {side: log.add_event("n", Event("movement", 42.0, 44.0, side=side))
+               for side in ("left", "right")}  # fmt: skip
+        assert ids["left"] != ids["right"]
+        assert log.add_event("n", Event("movement", 42.0, 45.0, side="right")) == ids["right"]
+        gaps = [Gap(100.0, 130.0, "link", "left"), Gap(100.0, 160.0, "link", "right")]
+        result = dataclasses.replace(night, events=[], gaps=gaps)
+        log.end_night("n", result)
+        rows = [(e["leg"], e["end_s"]) for e in log.events("n") if e["start_s"] == 42.0]
+        assert sorted(rows) == [("left", 44.0), ("right", 45.0)]
+        assert [(g["leg"], g["end_s"]) for g in log.gaps("n")] == [
+            ("left", 130.0),
+            ("right", 160.0),
+        ]
+
+
+def test_an_annotation_never_moves_to_the_other_legs_event(tmp_path: Path) -> None:
+    """A new detector version re-detects a two-leg night: the user's note on the left
+    cramp goes to the new left cramp, even when a right one overlaps it more."""
+    db = tmp_path / "log.sqlite3"
+    night = hand_night()
+    with CrampLog.open(db) as log:
+        log.begin_night("n", source="ble", layout=night.layout, start_utc=START,
+                        detector_version="1.0")  # fmt: skip
+        old = log.add_event("n", Event("cramp", 100.0, 160.0, side="left"))
+        log.end_night("n", dataclasses.replace(night, events=[], detector_version="1.0"))
+        log.annotate(old, verdict="confirmed", pain=8)
+        new = [Event("cramp", 95.0, 165.0, side="right"), Event("cramp", 140.0, 170.0, side="left")]
+        log.begin_night("n", source="replay", layout=night.layout, start_utc=START,
+                        detector_version="2.0")  # fmt: skip
+        log.end_night("n", dataclasses.replace(night, events=new, detector_version="2.0"))
+        (noted,) = [e for e in log.events("n") if e["verdict"] == "confirmed"]
+        assert (noted["leg"], noted["start_s"], noted["pain"]) == ("left", 140.0, 8)
+
+
 def test_failed_migration_leaves_old_version(tmp_path: Path, monkeypatch) -> None:
     db = tmp_path / "v1.sqlite3"
     with sqlite3.connect(db) as c:
