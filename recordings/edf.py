@@ -920,6 +920,104 @@ class EdfExportStats:
     unplaced_annotations: int = 0
 
 
+@dataclass(frozen=True)
+class _SigHead:
+    """One exported data signal's header fields (16-bit, a symmetric physical range)."""
+
+    label: str
+    transducer: str
+    unit: str
+    prange: float
+    n_per_record: int
+
+
+def _header(
+    start: datetime, patient: str, record_s: float, nrec: int, discontinuous: bool,
+    sigs: Sequence[_SigHead], dmin: int,
+) -> bytes:  # fmt: skip
+    """The EDF+ header of ``sigs`` and one annotation signal (digital range ``dmin``..32767
+    for the data signals)."""
+    n_sig = len(sigs) + 1
+    hdr = bytearray()
+    hdr += _txt("0", 8)
+    hdr += _txt(patient, 80)
+    hdr += _txt(f"Startdate {start.strftime('%d-%b-%Y').upper()} X nightcramp X", 80)
+    hdr += _txt(start.strftime("%d.%m.%y"), 8) + _txt(start.strftime("%H.%M.%S"), 8)
+    hdr += _fmt(256 * (n_sig + 1), 8)
+    hdr += _txt("EDF+D" if discontinuous else "EDF+C", 44)
+    hdr += _fmt(nrec, 8) + _fmt(
+        float(record_s) if not float(record_s).is_integer() else int(record_s), 8
+    )
+    hdr += _fmt(n_sig, 4)
+    for x in [g.label for g in sigs] + ["EDF Annotations"]:
+        hdr += _txt(x, 16)
+    for x in [g.transducer for g in sigs] + [""]:
+        hdr += _txt(x, 80)
+    for x in [g.unit for g in sigs] + [""]:
+        hdr += _txt(x, 8)
+    for v in [-g.prange for g in sigs] + [-1]:
+        hdr += _fmt(int(v), 8)
+    for v in [g.prange for g in sigs] + [1]:
+        hdr += _fmt(int(v), 8)
+    for v in [dmin] * len(sigs) + [-32768]:
+        hdr += _fmt(v, 8)
+    for _ in range(n_sig):
+        hdr += _fmt(32767, 8)
+    for _ in range(n_sig):
+        hdr += _txt("", 80)
+    for k in [g.n_per_record for g in sigs] + [ANN_BYTES // 2]:
+        hdr += _fmt(k, 8)
+    for _ in range(n_sig):
+        hdr += _txt("", 32)
+    assert len(hdr) == 256 * (n_sig + 1)
+    return bytes(hdr)
+
+
+def _tal(on: float, du: float | None, tx: str) -> bytes:
+    tal = _onset_txt(on).encode()
+    if du is not None:
+        tal += b"\x15" + f"{du:.6f}".rstrip("0").rstrip(".").encode()
+    return tal + b"\x14" + tx.encode("utf-8")[:100] + b"\x14\x00"
+
+
+class _Tals:
+    """The annotation field of each data record: its time-keeping TAL, then pending notes
+    and the annotations whose onset is before the record's end, as many as fit."""
+
+    def __init__(
+        self,
+        anns: list[tuple[float, float | None, str]],
+        notes: list[tuple[float, float | None, str]],
+        record_s: float,
+        st: EdfExportStats,
+    ) -> None:
+        self.anns, self.notes, self.record_s, self.st = anns, notes, record_s, st
+        self.i = 0
+
+    def block(self, onset: float) -> bytes:
+        b = bytearray(f"{_onset_txt(onset)}\x14\x14\x00".encode())
+        queue: list[tuple[float, float | None, str]] = []
+        while self.notes:
+            queue.append(self.notes.pop(0))
+        while self.i < len(self.anns) and self.anns[self.i][0] < onset + self.record_s:
+            queue.append(self.anns[self.i])
+            self.i += 1
+        left: list[tuple[float, float | None, str]] = []
+        for on, du, tx in queue:
+            tal = _tal(on, du, tx)
+            if len(b) + len(tal) <= ANN_BYTES:
+                b += tal
+                self.st.annotations += 1
+            else:
+                left.append((on, du, tx))
+        self.notes.extend(left)
+        return bytes(b.ljust(ANN_BYTES, b"\x00"))
+
+    def rest(self) -> list[tuple[float, float | None, str]]:
+        """Annotations not yet queued (their onset is after the last record)."""
+        return self.anns[self.i :]
+
+
 def write_edf(
     source: Source,
     path: str | os.PathLike[str],
@@ -951,7 +1049,6 @@ def write_edf(
     else:
         align = 1
     n_sig = lay.n_emg + (3 if has_acc else 0) + 1
-    ann_samples = ANN_BYTES // 2
 
     # queue of (onset, duration, text) annotations, in time order
     anns: list[tuple[float, float | None, str]] = []
@@ -967,57 +1064,16 @@ def write_edf(
     start = lay.start_utc or datetime(1985, 1, 1, tzinfo=UTC)
     start = start.replace(microsecond=0)
 
+    sides = lay.emg_sides or ("",) * lay.n_emg
+    sigs = [
+        _SigHead(_export_label(lbl, site, sd), "surface EMG " + site, "uV", EMG_RANGE_UV, ne)
+        for lbl, site, sd in zip(lay.emg_labels, lay.emg_sites, sides, strict=True)
+    ]
+    if has_acc:
+        sigs += [_SigHead(f"Acc {a}", "accelerometer", "g", ACC_RANGE_G, na) for a in "XYZ"]
+
     def header(nrec: int, discontinuous: bool) -> bytes:
-        hdr = bytearray()
-        hdr += _txt("0", 8)
-        hdr += _txt(patient, 80)
-        hdr += _txt(f"Startdate {start.strftime('%d-%b-%Y').upper()} X nightcramp X", 80)
-        hdr += _txt(start.strftime("%d.%m.%y"), 8) + _txt(start.strftime("%H.%M.%S"), 8)
-        hdr += _fmt(256 * (n_sig + 1), 8)
-        hdr += _txt("EDF+D" if discontinuous else "EDF+C", 44)
-        hdr += _fmt(nrec, 8) + _fmt(
-            float(record_s) if not float(record_s).is_integer() else int(record_s), 8
-        )
-        hdr += _fmt(n_sig, 4)
-        sides = lay.emg_sides or ("",) * lay.n_emg
-        labels = [
-            _export_label(lbl, site, sd)
-            for lbl, site, sd in zip(lay.emg_labels, lay.emg_sites, sides, strict=True)
-        ]
-        if has_acc:
-            labels += ["Acc X", "Acc Y", "Acc Z"]
-        labels.append("EDF Annotations")
-        trans = (
-            ["surface EMG " + s for s in lay.emg_sites]
-            + (["accelerometer"] * 3 if has_acc else [])
-            + [""]
-        )
-        units = ["uV"] * lay.n_emg + (["g"] * 3 if has_acc else []) + [""]
-        pmin = [-EMG_RANGE_UV] * lay.n_emg + ([-ACC_RANGE_G] * 3 if has_acc else []) + [-1]
-        pmax = [EMG_RANGE_UV] * lay.n_emg + ([ACC_RANGE_G] * 3 if has_acc else []) + [1]
-        nsr = [ne] * lay.n_emg + ([na] * 3 if has_acc else []) + [ann_samples]
-        for x in labels:
-            hdr += _txt(x, 16)
-        for x in trans:
-            hdr += _txt(x, 80)
-        for x in units:
-            hdr += _txt(x, 8)
-        for v in pmin:
-            hdr += _fmt(int(v), 8)
-        for v in pmax:
-            hdr += _fmt(int(v), 8)
-        for _ in range(n_sig):
-            hdr += _fmt(-32768, 8)
-        for _ in range(n_sig):
-            hdr += _fmt(32767, 8)
-        for _ in range(n_sig):
-            hdr += _txt("", 80)
-        for k in nsr:
-            hdr += _fmt(k, 8)
-        for _ in range(n_sig):
-            hdr += _txt("", 32)
-        assert len(hdr) == 256 * (n_sig + 1)
-        return bytes(hdr)
+        return _header(start, patient, record_s, nrec, discontinuous, sigs, -32768)
 
     def dig(x: np.ndarray, rng: float) -> np.ndarray:
         d = np.round((x + rng) / (2 * rng) * 65535.0 - 32768.0)
@@ -1025,34 +1081,12 @@ def write_edf(
         st.clipped += clipped
         return np.clip(d, -32768, 32767).astype("<i2")
 
-    ann_i = 0
     discontinuous = False
     last_onset_end: float | None = None
     notes: list[tuple[float, float | None, str]] = []
 
-    def ann_block(onset: float) -> bytes:
-        nonlocal ann_i
-        b = bytearray(f"{_onset_txt(onset)}\x14\x14\x00".encode())
-        # place pending notes first, then events whose onset is before the record's end
-        queue: list[tuple[float, float | None, str]] = []
-        while notes:
-            queue.append(notes.pop(0))
-        while ann_i < len(anns) and anns[ann_i][0] < onset + record_s:
-            queue.append(anns[ann_i])
-            ann_i += 1
-        left: list[tuple[float, float | None, str]] = []
-        for on, du, tx in queue:
-            tal = _onset_txt(on).encode()
-            if du is not None:
-                tal += b"\x15" + f"{du:.6f}".rstrip("0").rstrip(".").encode()
-            tal += b"\x14" + tx.encode("utf-8")[:100] + b"\x14\x00"
-            if len(b) + len(tal) <= ANN_BYTES:
-                b += tal
-                st.annotations += 1
-            else:
-                left.append((on, du, tx))
-        notes.extend(left)
-        return bytes(b.ljust(ANN_BYTES, b"\x00"))
+    tals = _Tals(anns, notes, record_s, st)
+    ann_block = tals.block
 
     with files.atomic_target(out) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
@@ -1183,13 +1217,14 @@ def write_edf(
             # Annotations not yet placed go into records that still have room: rewrite
             # annotation fields of the last records is not possible streaming, so append
             # one annotation-only pass: EDF+ allows TALs in any record.
-            leftovers = notes + anns[ann_i:]
+            leftovers = notes + tals.rest()
             st.unplaced_annotations = 0
             f.flush()
             nrec = st.records
             if leftovers:
+                data_bytes = 2 * (lay.n_emg * ne + (3 * na if has_acc else 0))
                 st.unplaced_annotations = _place_leftovers(
-                    f, tmp, lay, n_sig, ne, na if has_acc else 0, nrec, leftovers, st
+                    tmp, 256 * (n_sig + 1), data_bytes, nrec, leftovers, st
                 )
             f.seek(0)
             f.write(header(nrec, discontinuous))
@@ -1199,13 +1234,13 @@ def write_edf(
 
 
 def _place_leftovers(
-    f: Any, tmp: Path, lay: StreamLayout, n_sig: int, ne: int, na: int, nrec: int,
+    tmp: Path, hb: int, data_bytes: int, nrec: int,
     leftovers: list[tuple[float, float | None, str]], st: EdfExportStats,
 ) -> int:  # fmt: skip
-    """Write annotations that did not fit their record into free room of earlier records."""
-    hb = 256 * (n_sig + 1)
-    rec_bytes = 2 * (lay.n_emg * ne + 3 * na) + ANN_BYTES
-    ann_off = 2 * (lay.n_emg * ne + 3 * na)
+    """Write annotations that did not fit their record into free room of earlier records
+    (``data_bytes``: a record's bytes before its annotation field)."""
+    rec_bytes = data_bytes + ANN_BYTES
+    ann_off = data_bytes
     pending = list(leftovers)
     r = nrec - 1
     with open(tmp, "r+b") as g:
@@ -1215,11 +1250,7 @@ def _place_leftovers(
             used = len(blk.rstrip(b"\x00")) + 1
             changed = False
             while pending:
-                on, du, tx = pending[0]
-                tal = _onset_txt(on).encode()
-                if du is not None:
-                    tal += b"\x15" + f"{du:.6f}".rstrip("0").rstrip(".").encode()
-                tal += b"\x14" + tx.encode("utf-8")[:100] + b"\x14\x00"
+                tal = _tal(*pending[0])
                 if used + len(tal) > ANN_BYTES:
                     break
                 blk[used : used + len(tal)] = tal
