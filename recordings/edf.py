@@ -45,7 +45,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -470,6 +470,9 @@ def read_header(path: str | os.PathLike[str]) -> EdfHeader:
 
 # ====================================================================== TALs
 
+#: A two-leg export's annotation of one leg's gap.
+_LEG_GAP = re.compile(r"^gap: (\S+) leg=(left|right)$")
+
 _TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14(.*?)\x00", re.DOTALL)
 
 
@@ -558,6 +561,22 @@ class EdfSource:
                 if ax and ax not in axes and s not in self.emg_sigs:
                     axes[ax] = s
             self.acc_sigs = [axes[a] for a in "xyz"] if len(axes) == 3 else []
+        # each leg's own accelerometer ("Acc X L" .. "Acc Z R": one sensor per leg)
+        by_leg: dict[str, dict[str, EdfSignal]] = {}
+        if not acc:
+            for s in data_sigs:
+                ax, sd = _acc_axis(s.label), _side_for(s.label)
+                if ax and sd and s not in self.emg_sigs:
+                    by_leg.setdefault(sd, {}).setdefault(ax, s)
+        self.leg_acc_sigs: dict[str, list[EdfSignal]] = {
+            sd: [axes_[a] for a in "xyz"] for sd, axes_ in by_leg.items() if len(axes_) == 3
+        }
+        if len(self.leg_acc_sigs) < 2:
+            self.leg_acc_sigs = {}
+        self.leg_acc_scale = {
+            sd: [self._scale(s, G_UNITS, "g, mg or m/s²", "--acc") for s in sigs_]
+            for sd, sigs_ in self.leg_acc_sigs.items()
+        }
         self.emg_scale = [
             self._scale(s, UV_UNITS, "µV/uV, mV or V", "--emg") for s in self.emg_sigs
         ]
@@ -569,6 +588,8 @@ class EdfSource:
         self.warnings: list[str] = list(h.warnings)
         self._check_rates(self.emg_sigs, EMG_FS_RANGE, "leg EMG", "--emg LABEL")
         self._check_rates(self.acc_sigs, ACC_FS_RANGE, "an accelerometer", "--acc X,Y,Z")
+        for sigs_ in self.leg_acc_sigs.values():
+            self._check_rates(sigs_, ACC_FS_RANGE, "an accelerometer", "--acc X,Y,Z")
         self._check_amplitudes()
         self.emg_fs = max(s.n_per_record for s in self.emg_sigs) / rec
         self.acc_fs = (max(s.n_per_record for s in self.acc_sigs) / rec) if self.acc_sigs else None
@@ -592,6 +613,19 @@ class EdfSource:
         self._blk: tuple[tuple[int, int], np.ndarray] | None = None
         self._onsets: np.ndarray | None = None
         self._annotations: list[Annotation] | None = None
+        # Both legs, each with its own accelerometer, or written by our two-leg exporter
+        # (its filled samples sit below the digital minimum): each leg's items apart.
+        self._fill = (
+            "nightcramp" in h.recording
+            and not h.bdf
+            and all(s.dmin == LEGS_DIGITAL_MIN for s in self.emg_sigs)
+        )
+        self.leg_layouts: list[StreamLayout] = []
+        if len(self.layout.legs()) == 2 and (self.leg_acc_sigs or self._fill):
+            for side, _, sub in self.layout.legs():
+                a_sigs = self.leg_acc_sigs.get(side, self.acc_sigs)
+                a_fs = max(s.n_per_record for s in a_sigs) / rec if a_sigs else None
+                self.leg_layouts.append(replace(sub, acc_fs=a_fs))
         if h.discontinuous:
             self._read_annotations()  # the onsets are checked before the first sample
 
@@ -840,6 +874,12 @@ class EdfSource:
         return np.column_stack(cols)
 
     def chunks(self) -> Iterator[Chunk | Gap]:
+        if self.leg_layouts:
+            raise UserError(
+                f"{self.path}: both legs, each with its own accelerometer or gaps, are not "
+                "one stream -- read it with cramp detect/replay/export, which take each "
+                "leg apart"
+            )
         h = self.header
         on = self.record_onsets
         t0 = float(on[0])
@@ -863,6 +903,116 @@ class EdfSource:
                     acc = np.zeros((0, 3))
                 yield Chunk(e_base + (r0 - s0) * ne, emg, a_base + (r0 - s0) * na, acc)
             prev_end = seg_t + (s1 - s0) * h.record_s
+
+    # ------------------------------------------------------------------ both legs
+    def _leg_gap_marks(self) -> dict[str, list[tuple[float, float, str]]]:
+        """Each leg's ``gap: <reason> leg=<side>`` annotations, on the timeline."""
+        t0 = float(self.record_onsets[0])
+        out: dict[str, list[tuple[float, float, str]]] = {}
+        for a in self.annotations:
+            m = _LEG_GAP.match(a.text.strip())
+            if m:
+                on = a.onset_s - t0
+                out.setdefault(m.group(2), []).append((on, on + (a.duration_s or 0.0), m.group(1)))
+        return out
+
+    def _valid(self, sigs: list[EdfSignal], n_rec: int, r0: int, r1: int) -> np.ndarray | None:
+        """Per sample of ``sigs`` (one leg's), whether it was measured: the filled ones of
+        a two-leg export lie below the digital minimum.  ``None``: all were."""
+        if not self._fill:
+            return None
+        for s in sigs:
+            if s.n_per_record == n_rec:
+                d = self._digital(s, r0, r1)
+                return np.asarray(d >= s.dmin)
+        return None
+
+    def leg_items(self, bulk: bool = True) -> Iterator[tuple[str, Chunk | Gap]]:
+        """Both legs' items, ``(side, item)``, in timeline order (:attr:`leg_layouts`).
+
+        Each leg's chunks hold its EMG channels and its accelerometer; samples its leg
+        did not measure (a two-leg export's filled ones) are left out, and where they
+        lie between its chunks that leg gets a :class:`~detector.stream.Gap` (``side``
+        set; reason from the file's ``gap: <reason> leg=<side>`` annotation, else
+        ``edf-discontinuity``).  ``bulk`` is accepted for the interface
+        (:class:`recordings.night.NightSource`); blocks are ``block_s`` long.
+        """
+        del bulk
+        h = self.header
+        on = self.record_onsets
+        t0 = float(on[0])
+        fs = self.emg_fs
+        marks = self._leg_gap_marks()
+        step = max(1, int(round(self.block_s / h.record_s)))
+        ne = int(round(fs * h.record_s))
+        legs = self.layout.legs()
+        last: dict[str, int | None] = {side: None for side, _, _ in legs}
+
+        def reason(side: str, a: float, b: float) -> str | None:
+            best, why = 0.0, None
+            for m0, m1, r in marks.get(side, []):
+                ov = min(b, m1) - max(a, m0)
+                if ov > best:
+                    best, why = ov, r
+            return why
+
+        end_s = 0.0
+        for s0, s1 in self.segments():
+            seg_t = float(on[s0]) - t0
+            e_base = int(round(seg_t * fs))
+            for r0 in range(s0, s1, step):
+                r1 = min(s1, r0 + step)
+                emg = self._group(self.emg_sigs, self.emg_scale, fs, r0, r1, s0, s1)
+                i_base = e_base + (r0 - s0) * ne
+                out: list[tuple[int, int, str, Chunk | Gap]] = []
+                for k, (side, idx, sub) in enumerate(legs):
+                    a_sigs = self.leg_acc_sigs.get(side, self.acc_sigs)
+                    a_scale = self.leg_acc_scale.get(side, self.acc_scale)
+                    afs = sub.acc_fs
+                    if a_sigs and afs:
+                        acc = self._group(a_sigs, a_scale, afs, r0, r1, s0, s1)
+                        na = int(round(afs * h.record_s))
+                        j_base = int(round(seg_t * afs)) + (r0 - s0) * na
+                        a_ok = self._valid(a_sigs, na, r0, r1)
+                    else:
+                        acc, j_base, a_ok = np.zeros((0, 3)), 0, None
+                    ok = self._valid([self.emg_sigs[i] for i in idx], ne, r0, r1)
+                    if ok is None:
+                        ok = np.ones(emg.shape[0], bool)
+                    edges = np.flatnonzero(np.diff(np.r_[False, ok, False].astype(np.int8)))
+                    for a, b in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+                        i0, i1 = i_base + a, i_base + b
+                        prev = last[side]
+                        if prev is not None and i0 != prev:
+                            why = reason(side, prev / fs, i0 / fs) or "edf-discontinuity"
+                            out.append((prev, k, side, Gap(prev / fs, i0 / fs, why, side)))
+                        elif prev is None and i0 > 0:
+                            head = reason(side, 0.0, i0 / fs)  # before the leg's first sample
+                            if head is not None:
+                                out.append((0, k, side, Gap(0.0, i0 / fs, head, side)))
+                        ja = jb = 0
+                        if afs and acc.shape[0]:
+                            ja = min(acc.shape[0], max(0, math.ceil(i0 * afs / fs - 1e-9) - j_base))
+                            jb = min(acc.shape[0], max(0, math.ceil(i1 * afs / fs - 1e-9) - j_base))
+                            while a_ok is not None and ja < jb and not a_ok[ja]:
+                                ja += 1
+                            while a_ok is not None and jb > ja and not a_ok[jb - 1]:
+                                jb -= 1
+                        ch = Chunk(i0, emg[a:b][:, list(idx)], j_base + ja, acc[ja:jb])
+                        out.append((i0, k, side, ch))
+                        last[side] = i1
+                out.sort(key=lambda x: (x[0], x[1]))
+                for _, _, side, it in out:
+                    yield side, it
+            end_s = seg_t + (s1 - s0) * h.record_s
+        for side, _, _ in legs:  # a leg without samples to the end
+            prev = last[side]
+            a = 0.0 if prev is None else prev / fs
+            tail = reason(side, a, end_s)
+            if prev is None:
+                yield side, Gap(0.0, end_s, tail or "unknown", side)
+            elif tail is not None and a < end_s:
+                yield side, Gap(a, end_s, tail, side)
 
 
 # ====================================================================== writing
@@ -906,6 +1056,10 @@ def _export_label(label: str, site: str, side: str = "") -> str:
 EMG_RANGE_UV = 10_000.0
 ACC_RANGE_G = 16.0
 ANN_BYTES = 160  # annotation-channel bytes per data record (timekeeping TAL + 1-2 TALs)
+#: Both legs in one file: the data signals' digital minimum, and the value one leg's
+#: channels hold where that leg has no sample (below the minimum: no measured value).
+LEGS_DIGITAL_MIN = -32767
+FILL_DIGITAL = -32768
 
 
 @dataclass
@@ -1030,8 +1184,15 @@ def write_edf(
     """Stream ``source`` into an EDF+ file at ``path`` (written to a temp file, renamed).
 
     Returns counters; see the module docstring for the rules (no padding, gaps kept).
+    A source of one sensor per leg (:func:`recordings.night.leg_layouts_of`) is written
+    by :func:`_write_edf_legs`.
     """
+    from recordings.night import leg_layouts_of
+
     out = Path(path)
+    legs = leg_layouts_of(source)
+    if legs:
+        return _write_edf_legs(source, legs, out, events, record_s, extra_annotations, patient)
     lay = source.layout
     ne_f = lay.emg_fs * record_s
     na_f = (lay.acc_fs or 0) * record_s
@@ -1050,15 +1211,7 @@ def write_edf(
         align = 1
     n_sig = lay.n_emg + (3 if has_acc else 0) + 1
 
-    # queue of (onset, duration, text) annotations, in time order
-    anns: list[tuple[float, float | None, str]] = []
-    for ev in events:
-        txt = ev.kind + (f"/{ev.subtype}" if ev.subtype else "") + f" conf={ev.confidence:.2f}"
-        if ev.side:  # a two-leg night: which leg
-            txt += f" leg={ev.side}"
-        anns.append((ev.start_s, ev.duration_s, txt))
-    anns.extend(extra_annotations)
-    anns.sort(key=lambda a: a[0])
+    anns = _event_anns(events, extra_annotations)
     st = EdfExportStats()
 
     start = lay.start_utc or datetime(1985, 1, 1, tzinfo=UTC)
@@ -1228,6 +1381,222 @@ def write_edf(
                 )
             f.seek(0)
             f.write(header(nrec, discontinuous))
+            f.flush()
+            os.fsync(f.fileno())
+    return st
+
+
+def _event_anns(
+    events: Iterable[Event], extra: Iterable[tuple[float, float | None, str]]
+) -> list[tuple[float, float | None, str]]:
+    """(onset, duration, text) of the events and the extra annotations, in time order."""
+    anns: list[tuple[float, float | None, str]] = []
+    for ev in events:
+        txt = ev.kind + (f"/{ev.subtype}" if ev.subtype else "") + f" conf={ev.confidence:.2f}"
+        if ev.side:  # a two-leg night: which leg
+            txt += f" leg={ev.side}"
+        anns.append((ev.start_s, ev.duration_s, txt))
+    anns.extend(extra)
+    anns.sort(key=lambda a: a[0])
+    return anns
+
+
+def _write_edf_legs(
+    source: Any,
+    legs: list[StreamLayout],
+    out: Path,
+    events: Iterable[Event],
+    record_s: float,
+    extra_annotations: Iterable[tuple[float, float | None, str]],
+    patient: str,
+) -> EdfExportStats:
+    """Both legs of a night of one sensor per leg in one EDF+ file, on one timeline.
+
+    Data records lie on the night's grid (record ``k`` holds EMG samples ``k * ne`` ..
+    ``(k + 1) * ne - 1`` of the night's timeline).  A record is written when either leg
+    has a sample in it; a record neither leg has a sample in is left out (EDF+D).  Where a
+    written record lacks one leg's samples, that leg's channels hold
+    :data:`FILL_DIGITAL`, below the declared digital minimum :data:`LEGS_DIGITAL_MIN`
+    (physical: the physical minimum less one step), so no reader takes it for a measured
+    sample; each leg's gap is annotated ``gap: <reason> leg=<side>``, and filled samples
+    outside that leg's gaps (before its sensor's first sample, after its last)
+    ``no samples leg=<side>``.
+    """
+    first = legs[0]
+    for lay in legs[1:]:
+        if (lay.emg_fs, lay.acc_fs, lay.n_emg) != (first.emg_fs, first.acc_fs, first.n_emg):
+            raise UserError(
+                f"{out}: the {first.side} leg streams {first.n_emg} EMG channels at "
+                f"{first.emg_fs:g} Hz (acc {first.acc_fs} Hz), the {lay.side} leg "
+                f"{lay.n_emg} at {lay.emg_fs:g} Hz (acc {lay.acc_fs} Hz) -- one file needs "
+                "one configuration; export each leg's folder alone"
+            )
+    fs, afs = first.emg_fs, first.acc_fs
+    ne_f, na_f = fs * record_s, (afs or 0) * record_s
+    if abs(ne_f - round(ne_f)) > 1e-9 or abs(na_f - round(na_f)) > 1e-9:
+        raise UserError(
+            f"{out}: {record_s} s data records do not hold whole samples at {fs} Hz / "
+            f"{afs} Hz -- choose another record duration"
+        )
+    ne, na = int(round(ne_f)), int(round(na_f))
+    has_acc = afs is not None and na > 0
+    sides = [lay.side for lay in legs]
+    emg_cols: dict[str, tuple[int, int]] = {}
+    sigs: list[_SigHead] = []
+    for lay in legs:
+        emg_cols[lay.side] = (len(sigs), len(sigs) + lay.n_emg)
+        for lbl, site in zip(lay.emg_labels, lay.emg_sites, strict=True):
+            sigs.append(
+                _SigHead(_export_label(lbl, site, lay.side), "surface EMG " + site, "uV",
+                         EMG_RANGE_UV, ne)
+            )  # fmt: skip
+    n_emg = len(sigs)
+    acc_cols = {side: (3 * k, 3 * k + 3) for k, side in enumerate(sides)}
+    if has_acc:
+        for side in sides:
+            tag = {"left": "L", "right": "R"}[side]
+            sigs += [
+                _SigHead(f"Acc {a} {tag}", "accelerometer", "g", ACC_RANGE_G, na) for a in "XYZ"
+            ]
+    n_sig = len(sigs) + 1
+    anns = _event_anns(events, extra_annotations)
+    st = EdfExportStats()
+    start = (first.start_utc or datetime(1985, 1, 1, tzinfo=UTC)).replace(microsecond=0)
+    notes: list[tuple[float, float | None, str]] = []
+    tals = _Tals(anns, notes, record_s, st)
+    emg_buf: dict[str, list[tuple[int, np.ndarray]]] = {s: [] for s in sides}
+    acc_buf: dict[str, list[tuple[int, np.ndarray]]] = {s: [] for s in sides}
+    gaps: dict[str, list[Gap]] = {s: [] for s in sides}
+    fill_open: dict[str, int | None] = {s: None for s in sides}
+    fill_runs: list[tuple[str, int, int]] = []  # (side, first, stop) EMG index, filled
+    discontinuous = False
+    last_written: int | None = None
+
+    def dig(x: np.ndarray, rng: float) -> np.ndarray:
+        nan = np.isnan(x)
+        d = np.round((x + rng) / (2 * rng) * 65534.0 + LEGS_DIGITAL_MIN)
+        st.clipped += int(np.count_nonzero(((d < LEGS_DIGITAL_MIN) | (d > 32767)) & ~nan))
+        d = np.clip(d, LEGS_DIGITAL_MIN, 32767)
+        d[nan] = FILL_DIGITAL
+        return d.astype("<i2")
+
+    def take(buf: list[tuple[int, np.ndarray]], i0: int, i1: int, dst: np.ndarray,
+             cols: tuple[int, int]) -> None:  # fmt: skip
+        """Copy the buffered samples within [i0, i1) into ``dst`` (row 0 = i0); forget
+        those before i1."""
+        keep = []
+        for s0, a in buf:
+            s1 = s0 + a.shape[0]
+            lo, hi = max(s0, i0), min(s1, i1)
+            if lo < hi:
+                dst[lo - i0 : hi - i0, cols[0] : cols[1]] = a[lo - s0 : hi - s0]
+            if s1 > i1:
+                keep.append((s0, a))
+            elif s1 <= i0:
+                st.dropped_head_samples += a.shape[0]  # arrived after its records were out
+        buf[:] = keep
+
+    def close_fill(side: str, stop: int) -> None:
+        s0 = fill_open[side]
+        if s0 is not None and stop > s0:
+            fill_runs.append((side, s0, stop))
+        fill_open[side] = None
+
+    def write_records(f: Any, k0: int, k1: int) -> None:
+        nonlocal discontinuous, last_written
+        for kb in range(k0, k1, 60):  # at most a minute of records in memory
+            kc = min(k1, kb + 60)
+            emg = np.full(((kc - kb) * ne, n_emg), np.nan)
+            acc = np.full(((kc - kb) * na, 3 * len(sides)), np.nan)
+            for side in sides:
+                take(emg_buf[side], kb * ne, kc * ne, emg, emg_cols[side])
+                if has_acc:
+                    take(acc_buf[side], kb * na, kc * na, acc, acc_cols[side])
+            have = {s: ~np.isnan(emg[:, emg_cols[s][0]]) for s in sides}
+            any_rec = np.zeros(kc - kb, bool)
+            for h in have.values():
+                any_rec |= h.reshape(-1, ne).any(axis=1)
+            demg = dig(emg, EMG_RANGE_UV)
+            dacc = dig(acc, ACC_RANGE_G) if has_acc else acc
+            for r in range(kc - kb):
+                k = kb + r
+                if not any_rec[r]:
+                    for side in sides:
+                        close_fill(side, k * ne)
+                    continue
+                if last_written is not None and k != last_written + 1:
+                    discontinuous = True
+                if last_written is None or k != last_written + 1:
+                    st.segments += 1
+                for side in sides:  # the runs of this leg's filled samples
+                    h = have[side][r * ne : (r + 1) * ne]
+                    if h.all():
+                        close_fill(side, k * ne)
+                        continue
+                    edges = np.flatnonzero(np.diff(h.astype(np.int8))) + 1
+                    prev = bool(h[0])
+                    if not prev and fill_open[side] is None:
+                        fill_open[side] = k * ne
+                    for e in edges.tolist():
+                        if prev:  # a fill run starts
+                            fill_open[side] = k * ne + e
+                        else:
+                            close_fill(side, k * ne + e)
+                        prev = not prev
+                parts = [np.ascontiguousarray(demg[r * ne : (r + 1) * ne].T).tobytes()]
+                if has_acc:
+                    parts.append(np.ascontiguousarray(dacc[r * na : (r + 1) * na].T).tobytes())
+                parts.append(tals.block(k * record_s))
+                f.write(b"".join(parts))
+                st.records += 1
+                last_written = k
+
+    with files.atomic_target(out) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(_header(start, patient, record_s, -1, False, sigs, LEGS_DIGITAL_MIN))
+            done = 0  # records before this one are written (or left out)
+            end = 0  # records holding samples end before this one
+            for side, item in source.leg_items():
+                if isinstance(item, Gap):
+                    gaps[side].append(item)
+                    st.gaps += 1
+                    txt = f"gap: {item.reason} leg={side}"
+                    notes.append((item.start_s, item.duration_s, txt))
+                    continue
+                # items come in timeline order: no later one has a sample before this one
+                k = item.emg_start // ne
+                if k > done:
+                    write_records(f, done, k)
+                    done = k
+                if item.emg.shape[0]:
+                    emg_buf[side].append((item.emg_start, item.emg))
+                    end = max(end, -(-item.emg_stop // ne))
+                if has_acc and item.acc.shape[0]:
+                    acc_buf[side].append((item.acc_start, item.acc))
+            write_records(f, done, max(done, end))
+            for side in sides:
+                close_fill(side, (last_written + 1) * ne if last_written is not None else 0)
+            if st.records == 0:
+                raise UserError(f"{out}: nothing to export -- neither leg holds a sample to write")
+            for side, s0, s1 in fill_runs:  # filled samples outside the leg's gaps
+                inside = any(
+                    g.start_s * fs - 1 <= s0 and s1 <= g.end_s * fs + 1 for g in gaps[side]
+                )
+                if not inside:
+                    notes.append((s0 / fs, (s1 - s0) / fs, f"no samples leg={side}"))
+            if st.clipped:
+                notes.append((0.0, None, f"{st.clipped} samples clipped to the export range"))
+            leftovers = notes + tals.rest()
+            f.flush()
+            if leftovers:
+                data_bytes = 2 * (n_emg * ne + (3 * len(sides) * na if has_acc else 0))
+                st.unplaced_annotations = _place_leftovers(
+                    tmp, 256 * (n_sig + 1), data_bytes, st.records, leftovers, st
+                )
+            f.seek(0)
+            f.write(_header(start, patient, record_s, st.records, discontinuous, sigs,
+                            LEGS_DIGITAL_MIN))  # fmt: skip
             f.flush()
             os.fsync(f.fileno())
     return st
