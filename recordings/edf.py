@@ -947,6 +947,7 @@ class EdfSource:
         ne = int(round(fs * h.record_s))
         legs = self.layout.legs()
         last: dict[str, int | None] = {side: None for side, _, _ in legs}
+        last_acc: dict[str, int | None] = {side: None for side, _, _ in legs}
 
         def reason(side: str, a: float, b: float) -> str | None:
             best, why = 0.0, None
@@ -992,12 +993,18 @@ class EdfSource:
                                 out.append((0, k, side, Gap(0.0, i0 / fs, head, side)))
                         ja = jb = 0
                         if afs and acc.shape[0]:
-                            ja = min(acc.shape[0], max(0, math.ceil(i0 * afs / fs - 1e-9) - j_base))
+                            # the leg's measured acc samples after its previous chunk's, up
+                            # to this run's end (a sensor may sample its accelerometer just
+                            # before its first EMG sample); filled ones at either end left out
+                            prev_j = last_acc[side]
+                            ja = min(acc.shape[0], max(0, (prev_j or 0) - j_base))
                             jb = min(acc.shape[0], max(0, math.ceil(i1 * afs / fs - 1e-9) - j_base))
                             while a_ok is not None and ja < jb and not a_ok[ja]:
                                 ja += 1
                             while a_ok is not None and jb > ja and not a_ok[jb - 1]:
                                 jb -= 1
+                            if jb > ja:
+                                last_acc[side] = j_base + jb
                         ch = Chunk(i0, emg[a:b][:, list(idx)], j_base + ja, acc[ja:jb])
                         out.append((i0, k, side, ch))
                         last[side] = i1
