@@ -37,6 +37,15 @@ explicit ``gap: <reason>`` annotation.  Events become annotations
 the header before the first sample): EMG +-10 000 µV (resolution 0.31 µV; surface EMG
 rarely exceeds 5 mV), acceleration +-16 g (the sensor's widest range).  Clipped samples
 are counted and annotated.
+
+Both legs, one sensor each (a source with ``leg_layouts``/``leg_items()``, e.g.
+:class:`recordings.night.NightSource`): one file on the night's timeline, each leg's EMG
+and accelerometer channels labelled ``L``/``R``; a record neither leg has a sample in is
+left out (EDF+D), one leg's missing samples hold :data:`FILL_DIGITAL` (-32768, below the
+declared digital minimum -32767) and are annotated ``gap: <reason> leg=<side>`` (or
+``no samples leg=<side>`` outside that leg's gaps); see :func:`_write_edf_legs`.  Such
+a file reads back as :attr:`EdfSource.leg_layouts` and :meth:`EdfSource.leg_items`:
+each leg's own chunks (its accelerometer, its filled samples left out) and its own gaps.
 """
 
 from __future__ import annotations

@@ -199,8 +199,9 @@ class NightSource:
 
     def chunks(self) -> Iterator[Chunk | Gap]:
         raise UserError(
-            f"{self.path}: a night of two sensors is not one stream -- export each sensor's "
-            f"folder ({self.path / 'left'}, {self.path / 'right'})"
+            f"{self.path}: a night of two sensors is not one stream -- cramp detect, "
+            "replay and export take each leg apart; for one sensor alone use its folder "
+            f"({self.path / 'left'}, {self.path / 'right'})"
         )
 
     def wall_time(self, t_s: float) -> datetime:

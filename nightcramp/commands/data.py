@@ -331,7 +331,10 @@ def export(
     """Export a recording (or EDF file) to EDF+ with events as annotations, or Parquet.
 
     Gaps are kept (EDF+D record onsets plus 'gap: <reason>' annotations); EDF records are
-    never padded with samples that were not measured.
+    never padded with samples that were not measured.  A night of two sensors (one per
+    leg) goes into one file: both legs labelled L/R, a gap of one leg filled with a value
+    below the digital minimum and annotated 'gap: <reason> leg=<side>'; in Parquet each
+    row's leg is in the 'side' column.
     """
     if (edf_path is None) == (pq_path is None):
         raise UserError("cramp export: give exactly one of --edf FILE or --parquet FILE")
