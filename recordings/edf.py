@@ -1207,8 +1207,10 @@ def write_edf(
 
     out = Path(path)
     legs = leg_layouts_of(source)
-    if legs:
+    if len(legs) > 1:
         return _write_edf_legs(source, legs, out, events, record_s, extra_annotations, patient)
+    if legs:  # a night of one sensor: that leg's items are the stream
+        source = _OneLeg(source, legs[0])
     lay = source.layout
     ne_f = lay.emg_fs * record_s
     na_f = (lay.acc_fs or 0) * record_s
@@ -1402,6 +1404,19 @@ def write_edf(
     return st
 
 
+class _OneLeg:
+    """The one leg of a night of one sensor, as a one-stream source."""
+
+    def __init__(self, night: Any, layout: StreamLayout) -> None:
+        self.night, self.layout = night, layout
+
+    def chunks(self) -> Iterator[Chunk | Gap]:
+        return (item for _, item in self.night.leg_items())
+
+    def wall_time(self, t_s: float) -> datetime | None:
+        return simple_wall_time(self.layout, t_s)
+
+
 def _event_anns(
     events: Iterable[Event], extra: Iterable[tuple[float, float | None, str]]
 ) -> list[tuple[float, float | None, str]]:
@@ -1580,8 +1595,12 @@ def _write_edf_legs(
                     txt = f"gap: {item.reason} leg={side}"
                     notes.append((item.start_s, item.duration_s, txt))
                     continue
-                # items come in timeline order: no later one has a sample before this one
-                k = item.emg_start // ne
+                # items come in timeline order: no later one has a sample before this
+                # one's first (its acc may start a little before its EMG)
+                first_i = item.emg_start
+                if has_acc and item.acc.shape[0] and afs:
+                    first_i = min(first_i, math.floor(item.acc_start * fs / afs))
+                k = max(0, first_i) // ne
                 if k > done:
                     write_records(f, done, k)
                     done = k

@@ -281,3 +281,22 @@ def test_re_export_of_the_edf_is_the_same_file(one_leg_gap: dict[str, Any], tmp_
     for x, y in zip(a.signals, b.signals, strict=True):
         assert x.label == y.label
         np.testing.assert_array_equal(x.digital, y.digital)
+
+
+def test_a_night_of_one_listed_sensor_exports_as_one_leg(tmp_path: Path) -> None:
+    folder, _ = create_night(tmp_path / "rec", ["left"], start_ns=int(T0.timestamp() * 1e9))
+    record_emulated(folder, seed=SEEDS["left"], duration_s=120.0, drops=(), reboot_at=None,
+                    start_utc=T0, folder_name="left", night_kw={"side": "left"})  # fmt: skip
+    edf = tmp_path / "night.edf"
+    _cli("export", str(folder), "--edf", str(edf))
+    with pyedflib.EdfReader(str(edf)) as r:
+        assert r.getLabel(0) == "EMG calf" and r.getDigitalMinimum(0) == -32768
+        emg = r.readSignal(0)
+    src = EdfSource(edf)
+    assert src.leg_layouts == [] and src.layout.emg_sides == ()
+    night = _per_leg(open_source(folder).leg_items())  # type: ignore[attr-defined]
+    # the leg's own samples from the first record's onset on, nothing filled
+    k0 = int(np.searchsorted(night["left"]["ei"], round(src.record_onsets[0] * 1000)))
+    want = night["left"]["emg"][k0 : k0 + emg.size, 0]
+    assert emg.size > 118_000 and want.size == emg.size
+    np.testing.assert_allclose(emg, want, atol=EMG_RANGE_UV / 65535 + 1e-9)
