@@ -112,7 +112,19 @@ def run(
     config: DetectorConfig | None = None,
     on_item: Callable[[Chunk | Gap], None] | None = None,
 ) -> NightResult:
-    """Pull every item from ``source`` through the detector and return the night."""
+    """Pull every item from ``source`` through the detector and return the night.
+
+    A source that gives each leg's items itself (``leg_layouts`` and ``leg_items()``:
+    a night of one sensor per leg, or its EDF+ export) feeds each leg's detector."""
+    legs = getattr(source, "leg_layouts", None)
+    leg_items_of = getattr(source, "leg_items", None)
+    if legs and callable(leg_items_of):
+        pipe = Pipeline(list(legs), on_event=on_event, config=config)
+        for side, it in leg_items_of():
+            if on_item is not None:
+                on_item(it)
+            pipe.feed(it, leg=side)
+        return pipe.finish()
     pipe = Pipeline(source.layout, on_event=on_event, config=config)
     for item in bulk_chunks(source):
         if on_item is not None:

@@ -62,8 +62,13 @@ def record_emulated(
     on_item: Callable[[Chunk | Gap, Any], None] | None = None,
     recording_id: str | None = None,
     night_kw: dict[str, Any] | None = None,
+    folder_name: str | None = None,
 ) -> Emulated:
-    """Record an emulated night into a new folder under ``root``; return what the live side saw."""
+    """Record an emulated night into a new folder under ``root``; return what the live side saw.
+
+    ``folder_name``: the folder's name (one sensor's folder of a night of several sensors,
+    ``recordings.night``: the leg's side) instead of ``night-...``.
+    """
     start_utc = start_utc or datetime(2026, 11, 25, 23, 10, 0, tzinfo=UTC)
     night = make_night(seed, duration_s, start_utc=start_utc, **(night_kw or {}))
     fw = SensorFirmware(night, seed=seed, corrupt_every=corrupt_every, drift_ppm=30.0)
@@ -71,7 +76,12 @@ def record_emulated(
     config = recording_config(cfg, emg_sites=night.layout.emg_sites, side=night.layout.side)
     device = {"name": fw.name, "address": "EM:UL:AT:ED:00:01", **fw.device_info}
     w = RecordingWriter.create(
-        root, device=device, config=config, recording_id=recording_id, created=start_utc
+        root,
+        device=device,
+        config=config,
+        recording_id=recording_id,
+        created=start_utc,
+        folder_name=folder_name,
     )
     asm = FrameAssembler(config=config, device=device)
     out = Emulated(w.folder, w.recording_id, assembler=asm, truth=list(night.truth))

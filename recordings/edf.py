@@ -37,6 +37,15 @@ explicit ``gap: <reason>`` annotation.  Events become annotations
 the header before the first sample): EMG +-10 000 µV (resolution 0.31 µV; surface EMG
 rarely exceeds 5 mV), acceleration +-16 g (the sensor's widest range).  Clipped samples
 are counted and annotated.
+
+Both legs, one sensor each (a source with ``leg_layouts``/``leg_items()``, e.g.
+:class:`recordings.night.NightSource`): one file on the night's timeline, each leg's EMG
+and accelerometer channels labelled ``L``/``R``; a record neither leg has a sample in is
+left out (EDF+D), one leg's missing samples hold :data:`FILL_DIGITAL` (-32768, below the
+declared digital minimum -32767) and are annotated ``gap: <reason> leg=<side>`` (or
+``no samples leg=<side>`` outside that leg's gaps); see :func:`_write_edf_legs`.  Such
+a file reads back as :attr:`EdfSource.leg_layouts` and :meth:`EdfSource.leg_items`:
+each leg's own chunks (its accelerometer, its filled samples left out) and its own gaps.
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -470,6 +479,9 @@ def read_header(path: str | os.PathLike[str]) -> EdfHeader:
 
 # ====================================================================== TALs
 
+#: A two-leg export's annotation of one leg's gap.
+_LEG_GAP = re.compile(r"^gap: (\S+) leg=(left|right)$")
+
 _TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14(.*?)\x00", re.DOTALL)
 
 
@@ -558,6 +570,22 @@ class EdfSource:
                 if ax and ax not in axes and s not in self.emg_sigs:
                     axes[ax] = s
             self.acc_sigs = [axes[a] for a in "xyz"] if len(axes) == 3 else []
+        # each leg's own accelerometer ("Acc X L" .. "Acc Z R": one sensor per leg)
+        by_leg: dict[str, dict[str, EdfSignal]] = {}
+        if not acc:
+            for s in data_sigs:
+                ax, sd = _acc_axis(s.label), _side_for(s.label)
+                if ax and sd and s not in self.emg_sigs:
+                    by_leg.setdefault(sd, {}).setdefault(ax, s)
+        self.leg_acc_sigs: dict[str, list[EdfSignal]] = {
+            sd: [axes_[a] for a in "xyz"] for sd, axes_ in by_leg.items() if len(axes_) == 3
+        }
+        if len(self.leg_acc_sigs) < 2:
+            self.leg_acc_sigs = {}
+        self.leg_acc_scale = {
+            sd: [self._scale(s, G_UNITS, "g, mg or m/s²", "--acc") for s in sigs_]
+            for sd, sigs_ in self.leg_acc_sigs.items()
+        }
         self.emg_scale = [
             self._scale(s, UV_UNITS, "µV/uV, mV or V", "--emg") for s in self.emg_sigs
         ]
@@ -569,6 +597,8 @@ class EdfSource:
         self.warnings: list[str] = list(h.warnings)
         self._check_rates(self.emg_sigs, EMG_FS_RANGE, "leg EMG", "--emg LABEL")
         self._check_rates(self.acc_sigs, ACC_FS_RANGE, "an accelerometer", "--acc X,Y,Z")
+        for sigs_ in self.leg_acc_sigs.values():
+            self._check_rates(sigs_, ACC_FS_RANGE, "an accelerometer", "--acc X,Y,Z")
         self._check_amplitudes()
         self.emg_fs = max(s.n_per_record for s in self.emg_sigs) / rec
         self.acc_fs = (max(s.n_per_record for s in self.acc_sigs) / rec) if self.acc_sigs else None
@@ -592,6 +622,19 @@ class EdfSource:
         self._blk: tuple[tuple[int, int], np.ndarray] | None = None
         self._onsets: np.ndarray | None = None
         self._annotations: list[Annotation] | None = None
+        # Both legs, each with its own accelerometer, or written by our two-leg exporter
+        # (its filled samples sit below the digital minimum): each leg's items apart.
+        self._fill = (
+            "nightcramp" in h.recording
+            and not h.bdf
+            and all(s.dmin == LEGS_DIGITAL_MIN for s in self.emg_sigs)
+        )
+        self.leg_layouts: list[StreamLayout] = []
+        if len(self.layout.legs()) == 2 and (self.leg_acc_sigs or self._fill):
+            for side, _, sub in self.layout.legs():
+                a_sigs = self.leg_acc_sigs.get(side, self.acc_sigs)
+                a_fs = max(s.n_per_record for s in a_sigs) / rec if a_sigs else None
+                self.leg_layouts.append(replace(sub, acc_fs=a_fs))
         if h.discontinuous:
             self._read_annotations()  # the onsets are checked before the first sample
 
@@ -840,6 +883,12 @@ class EdfSource:
         return np.column_stack(cols)
 
     def chunks(self) -> Iterator[Chunk | Gap]:
+        if self.leg_layouts:
+            raise UserError(
+                f"{self.path}: both legs, each with its own accelerometer or gaps, are not "
+                "one stream -- read it with cramp detect/replay/export, which take each "
+                "leg apart"
+            )
         h = self.header
         on = self.record_onsets
         t0 = float(on[0])
@@ -863,6 +912,123 @@ class EdfSource:
                     acc = np.zeros((0, 3))
                 yield Chunk(e_base + (r0 - s0) * ne, emg, a_base + (r0 - s0) * na, acc)
             prev_end = seg_t + (s1 - s0) * h.record_s
+
+    # ------------------------------------------------------------------ both legs
+    def _leg_gap_marks(self) -> dict[str, list[tuple[float, float, str]]]:
+        """Each leg's ``gap: <reason> leg=<side>`` annotations, on the timeline."""
+        t0 = float(self.record_onsets[0])
+        out: dict[str, list[tuple[float, float, str]]] = {}
+        for a in self.annotations:
+            m = _LEG_GAP.match(a.text.strip())
+            if m:
+                on = a.onset_s - t0
+                out.setdefault(m.group(2), []).append((on, on + (a.duration_s or 0.0), m.group(1)))
+        return out
+
+    def _valid(self, sigs: list[EdfSignal], n_rec: int, r0: int, r1: int) -> np.ndarray | None:
+        """Per sample of ``sigs`` (one leg's), whether it was measured: the filled ones of
+        a two-leg export lie below the digital minimum.  ``None``: all were."""
+        if not self._fill:
+            return None
+        for s in sigs:
+            if s.n_per_record == n_rec:
+                d = self._digital(s, r0, r1)
+                return np.asarray(d >= s.dmin)
+        return None
+
+    def leg_items(self, bulk: bool = True) -> Iterator[tuple[str, Chunk | Gap]]:
+        """Both legs' items, ``(side, item)``, in timeline order (:attr:`leg_layouts`).
+
+        Each leg's chunks hold its EMG channels and its accelerometer; samples its leg
+        did not measure (a two-leg export's filled ones) are left out, and where they
+        lie between its chunks that leg gets a :class:`~detector.stream.Gap` (``side``
+        set; reason from the file's ``gap: <reason> leg=<side>`` annotation, else
+        ``edf-discontinuity``).  ``bulk`` is accepted for the interface
+        (:class:`recordings.night.NightSource`); blocks are ``block_s`` long.
+        """
+        del bulk
+        h = self.header
+        on = self.record_onsets
+        t0 = float(on[0])
+        fs = self.emg_fs
+        marks = self._leg_gap_marks()
+        step = max(1, int(round(self.block_s / h.record_s)))
+        ne = int(round(fs * h.record_s))
+        legs = self.layout.legs()
+        last: dict[str, int | None] = {side: None for side, _, _ in legs}
+        last_acc: dict[str, int | None] = {side: None for side, _, _ in legs}
+
+        def reason(side: str, a: float, b: float) -> str | None:
+            best, why = 0.0, None
+            for m0, m1, r in marks.get(side, []):
+                ov = min(b, m1) - max(a, m0)
+                if ov > best:
+                    best, why = ov, r
+            return why
+
+        end_s = 0.0
+        for s0, s1 in self.segments():
+            seg_t = float(on[s0]) - t0
+            e_base = int(round(seg_t * fs))
+            for r0 in range(s0, s1, step):
+                r1 = min(s1, r0 + step)
+                emg = self._group(self.emg_sigs, self.emg_scale, fs, r0, r1, s0, s1)
+                i_base = e_base + (r0 - s0) * ne
+                out: list[tuple[int, int, str, Chunk | Gap]] = []
+                for k, (side, idx, sub) in enumerate(legs):
+                    a_sigs = self.leg_acc_sigs.get(side, self.acc_sigs)
+                    a_scale = self.leg_acc_scale.get(side, self.acc_scale)
+                    afs = sub.acc_fs
+                    if a_sigs and afs:
+                        acc = self._group(a_sigs, a_scale, afs, r0, r1, s0, s1)
+                        na = int(round(afs * h.record_s))
+                        j_base = int(round(seg_t * afs)) + (r0 - s0) * na
+                        a_ok = self._valid(a_sigs, na, r0, r1)
+                    else:
+                        acc, j_base, a_ok = np.zeros((0, 3)), 0, None
+                    ok = self._valid([self.emg_sigs[i] for i in idx], ne, r0, r1)
+                    if ok is None:
+                        ok = np.ones(emg.shape[0], bool)
+                    edges = np.flatnonzero(np.diff(np.r_[False, ok, False].astype(np.int8)))
+                    for a, b in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+                        i0, i1 = i_base + a, i_base + b
+                        prev = last[side]
+                        if prev is not None and i0 != prev:
+                            why = reason(side, prev / fs, i0 / fs) or "edf-discontinuity"
+                            out.append((prev, k, side, Gap(prev / fs, i0 / fs, why, side)))
+                        elif prev is None and i0 > 0:
+                            head = reason(side, 0.0, i0 / fs)  # before the leg's first sample
+                            if head is not None:
+                                out.append((0, k, side, Gap(0.0, i0 / fs, head, side)))
+                        ja = jb = 0
+                        if afs and acc.shape[0]:
+                            # the leg's measured acc samples after its previous chunk's, up
+                            # to this run's end (a sensor may sample its accelerometer just
+                            # before its first EMG sample); filled ones at either end left out
+                            prev_j = last_acc[side]
+                            ja = min(acc.shape[0], max(0, (prev_j or 0) - j_base))
+                            jb = min(acc.shape[0], max(0, math.ceil(i1 * afs / fs - 1e-9) - j_base))
+                            while a_ok is not None and ja < jb and not a_ok[ja]:
+                                ja += 1
+                            while a_ok is not None and jb > ja and not a_ok[jb - 1]:
+                                jb -= 1
+                            if jb > ja:
+                                last_acc[side] = j_base + jb
+                        ch = Chunk(i0, emg[a:b][:, list(idx)], j_base + ja, acc[ja:jb])
+                        out.append((i0, k, side, ch))
+                        last[side] = i1
+                out.sort(key=lambda x: (x[0], x[1]))
+                for _, _, side, it in out:
+                    yield side, it
+            end_s = seg_t + (s1 - s0) * h.record_s
+        for side, _, _ in legs:  # a leg without samples to the end
+            prev = last[side]
+            a = 0.0 if prev is None else prev / fs
+            tail = reason(side, a, end_s)
+            if prev is None:
+                yield side, Gap(0.0, end_s, tail or "unknown", side)
+            elif tail is not None and a < end_s:
+                yield side, Gap(a, end_s, tail, side)
 
 
 # ====================================================================== writing
@@ -906,6 +1072,10 @@ def _export_label(label: str, site: str, side: str = "") -> str:
 EMG_RANGE_UV = 10_000.0
 ACC_RANGE_G = 16.0
 ANN_BYTES = 160  # annotation-channel bytes per data record (timekeeping TAL + 1-2 TALs)
+#: Both legs in one file: the data signals' digital minimum, and the value one leg's
+#: channels hold where that leg has no sample (below the minimum: no measured value).
+LEGS_DIGITAL_MIN = -32767
+FILL_DIGITAL = -32768
 
 
 @dataclass
@@ -920,6 +1090,104 @@ class EdfExportStats:
     unplaced_annotations: int = 0
 
 
+@dataclass(frozen=True)
+class _SigHead:
+    """One exported data signal's header fields (16-bit, a symmetric physical range)."""
+
+    label: str
+    transducer: str
+    unit: str
+    prange: float
+    n_per_record: int
+
+
+def _header(
+    start: datetime, patient: str, record_s: float, nrec: int, discontinuous: bool,
+    sigs: Sequence[_SigHead], dmin: int,
+) -> bytes:  # fmt: skip
+    """The EDF+ header of ``sigs`` and one annotation signal (digital range ``dmin``..32767
+    for the data signals)."""
+    n_sig = len(sigs) + 1
+    hdr = bytearray()
+    hdr += _txt("0", 8)
+    hdr += _txt(patient, 80)
+    hdr += _txt(f"Startdate {start.strftime('%d-%b-%Y').upper()} X nightcramp X", 80)
+    hdr += _txt(start.strftime("%d.%m.%y"), 8) + _txt(start.strftime("%H.%M.%S"), 8)
+    hdr += _fmt(256 * (n_sig + 1), 8)
+    hdr += _txt("EDF+D" if discontinuous else "EDF+C", 44)
+    hdr += _fmt(nrec, 8) + _fmt(
+        float(record_s) if not float(record_s).is_integer() else int(record_s), 8
+    )
+    hdr += _fmt(n_sig, 4)
+    for x in [g.label for g in sigs] + ["EDF Annotations"]:
+        hdr += _txt(x, 16)
+    for x in [g.transducer for g in sigs] + [""]:
+        hdr += _txt(x, 80)
+    for x in [g.unit for g in sigs] + [""]:
+        hdr += _txt(x, 8)
+    for v in [-g.prange for g in sigs] + [-1]:
+        hdr += _fmt(int(v), 8)
+    for v in [g.prange for g in sigs] + [1]:
+        hdr += _fmt(int(v), 8)
+    for v in [dmin] * len(sigs) + [-32768]:
+        hdr += _fmt(v, 8)
+    for _ in range(n_sig):
+        hdr += _fmt(32767, 8)
+    for _ in range(n_sig):
+        hdr += _txt("", 80)
+    for k in [g.n_per_record for g in sigs] + [ANN_BYTES // 2]:
+        hdr += _fmt(k, 8)
+    for _ in range(n_sig):
+        hdr += _txt("", 32)
+    assert len(hdr) == 256 * (n_sig + 1)
+    return bytes(hdr)
+
+
+def _tal(on: float, du: float | None, tx: str) -> bytes:
+    tal = _onset_txt(on).encode()
+    if du is not None:
+        tal += b"\x15" + f"{du:.6f}".rstrip("0").rstrip(".").encode()
+    return tal + b"\x14" + tx.encode("utf-8")[:100] + b"\x14\x00"
+
+
+class _Tals:
+    """The annotation field of each data record: its time-keeping TAL, then pending notes
+    and the annotations whose onset is before the record's end, as many as fit."""
+
+    def __init__(
+        self,
+        anns: list[tuple[float, float | None, str]],
+        notes: list[tuple[float, float | None, str]],
+        record_s: float,
+        st: EdfExportStats,
+    ) -> None:
+        self.anns, self.notes, self.record_s, self.st = anns, notes, record_s, st
+        self.i = 0
+
+    def block(self, onset: float) -> bytes:
+        b = bytearray(f"{_onset_txt(onset)}\x14\x14\x00".encode())
+        queue: list[tuple[float, float | None, str]] = []
+        while self.notes:
+            queue.append(self.notes.pop(0))
+        while self.i < len(self.anns) and self.anns[self.i][0] < onset + self.record_s:
+            queue.append(self.anns[self.i])
+            self.i += 1
+        left: list[tuple[float, float | None, str]] = []
+        for on, du, tx in queue:
+            tal = _tal(on, du, tx)
+            if len(b) + len(tal) <= ANN_BYTES:
+                b += tal
+                self.st.annotations += 1
+            else:
+                left.append((on, du, tx))
+        self.notes.extend(left)
+        return bytes(b.ljust(ANN_BYTES, b"\x00"))
+
+    def rest(self) -> list[tuple[float, float | None, str]]:
+        """Annotations not yet queued (their onset is after the last record)."""
+        return self.anns[self.i :]
+
+
 def write_edf(
     source: Source,
     path: str | os.PathLike[str],
@@ -932,8 +1200,17 @@ def write_edf(
     """Stream ``source`` into an EDF+ file at ``path`` (written to a temp file, renamed).
 
     Returns counters; see the module docstring for the rules (no padding, gaps kept).
+    A source of one sensor per leg (:func:`recordings.night.leg_layouts_of`) is written
+    by :func:`_write_edf_legs`.
     """
+    from recordings.night import leg_layouts_of
+
     out = Path(path)
+    legs = leg_layouts_of(source)
+    if len(legs) > 1:
+        return _write_edf_legs(source, legs, out, events, record_s, extra_annotations, patient)
+    if legs:  # a night of one sensor: that leg's items are the stream
+        source = _OneLeg(source, legs[0])
     lay = source.layout
     ne_f = lay.emg_fs * record_s
     na_f = (lay.acc_fs or 0) * record_s
@@ -951,73 +1228,23 @@ def write_edf(
     else:
         align = 1
     n_sig = lay.n_emg + (3 if has_acc else 0) + 1
-    ann_samples = ANN_BYTES // 2
 
-    # queue of (onset, duration, text) annotations, in time order
-    anns: list[tuple[float, float | None, str]] = []
-    for ev in events:
-        txt = ev.kind + (f"/{ev.subtype}" if ev.subtype else "") + f" conf={ev.confidence:.2f}"
-        if ev.side:  # a two-leg night: which leg
-            txt += f" leg={ev.side}"
-        anns.append((ev.start_s, ev.duration_s, txt))
-    anns.extend(extra_annotations)
-    anns.sort(key=lambda a: a[0])
+    anns = _event_anns(events, extra_annotations)
     st = EdfExportStats()
 
     start = lay.start_utc or datetime(1985, 1, 1, tzinfo=UTC)
     start = start.replace(microsecond=0)
 
+    sides = lay.emg_sides or ("",) * lay.n_emg
+    sigs = [
+        _SigHead(_export_label(lbl, site, sd), "surface EMG " + site, "uV", EMG_RANGE_UV, ne)
+        for lbl, site, sd in zip(lay.emg_labels, lay.emg_sites, sides, strict=True)
+    ]
+    if has_acc:
+        sigs += [_SigHead(f"Acc {a}", "accelerometer", "g", ACC_RANGE_G, na) for a in "XYZ"]
+
     def header(nrec: int, discontinuous: bool) -> bytes:
-        hdr = bytearray()
-        hdr += _txt("0", 8)
-        hdr += _txt(patient, 80)
-        hdr += _txt(f"Startdate {start.strftime('%d-%b-%Y').upper()} X nightcramp X", 80)
-        hdr += _txt(start.strftime("%d.%m.%y"), 8) + _txt(start.strftime("%H.%M.%S"), 8)
-        hdr += _fmt(256 * (n_sig + 1), 8)
-        hdr += _txt("EDF+D" if discontinuous else "EDF+C", 44)
-        hdr += _fmt(nrec, 8) + _fmt(
-            float(record_s) if not float(record_s).is_integer() else int(record_s), 8
-        )
-        hdr += _fmt(n_sig, 4)
-        sides = lay.emg_sides or ("",) * lay.n_emg
-        labels = [
-            _export_label(lbl, site, sd)
-            for lbl, site, sd in zip(lay.emg_labels, lay.emg_sites, sides, strict=True)
-        ]
-        if has_acc:
-            labels += ["Acc X", "Acc Y", "Acc Z"]
-        labels.append("EDF Annotations")
-        trans = (
-            ["surface EMG " + s for s in lay.emg_sites]
-            + (["accelerometer"] * 3 if has_acc else [])
-            + [""]
-        )
-        units = ["uV"] * lay.n_emg + (["g"] * 3 if has_acc else []) + [""]
-        pmin = [-EMG_RANGE_UV] * lay.n_emg + ([-ACC_RANGE_G] * 3 if has_acc else []) + [-1]
-        pmax = [EMG_RANGE_UV] * lay.n_emg + ([ACC_RANGE_G] * 3 if has_acc else []) + [1]
-        nsr = [ne] * lay.n_emg + ([na] * 3 if has_acc else []) + [ann_samples]
-        for x in labels:
-            hdr += _txt(x, 16)
-        for x in trans:
-            hdr += _txt(x, 80)
-        for x in units:
-            hdr += _txt(x, 8)
-        for v in pmin:
-            hdr += _fmt(int(v), 8)
-        for v in pmax:
-            hdr += _fmt(int(v), 8)
-        for _ in range(n_sig):
-            hdr += _fmt(-32768, 8)
-        for _ in range(n_sig):
-            hdr += _fmt(32767, 8)
-        for _ in range(n_sig):
-            hdr += _txt("", 80)
-        for k in nsr:
-            hdr += _fmt(k, 8)
-        for _ in range(n_sig):
-            hdr += _txt("", 32)
-        assert len(hdr) == 256 * (n_sig + 1)
-        return bytes(hdr)
+        return _header(start, patient, record_s, nrec, discontinuous, sigs, -32768)
 
     def dig(x: np.ndarray, rng: float) -> np.ndarray:
         d = np.round((x + rng) / (2 * rng) * 65535.0 - 32768.0)
@@ -1025,34 +1252,12 @@ def write_edf(
         st.clipped += clipped
         return np.clip(d, -32768, 32767).astype("<i2")
 
-    ann_i = 0
     discontinuous = False
     last_onset_end: float | None = None
     notes: list[tuple[float, float | None, str]] = []
 
-    def ann_block(onset: float) -> bytes:
-        nonlocal ann_i
-        b = bytearray(f"{_onset_txt(onset)}\x14\x14\x00".encode())
-        # place pending notes first, then events whose onset is before the record's end
-        queue: list[tuple[float, float | None, str]] = []
-        while notes:
-            queue.append(notes.pop(0))
-        while ann_i < len(anns) and anns[ann_i][0] < onset + record_s:
-            queue.append(anns[ann_i])
-            ann_i += 1
-        left: list[tuple[float, float | None, str]] = []
-        for on, du, tx in queue:
-            tal = _onset_txt(on).encode()
-            if du is not None:
-                tal += b"\x15" + f"{du:.6f}".rstrip("0").rstrip(".").encode()
-            tal += b"\x14" + tx.encode("utf-8")[:100] + b"\x14\x00"
-            if len(b) + len(tal) <= ANN_BYTES:
-                b += tal
-                st.annotations += 1
-            else:
-                left.append((on, du, tx))
-        notes.extend(left)
-        return bytes(b.ljust(ANN_BYTES, b"\x00"))
+    tals = _Tals(anns, notes, record_s, st)
+    ann_block = tals.block
 
     with files.atomic_target(out) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
@@ -1183,13 +1388,14 @@ def write_edf(
             # Annotations not yet placed go into records that still have room: rewrite
             # annotation fields of the last records is not possible streaming, so append
             # one annotation-only pass: EDF+ allows TALs in any record.
-            leftovers = notes + anns[ann_i:]
+            leftovers = notes + tals.rest()
             st.unplaced_annotations = 0
             f.flush()
             nrec = st.records
             if leftovers:
+                data_bytes = 2 * (lay.n_emg * ne + (3 * na if has_acc else 0))
                 st.unplaced_annotations = _place_leftovers(
-                    f, tmp, lay, n_sig, ne, na if has_acc else 0, nrec, leftovers, st
+                    tmp, 256 * (n_sig + 1), data_bytes, nrec, leftovers, st
                 )
             f.seek(0)
             f.write(header(nrec, discontinuous))
@@ -1198,14 +1404,247 @@ def write_edf(
     return st
 
 
+class _OneLeg:
+    """The one leg of a night of one sensor, as a one-stream source."""
+
+    def __init__(self, night: Any, layout: StreamLayout) -> None:
+        self.night, self.layout = night, layout
+
+    def chunks(self) -> Iterator[Chunk | Gap]:
+        return (item for _, item in self.night.leg_items())
+
+    def wall_time(self, t_s: float) -> datetime | None:
+        return simple_wall_time(self.layout, t_s)
+
+
+def _event_anns(
+    events: Iterable[Event], extra: Iterable[tuple[float, float | None, str]]
+) -> list[tuple[float, float | None, str]]:
+    """(onset, duration, text) of the events and the extra annotations, in time order."""
+    anns: list[tuple[float, float | None, str]] = []
+    for ev in events:
+        txt = ev.kind + (f"/{ev.subtype}" if ev.subtype else "") + f" conf={ev.confidence:.2f}"
+        if ev.side:  # a two-leg night: which leg
+            txt += f" leg={ev.side}"
+        anns.append((ev.start_s, ev.duration_s, txt))
+    anns.extend(extra)
+    anns.sort(key=lambda a: a[0])
+    return anns
+
+
+def _write_edf_legs(
+    source: Any,
+    legs: list[StreamLayout],
+    out: Path,
+    events: Iterable[Event],
+    record_s: float,
+    extra_annotations: Iterable[tuple[float, float | None, str]],
+    patient: str,
+) -> EdfExportStats:
+    """Both legs of a night of one sensor per leg in one EDF+ file, on one timeline.
+
+    Data records lie on the night's grid (record ``k`` holds EMG samples ``k * ne`` ..
+    ``(k + 1) * ne - 1`` of the night's timeline).  A record is written when either leg
+    has a sample in it; a record neither leg has a sample in is left out (EDF+D).  Where a
+    written record lacks one leg's samples, that leg's channels hold
+    :data:`FILL_DIGITAL`, below the declared digital minimum :data:`LEGS_DIGITAL_MIN`
+    (physical: the physical minimum less one step), so no reader takes it for a measured
+    sample; each leg's gap is annotated ``gap: <reason> leg=<side>``, and filled samples
+    outside that leg's gaps (before its sensor's first sample, after its last)
+    ``no samples leg=<side>``.
+    """
+    first = legs[0]
+    for lay in legs[1:]:
+        if (lay.emg_fs, lay.acc_fs, lay.n_emg) != (first.emg_fs, first.acc_fs, first.n_emg):
+            raise UserError(
+                f"{out}: the {first.side} leg streams {first.n_emg} EMG channels at "
+                f"{first.emg_fs:g} Hz (acc {first.acc_fs} Hz), the {lay.side} leg "
+                f"{lay.n_emg} at {lay.emg_fs:g} Hz (acc {lay.acc_fs} Hz) -- one file needs "
+                "one configuration; export each leg's folder alone"
+            )
+    fs, afs = first.emg_fs, first.acc_fs
+    ne_f, na_f = fs * record_s, (afs or 0) * record_s
+    if abs(ne_f - round(ne_f)) > 1e-9 or abs(na_f - round(na_f)) > 1e-9:
+        raise UserError(
+            f"{out}: {record_s} s data records do not hold whole samples at {fs} Hz / "
+            f"{afs} Hz -- choose another record duration"
+        )
+    ne, na = int(round(ne_f)), int(round(na_f))
+    has_acc = afs is not None and na > 0
+    sides = [lay.side for lay in legs]
+    emg_cols: dict[str, tuple[int, int]] = {}
+    sigs: list[_SigHead] = []
+    for lay in legs:
+        emg_cols[lay.side] = (len(sigs), len(sigs) + lay.n_emg)
+        for lbl, site in zip(lay.emg_labels, lay.emg_sites, strict=True):
+            sigs.append(
+                _SigHead(_export_label(lbl, site, lay.side), "surface EMG " + site, "uV",
+                         EMG_RANGE_UV, ne)
+            )  # fmt: skip
+    n_emg = len(sigs)
+    acc_cols = {side: (3 * k, 3 * k + 3) for k, side in enumerate(sides)}
+    if has_acc:
+        for side in sides:
+            tag = {"left": "L", "right": "R"}[side]
+            sigs += [
+                _SigHead(f"Acc {a} {tag}", "accelerometer", "g", ACC_RANGE_G, na) for a in "XYZ"
+            ]
+    n_sig = len(sigs) + 1
+    anns = _event_anns(events, extra_annotations)
+    st = EdfExportStats()
+    start = (first.start_utc or datetime(1985, 1, 1, tzinfo=UTC)).replace(microsecond=0)
+    notes: list[tuple[float, float | None, str]] = []
+    tals = _Tals(anns, notes, record_s, st)
+    emg_buf: dict[str, list[tuple[int, np.ndarray]]] = {s: [] for s in sides}
+    acc_buf: dict[str, list[tuple[int, np.ndarray]]] = {s: [] for s in sides}
+    gaps: dict[str, list[Gap]] = {s: [] for s in sides}
+    fill_open: dict[str, int | None] = {s: None for s in sides}
+    fill_runs: list[tuple[str, int, int]] = []  # (side, first, stop) EMG index, filled
+    discontinuous = False
+    last_written: int | None = None
+
+    def dig(x: np.ndarray, rng: float) -> np.ndarray:
+        nan = np.isnan(x)
+        d = np.round((x + rng) / (2 * rng) * 65534.0 + LEGS_DIGITAL_MIN)
+        st.clipped += int(np.count_nonzero(((d < LEGS_DIGITAL_MIN) | (d > 32767)) & ~nan))
+        d = np.clip(d, LEGS_DIGITAL_MIN, 32767)
+        d[nan] = FILL_DIGITAL
+        return d.astype("<i2")
+
+    def take(buf: list[tuple[int, np.ndarray]], i0: int, i1: int, dst: np.ndarray,
+             cols: tuple[int, int]) -> None:  # fmt: skip
+        """Copy the buffered samples within [i0, i1) into ``dst`` (row 0 = i0); forget
+        those before i1."""
+        keep = []
+        for s0, a in buf:
+            s1 = s0 + a.shape[0]
+            lo, hi = max(s0, i0), min(s1, i1)
+            if lo < hi:
+                dst[lo - i0 : hi - i0, cols[0] : cols[1]] = a[lo - s0 : hi - s0]
+            if s1 > i1:
+                keep.append((s0, a))
+            elif s1 <= i0:
+                st.dropped_head_samples += a.shape[0]  # arrived after its records were out
+        buf[:] = keep
+
+    def close_fill(side: str, stop: int) -> None:
+        s0 = fill_open[side]
+        if s0 is not None and stop > s0:
+            fill_runs.append((side, s0, stop))
+        fill_open[side] = None
+
+    def write_records(f: Any, k0: int, k1: int) -> None:
+        nonlocal discontinuous, last_written
+        for kb in range(k0, k1, 60):  # at most a minute of records in memory
+            kc = min(k1, kb + 60)
+            emg = np.full(((kc - kb) * ne, n_emg), np.nan)
+            acc = np.full(((kc - kb) * na, 3 * len(sides)), np.nan)
+            for side in sides:
+                take(emg_buf[side], kb * ne, kc * ne, emg, emg_cols[side])
+                if has_acc:
+                    take(acc_buf[side], kb * na, kc * na, acc, acc_cols[side])
+            have = {s: ~np.isnan(emg[:, emg_cols[s][0]]) for s in sides}
+            any_rec = np.zeros(kc - kb, bool)
+            for h in have.values():
+                any_rec |= h.reshape(-1, ne).any(axis=1)
+            demg = dig(emg, EMG_RANGE_UV)
+            dacc = dig(acc, ACC_RANGE_G) if has_acc else acc
+            for r in range(kc - kb):
+                k = kb + r
+                if not any_rec[r]:
+                    for side in sides:
+                        close_fill(side, k * ne)
+                    continue
+                if last_written is not None and k != last_written + 1:
+                    discontinuous = True
+                if last_written is None or k != last_written + 1:
+                    st.segments += 1
+                for side in sides:  # the runs of this leg's filled samples
+                    h = have[side][r * ne : (r + 1) * ne]
+                    if h.all():
+                        close_fill(side, k * ne)
+                        continue
+                    edges = np.flatnonzero(np.diff(h.astype(np.int8))) + 1
+                    prev = bool(h[0])
+                    if not prev and fill_open[side] is None:
+                        fill_open[side] = k * ne
+                    for e in edges.tolist():
+                        if prev:  # a fill run starts
+                            fill_open[side] = k * ne + e
+                        else:
+                            close_fill(side, k * ne + e)
+                        prev = not prev
+                parts = [np.ascontiguousarray(demg[r * ne : (r + 1) * ne].T).tobytes()]
+                if has_acc:
+                    parts.append(np.ascontiguousarray(dacc[r * na : (r + 1) * na].T).tobytes())
+                parts.append(tals.block(k * record_s))
+                f.write(b"".join(parts))
+                st.records += 1
+                last_written = k
+
+    with files.atomic_target(out) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(_header(start, patient, record_s, -1, False, sigs, LEGS_DIGITAL_MIN))
+            done = 0  # records before this one are written (or left out)
+            end = 0  # records holding samples end before this one
+            for side, item in source.leg_items():
+                if isinstance(item, Gap):
+                    gaps[side].append(item)
+                    st.gaps += 1
+                    txt = f"gap: {item.reason} leg={side}"
+                    notes.append((item.start_s, item.duration_s, txt))
+                    continue
+                # items come in timeline order: no later one has a sample before this
+                # one's first (its acc may start a little before its EMG)
+                first_i = item.emg_start
+                if has_acc and item.acc.shape[0] and afs:
+                    first_i = min(first_i, math.floor(item.acc_start * fs / afs))
+                k = max(0, first_i) // ne
+                if k > done:
+                    write_records(f, done, k)
+                    done = k
+                if item.emg.shape[0]:
+                    emg_buf[side].append((item.emg_start, item.emg))
+                    end = max(end, -(-item.emg_stop // ne))
+                if has_acc and item.acc.shape[0]:
+                    acc_buf[side].append((item.acc_start, item.acc))
+            write_records(f, done, max(done, end))
+            for side in sides:
+                close_fill(side, (last_written + 1) * ne if last_written is not None else 0)
+            if st.records == 0:
+                raise UserError(f"{out}: nothing to export -- neither leg holds a sample to write")
+            for side, s0, s1 in fill_runs:  # filled samples outside the leg's gaps
+                inside = any(
+                    g.start_s * fs - 1 <= s0 and s1 <= g.end_s * fs + 1 for g in gaps[side]
+                )
+                if not inside:
+                    notes.append((s0 / fs, (s1 - s0) / fs, f"no samples leg={side}"))
+            if st.clipped:
+                notes.append((0.0, None, f"{st.clipped} samples clipped to the export range"))
+            leftovers = notes + tals.rest()
+            f.flush()
+            if leftovers:
+                data_bytes = 2 * (n_emg * ne + (3 * len(sides) * na if has_acc else 0))
+                st.unplaced_annotations = _place_leftovers(
+                    tmp, 256 * (n_sig + 1), data_bytes, st.records, leftovers, st
+                )
+            f.seek(0)
+            f.write(_header(start, patient, record_s, st.records, discontinuous, sigs,
+                            LEGS_DIGITAL_MIN))  # fmt: skip
+            f.flush()
+            os.fsync(f.fileno())
+    return st
+
+
 def _place_leftovers(
-    f: Any, tmp: Path, lay: StreamLayout, n_sig: int, ne: int, na: int, nrec: int,
+    tmp: Path, hb: int, data_bytes: int, nrec: int,
     leftovers: list[tuple[float, float | None, str]], st: EdfExportStats,
 ) -> int:  # fmt: skip
-    """Write annotations that did not fit their record into free room of earlier records."""
-    hb = 256 * (n_sig + 1)
-    rec_bytes = 2 * (lay.n_emg * ne + 3 * na) + ANN_BYTES
-    ann_off = 2 * (lay.n_emg * ne + 3 * na)
+    """Write annotations that did not fit their record into free room of earlier records
+    (``data_bytes``: a record's bytes before its annotation field)."""
+    rec_bytes = data_bytes + ANN_BYTES
+    ann_off = data_bytes
     pending = list(leftovers)
     r = nrec - 1
     with open(tmp, "r+b") as g:
@@ -1215,11 +1654,7 @@ def _place_leftovers(
             used = len(blk.rstrip(b"\x00")) + 1
             changed = False
             while pending:
-                on, du, tx = pending[0]
-                tal = _onset_txt(on).encode()
-                if du is not None:
-                    tal += b"\x15" + f"{du:.6f}".rstrip("0").rstrip(".").encode()
-                tal += b"\x14" + tx.encode("utf-8")[:100] + b"\x14\x00"
+                tal = _tal(*pending[0])
                 if used + len(tal) > ANN_BYTES:
                     break
                 blk[used : used + len(tal)] = tal

@@ -12,17 +12,26 @@ site       string   muscle site of an EMG channel (``calf``...), ``""`` for acc
 index      int64    sample index on the recording timeline (gaps consume indices)
 t_s        float64  seconds from the recording's start (``index / fs``)
 value      float64  µV (emg) or g (acc)
+side       string   the leg of the row's sensor channel: ``left``/``right``, the
+                    one-leg source's side (``unknown`` when not known), ``both``
+                    for a two-leg EDF's shared accelerometer
 =========  =======  ==========================================================
 
+A night of one sensor per leg has both legs' rows on the night's timeline, told apart
+by ``side`` (each leg's channels keep their sensor's labels, so ``channel`` repeats
+across legs: group by ``side`` and ``channel``).  Files written before ``side`` existed
+lack the column: their rows are all of the layout's ``side``.
+
 The file's key-value metadata holds ``nightcramp.layout``, ``nightcramp.events`` and
-``nightcramp.gaps`` as JSON (events with the same fields as ``cramp detect --json``).
-Gaps are simply absent rows (and listed in ``nightcramp.gaps``); nothing is interpolated.
+``nightcramp.gaps`` as JSON (events with the same fields as ``cramp detect --json``;
+a gap of one leg only carries its ``side``).  Gaps are simply absent rows (and listed in
+``nightcramp.gaps``); nothing is interpolated or filled.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +55,7 @@ SCHEMA = pa.schema(
         pa.field("index", pa.int64()),
         pa.field("t_s", pa.float64()),
         pa.field("value", pa.float64()),
+        pa.field("side", pa.dictionary(pa.int8(), pa.string())),
     ]
 )
 
@@ -129,30 +139,57 @@ def write_parquet(
     events: Iterable[Event] = (),
     gaps: Iterable[Gap] = (),
 ) -> dict[str, int]:
-    """Stream ``source`` into a tidy Parquet table at ``path`` (temp file, then rename)."""
+    """Stream ``source`` into a tidy Parquet table at ``path`` (temp file, then rename).
+
+    A source that gives each leg's items (:func:`recordings.night.leg_layouts_of`) is
+    written leg by leg, every row with its leg in ``side``."""
+    from recordings.night import leg_layouts_of
+
     out = Path(path)
     lay = source.layout
+    legs = leg_layouts_of(source)
     meta = {
         b"nightcramp.layout": dumps(layout_dict(lay)).encode(),
         b"nightcramp.events": dumps([event_dict(e) for e in events]).encode(),
         b"nightcramp.gaps": dumps([gap_dict(g) for g in gaps]).encode(),
     }
     schema = SCHEMA.with_metadata(meta)
-    emg_ch = pa.array(list(lay.emg_labels) + ["x", "y", "z"], pa.string())
+    # one "part" per leg (its EMG channels and accelerometer), or the whole source
+    parts = legs or [lay]
+    labels: list[str] = []
+    site_names: list[str] = []
+    emg_base: dict[str, int] = {}
+    for p in parts:
+        emg_base[p.side] = len(labels)
+        labels += list(p.emg_labels)
+        site_names += list(p.emg_sites)
+    emg_ch = pa.array(labels + ["x", "y", "z"], pa.string())
     streams = pa.array(["emg", "acc"], pa.string())
-    sites = pa.array(list(lay.emg_sites) + [""], pa.string())
+    sites = pa.array(site_names + [""], pa.string())
+    side_names = list(dict.fromkeys([p.side for p in parts] + list(lay.emg_sides)))
+    side_arr = pa.array(side_names, pa.string())
+    if legs:
+        emg_side = [side_names.index(p.side) for p in parts for _ in p.emg_labels]
+    else:
+        emg_side = [side_names.index(s) for s in (lay.emg_sides or (lay.side,) * lay.n_emg)]
     n_rows = 0
     emg_fs = lay.emg_fs
     acc_fs = lay.acc_fs or 1.0
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
-    group_rows = int(ROW_GROUP_S * (emg_fs * lay.n_emg + (lay.acc_fs or 0) * 3))
+    group_rows = int(ROW_GROUP_S * sum(p.emg_fs * p.n_emg + (p.acc_fs or 0) * 3 for p in parts))
 
-    def block(stream: int, idx0: int, data: np.ndarray, fs: float, ch_base: int, site: bool) -> pa.RecordBatch:  # fmt: skip
+    def block(
+        stream: int, idx0: int, data: np.ndarray, fs: float, ch_base: int, site: bool, side: int
+    ) -> pa.RecordBatch:
         n, c = data.shape
         idx = np.tile(np.arange(idx0, idx0 + n, dtype=np.int64), c)
         ch = np.repeat(np.arange(ch_base, ch_base + c, dtype=np.int8), n)
-        site_i = ch if site else np.full(n * c, len(lay.emg_sites), np.int8)
+        site_i = ch if site else np.full(n * c, len(site_names), np.int8)
+        if side >= 0:
+            side_i = np.full(n * c, side, np.int8)
+        else:  # EMG of a one-stream source: each channel's leg
+            side_i = np.repeat(np.asarray(emg_side[ch_base : ch_base + c], np.int8), n)
         return pa.record_batch(
             [
                 pa.DictionaryArray.from_arrays(np.full(n * c, stream, np.int8), streams),
@@ -161,19 +198,32 @@ def write_parquet(
                 pa.array(idx),
                 pa.array(idx / fs),
                 pa.array(data.T.reshape(-1)),
+                pa.DictionaryArray.from_arrays(side_i, side_arr),
             ],
             schema=SCHEMA,
         )
 
+    items: Iterator[tuple[str | None, Chunk | Gap]]
+    if legs:
+        items = source.leg_items()  # type: ignore[attr-defined]
+    else:
+        items = ((None, it) for it in source.chunks())
     with files.atomic_target(out) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
-            for item in source.chunks():
+            for leg, item in items:
                 if not isinstance(item, Chunk):
                     continue
-                pending.append(block(0, item.emg_start, item.emg, emg_fs, 0, True))
+                if leg is None:
+                    e_base, e_side, a_side = 0, -1, side_names.index(lay.side)
+                else:
+                    e_base = emg_base[leg]
+                    e_side = a_side = side_names.index(leg)
+                pending.append(block(0, item.emg_start, item.emg, emg_fs, e_base, True, e_side))
                 pending_rows += item.emg.size
                 if item.acc.shape[0]:
-                    pending.append(block(1, item.acc_start, item.acc, acc_fs, lay.n_emg, False))
+                    pending.append(
+                        block(1, item.acc_start, item.acc, acc_fs, len(labels), False, a_side)
+                    )
                     pending_rows += item.acc.size
                 if pending_rows >= group_rows:
                     w.write_table(pa.Table.from_batches(pending, schema=SCHEMA))

@@ -35,6 +35,14 @@ SIDES = ("left", "right")
 ABSENT = "absent"
 
 
+def leg_layouts_of(source: Any) -> list[StreamLayout]:
+    """The one-leg layouts of a source that gives each leg's items itself
+    (``leg_layouts`` and ``leg_items()``: a night of one sensor per leg, or the EDF+
+    export of one), else ``[]`` (the source is one stream: ``chunks()``)."""
+    legs = getattr(source, "leg_layouts", None)
+    return list(legs) if legs and callable(getattr(source, "leg_items", None)) else []
+
+
 def is_night(meta: dict[str, Any]) -> bool:
     """A several-sensor night (its ``meta.json`` lists ``sensors``)."""
     return isinstance(meta.get("sensors"), list)
@@ -191,8 +199,9 @@ class NightSource:
 
     def chunks(self) -> Iterator[Chunk | Gap]:
         raise UserError(
-            f"{self.path}: a night of two sensors is not one stream -- export each sensor's "
-            f"folder ({self.path / 'left'}, {self.path / 'right'})"
+            f"{self.path}: a night of two sensors is not one stream -- cramp detect, "
+            "replay and export take each leg apart; for one sensor alone use its folder "
+            f"({self.path / 'left'}, {self.path / 'right'})"
         )
 
     def wall_time(self, t_s: float) -> datetime:

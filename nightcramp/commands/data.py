@@ -115,14 +115,16 @@ def run_night(
     from detector.config import DetectorConfig
     from detector.pipeline import Pipeline
     from detector.stream import bulk_chunks
+    from recordings.night import leg_layouts_of
 
     cfg = DetectorConfig(bilateral_rule=bilateral)
     fs = src.layout.emg_fs
     # As fast as possible: bulk pieces (the events do not depend on the chunking).
     items: Any
-    if hasattr(src, "leg_items"):  # one sensor per leg: each leg's items to its detector
+    legs = leg_layouts_of(src)
+    if legs:  # one sensor per leg (or its EDF+ export): each leg's items to its detector
         night: Any = src
-        pipe = Pipeline(night.leg_layouts, on_event=on_event, config=cfg)
+        pipe = Pipeline(legs, on_event=on_event, config=cfg)
         items = night.leg_items(bulk=not speed)
     else:
         pipe = Pipeline(src.layout, on_event=on_event, config=cfg)
@@ -329,7 +331,10 @@ def export(
     """Export a recording (or EDF file) to EDF+ with events as annotations, or Parquet.
 
     Gaps are kept (EDF+D record onsets plus 'gap: <reason>' annotations); EDF records are
-    never padded with samples that were not measured.
+    never padded with samples that were not measured.  A night of two sensors (one per
+    leg) goes into one file: both legs labelled L/R, a gap of one leg filled with a value
+    below the digital minimum and annotated 'gap: <reason> leg=<side>'; in Parquet each
+    row's leg is in the 'side' column.
     """
     if (edf_path is None) == (pq_path is None):
         raise UserError("cramp export: give exactly one of --edf FILE or --parquet FILE")
