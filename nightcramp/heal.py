@@ -122,25 +122,21 @@ def find_folder(night_id: str, roots: Iterable[Path], db: Path | None = None) ->
 
 def _redetect(folder: Path) -> tuple[Any, Any, datetime | None]:
     """(NightResult, source, wall time of the last data) of a recording folder."""
-    from detector.pipeline import Pipeline
-    from detector.stream import Gap, bulk_chunks
+    from detector.pipeline import run
+    from detector.stream import Chunk, Gap
     from recordings.export import open_source
 
     src: Any = open_source(folder)  # ours, a BITalino/Ganglion night, or one per leg
-    items: Any
-    if hasattr(src, "leg_items"):  # one sensor per leg: each leg's items to its detector
-        pipe = Pipeline(src.leg_layouts)
-        items = src.leg_items()
-    else:
-        pipe = Pipeline(src.layout)
-        items = ((None, it) for it in bulk_chunks(src))
-    last = 0.0
     fs = src.layout.emg_fs
-    for leg, item in items:
-        pipe.feed(item, leg=leg)
+    last = 0.0
+
+    def seen(item: Chunk | Gap) -> None:
+        nonlocal last
         if not isinstance(item, Gap) and item.emg.shape[0]:
             last = max(last, item.emg_stop / fs)
-    return pipe.finish(), src, src.wall_time(last)
+
+    result = run(src, on_item=seen)  # a night of one sensor per leg: leg by leg
+    return result, src, src.wall_time(last)
 
 
 def finish_killed_nights(
