@@ -203,6 +203,9 @@ class DetectorConfig:
     """Envelope autocorrelation at the stride lag that counts as periodic, unitless."""
     walk_acc_g: float = 0.08
     """Acc activity (RMS of the 3 axes' variation in 1 s) of walking, g."""
+    walk_onset_run_s: float = 4.0
+    """Walking starts at the first of this many seconds in a row upright and moving
+    (>= walk_acc_g), s: about walk_min_strides strides at a ~1 s period."""
     stride_env_hz: float = 20.0
     """The calf envelope is decimated to about this rate for the stride autocorrelation,
     Hz (well above the ~1 Hz stride rate)."""
@@ -240,8 +243,9 @@ class DetectorConfig:
     """Excursion of the raw 10-ms mean over the peak envelope above which a short burst
     (<= pop_max_s) is an electrode pop: a step that decays (DOMAIN.md); clean EMG < 1."""
     artifact_step_long: float = 1.5
-    """Same ratio for a longer burst with the leg still (acc below walk_acc_g or no
-    acc): a loose electrode's baseline swings; muscle EMG is zero-mean, < 0.5 here."""
+    """Same ratio (in windows, :attr:`step_long_window_s`) for a longer burst with the
+    leg still (acc below walk_acc_g, or no acc): a loose electrode's baseline swings;
+    muscle EMG is zero-mean, < 0.5 here (< 0.75 on every cramp of the tuning draws)."""
     steady_depth_min: float = 0.9
     """P10/P90 of the calf envelope at or above which loud activity is steady noise
     (electrode off), not a contraction, which waxes and wanes (DOMAIN, Minetto 2009)."""
@@ -250,6 +254,9 @@ class DetectorConfig:
     saturation_frac: float = 0.5
     """A burst whose raw signal is flat (stuck or clipped) in at least this fraction of
     its frames is a saturation artifact, unitless."""
+    step_long_window_s: float = 5.0
+    """Window of the step ratio of a longer burst (the median over its windows), s: a
+    loose lead's baseline swings within seconds, a good lead's drift over minutes."""
     pop_max_s: float = 3.0
     """A low-frequency burst shorter than this is an electrode pop, s."""
     artifact_min_f_hz: float = 0.0

@@ -77,7 +77,14 @@ from detector.stages.frames import (
 from detector.stages.front_end import Frames, FrontEnd, MainsTracker, emg_band, frame_hop
 from detector.stages.notices import EarlyNotices
 from detector.stages.plm import PlmSeries
-from detector.stages.posture import AccSeconds, ShankAxis, burst_acc, posture_per_second, upright
+from detector.stages.posture import (
+    AccSeconds,
+    ShankAxis,
+    burst_acc,
+    posture_per_second,
+    upright,
+    walk_onset,
+)
 from detector.stages.rest import RestLevel, frame_levels, off_level, on_level
 from detector.stages.segmenter import BurstSegmenter, refine_onset
 from detector.stages.sleep import WakeState, after_cramp, asleep_before, epochs, wake_periods
@@ -435,9 +442,10 @@ class Detector:
         held = self.plm.held
         self.notices.episode_closed(held[0] if held is not None else None)
 
-    def _classify_episode(self, ep: Episode) -> None:
+    def _classify_episode(self, ep: Episode, wake: bool = True) -> None:
         cfg = self.cfg
-        self.wake.episode(self.clock.t(ep.k0), self.clock.t(ep.k1), len(ep.segs))
+        if wake:
+            self.wake.episode(self.clock.t(ep.k0), self.clock.t(ep.k1), len(ep.segs))
         cramps: list[tuple[Segment, BurstFeatures, Verdict, float]] = []
         for k0, k1, pre in self._cramp_runs(ep):
             seg = Segment(k0, k1)
@@ -445,12 +453,16 @@ class Detector:
             v = classify(f, cfg)
             if v.kind == "cramp" and f.duration_s <= cfg.cramp_lm_context_s:
                 self.plm.decide_held(f.start_s)
-            if v.kind == "cramp" and self.plm.in_lm_series(f):
+            # calf-led with a tibialis channel it cannot be a leg movement of a series
+            # (PLMs are tibialis-led, DOMAIN); else a short one at a series interval is
+            could_be_lm = not f.has_tibialis or f.tib_exc_uv >= f.calf_exc_uv
+            if v.kind == "cramp" and could_be_lm and self.plm.in_lm_series(f):
                 continue
             if v.kind == "cramp":
                 cramps.append((seg, f, v, pre))
         if not cramps:
-            self._classify_part(ep.segs, allow_cramp=False)
+            if not self._split_at_strides(ep):
+                self._classify_part(ep.segs, allow_cramp=False)
             return
         # the cramp(s) stand alone; what is left of the episode around them is classified
         # separately (the pre-cramp rise right before a cramp is context, not an event)
@@ -483,6 +495,33 @@ class Detector:
                     self._emit(ev)
             else:
                 self._classify_part(it[1], allow_cramp=False)
+
+    def _split_at_strides(self, ep: Episode) -> bool:
+        """An episode with no cramp core that turns into walking: the part before the
+        strides start is judged on its own (a cramp walked off while the calf is still
+        contracted ends where the strides start; their high bursts hid its core), the
+        walking after it is an event of its own.  True when it found a cramp so."""
+        cfg, t = self.cfg, self.clock.t
+        t0, t1 = t(ep.k0), t(ep.k1)
+        if not self.acc_fs or t1 - t0 < cfg.cramp_min_s:
+            return False
+        tw = walk_onset(self.acc, self.axis, cfg, t0, t1)
+        if tw is None or tw - t0 < cfg.cramp_min_s:
+            return False
+        kw = ep.k0 + self.clock.frames(tw - t0)
+        before = [Segment(s.k0, min(s.k1, kw)) for s in ep.segs if s.k0 < kw]
+        after = [Segment(max(s.k0, kw), s.k1) for s in ep.segs if s.k1 > kw]
+        cores = []
+        for k0, k1, pre in self._cramp_runs(Episode(before)):
+            f = self._features([Segment(k0, k1)])
+            if classify(f, cfg).kind == "cramp" and not self.plm.in_lm_series(f):
+                cores.append((k0, k1, pre))
+        if not cores:
+            return False
+        self._classify_episode(Episode(before), wake=False)
+        if after:
+            self._classify_part(after, allow_cramp=False)
+        return True
 
     def _classify_part(self, segs: list[Segment], allow_cramp: bool) -> None:
         f = self._features(segs)

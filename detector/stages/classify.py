@@ -52,6 +52,8 @@ class BurstFeatures:
     """Raw in-frame variance / band-passed power (1 for clean EMG; >> 1 for mains/pops)."""
     step_ratio: float
     """Excursion of the raw 10-ms mean / peak band-passed envelope (clean EMG < 1)."""
+    step_ratio_win: float
+    """The same in windows of ``step_long_window_s``, median over the burst's windows."""
     f_eff_hz: float
     """Effective frequency of the band-passed EMG from TKEO / mean square (Hz)."""
     flat_frac: float
@@ -120,12 +122,15 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             0.85,
         )
     moving = f.acc_activity_g is not None and f.acc_activity_g >= cfg.walk_acc_g
-    if f.step_ratio >= cfg.artifact_step_long and d > cfg.pop_max_s and not moving:
+    # a baseline swinging within seconds by more than the EMG envelope is no muscle;
+    # measured in windows so that the slow wander of a good lead under a long cramp
+    # (sweat, the leads moving, DOMAIN) does not add up to a swing
+    if f.step_ratio_win >= cfg.artifact_step_long and d > cfg.pop_max_s and not moving:
         return Verdict(
             "artifact",
             "electrode-off",
-            f"raw baseline swings {f.step_ratio:.1f}x the EMG envelope with the leg still: "
-            "loose electrode",
+            f"raw baseline swings {f.step_ratio_win:.1f}x the EMG envelope with the leg "
+            "still: loose electrode",
             0.8,
         )
     steady = f.depth >= cfg.steady_depth_min and f.cramp_x_rest >= cfg.cramp_min_x_rest

@@ -80,9 +80,23 @@ def burst_features(
     # envelope, on the burst's main channel: a pop's step and decay dwarf it
     w = max(1, int(round(cfg.step_window_s * fps)))
     main = int(np.argmax(env.max(axis=0)))
+    step_win = 0.0
     if rm.shape[0] > w:
         sm = np.convolve(rm[:, main], np.ones(w) / w, mode="valid")
         step = float(sm.max() - sm.min()) / max(float(env[:, main].max()), 1e-9)
+        # a long burst: the same ratio in windows of step_long_window_s, median over
+        # them: a loose lead swings all along, while the slow drift of a good lead over
+        # minutes (sweat, DOMAIN) adds up to a large excursion end to end
+        lw = max(1, int(round(cfg.step_long_window_s * fps)))
+        em = env[:, main]
+        off_rm = rm.shape[0] - em.shape[0]  # rm starts before the burst
+        n_w = min(sm.size - max(0, off_rm), em.size) // lw
+        if n_w >= 2:
+            sw = sm[max(0, off_rm) : max(0, off_rm) + n_w * lw].reshape(n_w, lw)
+            ew = em[: n_w * lw].reshape(n_w, lw).max(axis=1)
+            step_win = float(np.median((sw.max(axis=1) - sw.min(axis=1)) / np.maximum(ew, 1e-9)))
+        else:
+            step_win = step
     else:
         step = 0.0
     ratio = min(1.0, max(0.0, float(tk.sum()) / max(s_e2, 1e-12) / 2.0))
@@ -115,6 +129,7 @@ def burst_features(
         tib_exc_uv=tib_exc,
         lf_ratio=lf,
         step_ratio=step,
+        step_ratio_win=step_win,
         f_eff_hz=f_eff,
         flat_frac=flat_frac,
         stride_ac=ac,

@@ -173,6 +173,31 @@ def burst_acc(
     return activity, up, turn
 
 
+def walk_onset(
+    acc: AccSeconds, axis: ShankAxis, cfg: DetectorConfig, t0: float, t1: float
+) -> float | None:
+    """The second walking starts within [t0, t1): the first of ``walk_onset_run_s``
+    seconds in a row with the shank upright and moving like walking (acc activity
+    >= ``walk_acc_g``); None without accelerometer or walking.
+
+    A cramp walked off at once (DOMAIN: people get up the moment it bites) ends where the
+    strides start: the part of the episode before this second is judged on its own.
+    """
+    if not acc.acc_fs:
+        return None
+    s0, s1 = int(math.floor(t0)), int(math.ceil(t1))
+    g, act, ok = acc.seconds(s0, max(s1, s0 + 1))
+    if not ok.any():
+        return None
+    walking = ok & (act >= cfg.walk_acc_g) & upright(g, axis.at(s0, acc), cfg.upright_deg)
+    run = max(1, int(cfg.walk_onset_run_s))
+    if walking.size < run:
+        return None
+    full = np.convolve(walking.astype(np.int32), np.ones(run, np.int32), mode="valid") == run
+    hit = np.flatnonzero(full)
+    return float(max(t0, s0 + int(hit[0]))) if hit.size else None
+
+
 def posture_per_second(
     ok: np.ndarray, up: np.ndarray, moving: np.ndarray, walking: np.ndarray, near_s: int
 ) -> np.ndarray:

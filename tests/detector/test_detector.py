@@ -355,3 +355,14 @@ def test_long_leg_movements_of_a_series_are_not_cramps_short_cramp_is_held() -> 
     cr = kinds(res, "cramp")
     assert len(cr) == 1 and abs(cr[0].start_s - 420) < 0.5
     assert emitted_at[cr[0].start_s] <= cr[0].start_s + 95
+
+
+def test_a_calf_led_short_cramp_after_a_leg_movement_is_a_cramp() -> None:
+    """A 12-s cramp of the calf 30 s after a tibialis leg movement (a series interval):
+    PLMs are tibialis-led (DOMAIN), so with a tibialis channel a calf-led burst is no
+    member of a series."""
+    s = Synth(300, seed=16, acc_fs=None, sites=("calf", "tibialis"))
+    s.burst(1, 100.0, 102.0, 30.0)  # a leg movement of the tibialis
+    s.cramp(132.0, 12.0)
+    cr = kinds(detect(s), "cramp")
+    assert len(cr) == 1 and abs(cr[0].start_s - 132.0) < 0.5, cr

@@ -16,11 +16,12 @@ from detector.stages.buffers import FrameRing
 from detector.stages.classify import BurstFeatures
 from detector.stages.electrode_off import ElectrodeOff
 from detector.stages.episodes import Episodes, Segment, cramp_cores, leftover_parts
+from detector.stages.features import burst_features
 from detector.stages.frames import Envelope, SecondStats
 from detector.stages.front_end import FrontEnd, MainsTracker, emg_band, frame_hop
 from detector.stages.notices import EarlyNotices
 from detector.stages.plm import PlmSeries
-from detector.stages.posture import AccSeconds, ShankAxis, upright
+from detector.stages.posture import AccSeconds, ShankAxis, upright, walk_onset
 from detector.stages.rest import RestLevel, frame_levels, off_level, on_level
 from detector.stages.segmenter import BurstSegmenter, refine_onset
 from detector.stages.sleep import WakeState, epochs
@@ -418,6 +419,61 @@ def test_acc_seconds_in_random_blocks_equal_one_piece() -> None:
     g, act, ok = one.seconds(0, 120)
     assert ok.all() and np.allclose(g.mean(axis=0), [0, 0, 1], atol=0.01)
     assert np.allclose(act, np.sqrt(3) * 0.05, rtol=0.2)
+
+
+def test_walk_onset_is_the_first_second_of_a_run_upright_and_moving() -> None:
+    fs = 50
+    rng = np.random.default_rng(9)
+    t = np.arange(60 * fs) / fs
+    lying = np.tile([1.0, 0.0, 0.0], (t.size, 1))  # shank horizontal (sensor x: along it)
+    g = lying + rng.normal(0, 0.003, lying.shape)
+    up = t >= 28.0  # stands up at 28 s, strides from 30 s
+    g[up] = [0.0, 0.0, 1.0]
+    strides = t >= 30.0
+    g[strides, 2] += 0.25 * np.sin(2 * np.pi * 1.0 * t[strides])  # ~1 stride per second
+    g[strides, 0] += 0.1 * np.sin(2 * np.pi * 2.0 * t[strides])
+    acc = AccSeconds(float(fs))
+    acc.push(0, g)
+    acc.flush()
+    cfg = replace(CFG, acc_shank_axis=2)
+    axis = ShankAxis(cfg)
+    assert walk_onset(acc, axis, cfg, 0.0, 60.0) == 30.0
+    assert walk_onset(acc, axis, cfg, 0.0, 29.0) is None  # standing still is no walk
+    assert walk_onset(AccSeconds(None), axis, cfg, 0.0, 60.0) is None
+    # a shake of the leg in bed is moving but not upright: no walk
+    g2 = lying.copy()
+    g2[t >= 30.0, 1] += 0.3 * np.sin(2 * np.pi * 3.0 * t[t >= 30.0])
+    acc2 = AccSeconds(float(fs))
+    acc2.push(0, g2)
+    acc2.flush()
+    assert walk_onset(acc2, axis, cfg, 0.0, 60.0) is None
+
+
+def _step_features(raw_mean: np.ndarray, fps: float = 100.0) -> BurstFeatures:
+    """A 120-s sustained burst (envelope 50 µV, waxing and waning at 1.4 Hz) over raw
+    10-ms means ``raw_mean``."""
+    n = raw_mean.size
+    env2 = (50.0 * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * np.arange(n) / fps)))[:, None] ** 2
+    rest = np.full((n, 1), 2.0)
+    return burst_features(
+        e2s=env2, e2=env2, tk=env2 * 0.1, rv=env2, rm=raw_mean[:, None], rest=rest,
+        calf=[0], tib=[], cfg=CFG, fs=1000.0, fps=fps, t0=0.0, t1=n / fps,
+        seg_times=[(0.0, n / fps)], acc=(None, None, None),
+    )  # fmt: skip
+
+
+def test_step_ratio_of_a_long_burst_is_measured_in_windows() -> None:
+    """A good lead's slow drift over minutes (sweat) is no swing; a loose lead's is."""
+    t = np.arange(12000) / 100.0
+    drift = _step_features(300.0 * t / t[-1])  # 300 µV end to end over 2 minutes
+    assert drift.step_ratio > 3 * CFG.artifact_step_long and drift.step_ratio_win < 0.5
+    swing = _step_features(150.0 * np.sin(2 * np.pi * 0.7 * t))  # swings within seconds
+    assert swing.step_ratio_win > CFG.artifact_step_long
+    from detector.stages.classify import classify
+
+    assert classify(drift, CFG).kind == "cramp"
+    v = classify(swing, CFG)
+    assert (v.kind, v.subtype) == ("artifact", "electrode-off")
 
 
 # --------------------------------------------------------------------------- sleep / wake
