@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from detector.events import Event
 from detector.stream import Chunk, Gap, Source, StreamLayout, simple_wall_time
@@ -833,6 +832,8 @@ class EdfSource:
             ctx = max(1, int(math.ceil(RESAMPLE_CONTEXT_S / rec)))
             c0, c1 = max(s0, r0 - ctx), min(s1, r1 + ctx)
             x = self._physical(s, c0, c1, sc)
+            from scipy.signal import resample_poly  # ~0.5 s to import: only when resampling
+
             y = resample_poly(x, up, down)
             n_out = int(round(fs * rec))
             a = (r0 - c0) * n_out

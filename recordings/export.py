@@ -24,11 +24,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from detector.events import Event
 from detector.stream import Chunk, Gap, Source, StreamLayout
@@ -38,16 +36,24 @@ from recordings.jsonout import dumps, jsonable, utc_iso
 
 ROW_GROUP_S = 600.0
 
-SCHEMA = pa.schema(
-    [
-        pa.field("stream", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("channel", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("site", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("index", pa.int64()),
-        pa.field("t_s", pa.float64()),
-        pa.field("value", pa.float64()),
-    ]
-)
+if TYPE_CHECKING:  # pyarrow only for Parquet export, imported there (detect needs none)
+    import pyarrow as pa
+
+
+def parquet_schema() -> pa.Schema:
+    """The tidy table's columns (one row per sample and channel)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("stream", pa.dictionary(pa.int8(), pa.string())),
+            pa.field("channel", pa.dictionary(pa.int8(), pa.string())),
+            pa.field("site", pa.dictionary(pa.int8(), pa.string())),
+            pa.field("index", pa.int64()),
+            pa.field("t_s", pa.float64()),
+            pa.field("value", pa.float64()),
+        ]
+    )
 
 
 def layout_dict(layout: StreamLayout) -> dict[str, Any]:
@@ -130,6 +136,10 @@ def write_parquet(
     gaps: Iterable[Gap] = (),
 ) -> dict[str, int]:
     """Stream ``source`` into a tidy Parquet table at ``path`` (temp file, then rename)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table_schema = parquet_schema()
     out = Path(path)
     lay = source.layout
     meta = {
@@ -137,7 +147,7 @@ def write_parquet(
         b"nightcramp.events": dumps([event_dict(e) for e in events]).encode(),
         b"nightcramp.gaps": dumps([gap_dict(g) for g in gaps]).encode(),
     }
-    schema = SCHEMA.with_metadata(meta)
+    schema = table_schema.with_metadata(meta)
     emg_ch = pa.array(list(lay.emg_labels) + ["x", "y", "z"], pa.string())
     streams = pa.array(["emg", "acc"], pa.string())
     sites = pa.array(list(lay.emg_sites) + [""], pa.string())
@@ -162,7 +172,7 @@ def write_parquet(
                 pa.array(idx / fs),
                 pa.array(data.T.reshape(-1)),
             ],
-            schema=SCHEMA,
+            schema=table_schema,
         )
 
     with files.atomic_target(out) as tmp:
@@ -176,10 +186,10 @@ def write_parquet(
                     pending.append(block(1, item.acc_start, item.acc, acc_fs, lay.n_emg, False))
                     pending_rows += item.acc.size
                 if pending_rows >= group_rows:
-                    w.write_table(pa.Table.from_batches(pending, schema=SCHEMA))
+                    w.write_table(pa.Table.from_batches(pending, schema=table_schema))
                     n_rows += pending_rows
                     pending, pending_rows = [], 0
             if pending:
-                w.write_table(pa.Table.from_batches(pending, schema=SCHEMA))
+                w.write_table(pa.Table.from_batches(pending, schema=table_schema))
                 n_rows += pending_rows
     return {"rows": n_rows}
