@@ -284,7 +284,7 @@ def test_one_open_source_for_every_path(tmp_path: Path) -> None:
 
 #: Modules ``cramp detect FILE.edf --json`` leaves out: only other commands (or readers
 #: of the trace tables) need them, and each costs tenths of a second to import.
-DETECT_SKIPS = ("pandas", "pyarrow")
+DETECT_SKIPS = ("pandas", "pyarrow", "scipy.signal")
 
 
 def test_detect_json_of_an_edf_imports_no_heavy_module(tmp_path: Path) -> None:
