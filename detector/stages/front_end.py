@@ -344,6 +344,11 @@ class FrontEnd:
             self._skip = skip
         self.next_i = i0 + n
         changes = self.mains.feed(x, i0)
+        if not changes and self._skip == 0 and self.buf.shape[1]:
+            # the common case: filtered samples go straight behind the carried ones
+            self.buf, self.zi = iir.sosfilt(self.sos, x, self.zi, lead=self.buf)
+            self._raw_frames(x)
+            return self._emit_frames()
         if changes:
             parts, pos = [], 0
             for c, notches in changes:
@@ -377,6 +382,10 @@ class FrontEnd:
             self.buf = np.zeros((self.n_ch, 1))  # started exactly on a frame: neighbour 0
         self._raw_frames(r)
         self.buf = np.concatenate([self.buf, y], axis=1)
+        return self._emit_frames()
+
+    def _emit_frames(self) -> Frames | None:
+        """The whole frames in ``buf`` (after its first column, the left neighbour)."""
         h = self.hop
         nf = (self.buf.shape[1] - 2) // h
         if nf <= 0:

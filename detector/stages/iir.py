@@ -236,9 +236,14 @@ def _load_kernel() -> Kernel | None:
 _KERNEL: list[Kernel | None] = []  # empty until first use
 
 
-def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sosfilt(
+    sos: np.ndarray, x: np.ndarray, zi: np.ndarray, lead: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``scipy.signal.sosfilt(sos, x, axis=-1, zi=zi)`` for float64 ``x`` (channels, n)
-    and ``zi`` (sections, channels, 2): the filtered copy of ``x`` and the final state."""
+    and ``zi`` (sections, channels, 2): the filtered copy of ``x`` and the final state.
+
+    ``lead`` (channels, m): columns to put before the filtered samples, in the same new
+    array (``concatenate([lead, y], axis=1)``, without copying ``y`` a second time)."""
     if not _KERNEL:
         _KERNEL.append(_load_kernel())
     kernel = _KERNEL[0]
@@ -246,8 +251,19 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray,
         from scipy import signal
 
         y, zf = signal.sosfilt(sos, x, axis=-1, zi=zi)
+        if lead is not None:
+            y = np.concatenate([lead, y], axis=1)
         return y, zf
-    y = np.array(x, dtype=np.float64, order="C")  # copies, as sosfilt does
     z = np.array(np.moveaxis(zi, 0, 1), dtype=np.float64, order="C")
-    kernel(np.ascontiguousarray(sos, dtype=np.float64), y, z)
+    sos = np.ascontiguousarray(sos, dtype=np.float64)
+    if lead is None:
+        y = np.array(x, dtype=np.float64, order="C")  # copies, as sosfilt does
+        kernel(sos, y, z)
+        return y, np.moveaxis(z, 1, 0)
+    m = lead.shape[1]
+    y = np.empty((x.shape[0], m + x.shape[1]))
+    y[:, :m] = lead
+    y[:, m:] = x
+    for i in range(y.shape[0]):  # one row at a time: each row's samples are contiguous
+        kernel(sos, y[i : i + 1, m:], z[i : i + 1])
     return y, np.moveaxis(z, 1, 0)

@@ -68,6 +68,19 @@ def test_sosfilt_leaves_its_inputs_alone_and_chains() -> None:
     assert np.array_equal(np.concatenate([y1, y2], axis=1), y_all) and np.array_equal(z2, z_all)
 
 
+def test_lead_columns_go_before_the_filtered_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    sos = _cascade(1000.0)
+    rng = np.random.default_rng(4)
+    x, lead = rng.normal(size=(2, 4000)), rng.normal(size=(2, 3))
+    zi = rng.normal(size=(sos.shape[0], 2, 2))
+    want_y, want_z = signal.sosfilt(sos, x, axis=-1, zi=zi)
+    want = np.concatenate([lead, want_y], axis=1)
+    for kernel in (iir._KERNEL[:], [None]):  # the compiled kernel, then the fallback
+        monkeypatch.setattr(iir, "_KERNEL", kernel)
+        y, z = iir.sosfilt(sos, x, zi, lead=lead)
+        assert y.tobytes() == want.tobytes() and np.array_equal(z, want_z)
+
+
 def test_the_fallback_is_scipys_public_sosfilt(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the compiled kernel (another scipy layout), the public function runs."""
     sos = _cascade(500.0)
