@@ -8,8 +8,8 @@ of the input, so a night pushed in 1-sample chunks and in one piece give the sam
 bit for bit (``tests/detector/test_detector.py``, ``tests/detector/test_detector_stages.py``).
 
 * :func:`emg_band` / :func:`design_sos`: band-pass fitted to the sampling rate, plus mains
-  notches (``scipy.signal.butter`` / ``iirnotch`` in second-order sections, as
-  :mod:`detector.stages.iir` computes them bit for bit without importing scipy.signal).
+  notches (2nd-order Butterworth sections and IIR notches, designed in
+  :mod:`detector.stages.iir` without importing scipy.signal).
 * :class:`MainsTracker`: decides by itself whether the mains is 50 or 60 Hz (and which
   harmonics stand out) from narrow-band power on fixed 1-s check blocks.
 * :class:`FrontEnd`: raw EMG -> filtered (``sosfilt`` with ``zi``) -> :class:`Frames` of

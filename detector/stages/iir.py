@@ -1,185 +1,145 @@
-"""The front end's IIR filters without importing ``scipy.signal`` (~0.5 s per process).
+"""The front end's IIR filters, designed here, without importing ``scipy.signal``.
 
-:func:`butter2`, :func:`notch_sos`, :func:`sosfilt_zi` give bit for bit what
-``scipy.signal.butter(2, fc, btype, fs=fs, output="sos")``,
-``tf2sos(*iirnotch(f, q, fs=fs))`` and ``sosfilt_zi(sos)`` give: the same numpy operations
-in the same order, taken from scipy's own code for these cases (one second-order section
-each; scipy is BSD-licensed).  :func:`sosfilt` runs scipy's compiled second-order-section
-kernel (the one ``scipy.signal.sosfilt`` calls), loaded without the rest of
-``scipy.signal``; if that cannot be done, it falls back to ``scipy.signal.sosfilt``.
-``tests/detector/test_iir.py`` checks all four against scipy, bit for bit, over a grid of
-rates and frequencies: the detected events cannot depend on this shortcut.
+Importing ``scipy.signal`` costs ~0.5 s per process; the front end needs only three small
+designs and one filter loop:
+
+* :func:`butter2`: 2nd-order Butterworth high-pass or low-pass, one second-order section,
+  by the bilinear transform of the analog prototype with the corner pre-warped.
+* :func:`notch_sos`: the second-order IIR notch (a pair of zeros on the unit circle at
+  ``f0``, poles just inside it), one section.
+* :func:`sosfilt_zi`: the state of each section at rest under a unit step.
+* :func:`sosfilt`: runs the cascade with a compiled kernel (see :func:`_load_kernel`).
+
+Sections are rows ``[b0 b1 b2 a0 a1 a2]`` with ``a0 == 1``, the layout of
+``scipy.signal``'s ``sos`` arrays; a filter's gain sits in its numerator, and the sections
+run in row order.  The state layout is the transposed direct form II (per section, input
+``x``, output ``y``, state ``(z0, z1)``)::
+
+    y  = b0 x + z0
+    z0 <- b1 x - a1 y + z1
+    z1 <- b2 x - a2 y
+
+The designs agree with ``scipy.signal``'s to rounding (the last digits), not bit for bit;
+``tests/detector/test_iir.py`` checks that over a grid of rates and frequencies, and checks
+the defining properties (magnitude at DC, Nyquist, the corner; the notch's null and its
+3-dB bandwidth; a constant input's constant output) without scipy.
+
+References: A. V. Oppenheim, R. W. Schafer, *Discrete-Time Signal Processing* (ch. 7:
+IIR design by the bilinear transform, pre-warping; ch. 6: transposed direct forms);
+S. K. Mitra, *Digital Signal Processing: A Computer-Based Approach* (simple digital
+filters: the second-order IIR notch); R. Bristow-Johnson, *Audio EQ Cookbook* (its LPF and
+HPF are the same closed forms, with Q = 1/sqrt(2)).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 
-def _cplxreal(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """scipy.signal._filter_design._cplxreal: conjugate pairs (one of each) and reals."""
-    z = np.atleast_1d(z)
-    if z.size == 0:
-        return z, z
-    tol = 100 * np.finfo((1.0 * z).dtype).eps
-    z = z[np.lexsort((abs(z.imag), z.real))]
-    real_indices = abs(z.imag) <= tol * abs(z)
-    zr = z[real_indices].real
-    if len(zr) == len(z):
-        return np.array([]), zr
-    z = z[~real_indices]
-    zp = z[z.imag > 0]
-    zn = z[z.imag < 0]
-    if len(zp) != len(zn):
-        raise ValueError("complex value with no matching conjugate")
-    same_real = np.diff(zp.real) <= tol * abs(zp[:-1])
-    diffs = np.diff(np.concatenate(([0], same_real, [0])))
-    run_starts = np.nonzero(diffs > 0)[0]
-    run_stops = np.nonzero(diffs < 0)[0]
-    for i in range(len(run_starts)):
-        start, stop = run_starts[i], run_stops[i] + 1
-        for chunk in (zp[start:stop], zn[start:stop]):
-            chunk[...] = chunk[np.lexsort([abs(chunk.imag)])]
-    if any(abs(zp - zn.conj()) > tol * abs(zn)):
-        raise ValueError("complex value with no matching conjugate")
-    return (zp + zn.conj()) / 2, zr
-
-
-def _poly(seq: np.ndarray) -> np.ndarray:
-    """scipy.signal._polyutils.poly (numpy's np.poly, 1-D)."""
-    a = np.ones((1,), dtype=seq.dtype)
-    one = np.ones_like(seq[0])
-    for zero in seq:
-        a = np.convolve(a, np.stack((one, -zero)), mode="full")
-    if np.iscomplexobj(a):
-        roots = np.asarray(seq, dtype=np.complex128)
-        if np.all(np.sort(np.imag(roots)) == np.sort(np.imag(np.conj(roots)))):
-            a = np.asarray(np.real(a), copy=True)
-    return a
-
-
-def _section(z: list[Any], p: list[Any]) -> np.ndarray:
-    """scipy's _single_zpksos(z, p, 1): one section [b0 b1 b2 a0 a1 a2]."""
-    sos = np.zeros(6)
-    zz, pp = np.asarray(z), np.asarray(p)
-    k = np.asarray(1, dtype=np.result_type(np.real(zz), np.real(pp), 1))
-    b = np.multiply(k, _poly(zz))
-    a = np.atleast_1d(np.asarray(_poly(pp)))
-    sos[3 - len(b) : 3] = b
-    sos[6 - len(a) : 6] = a
-    return sos
-
-
-def _nearest(fro: np.ndarray, to: complex, which: str) -> int:
-    order = np.argsort(np.abs(fro - to))
-    if which == "any":
-        return int(order[0])
-    mask = np.isreal(fro[order])
-    return int(order[np.nonzero(mask)[0][0]])
-
-
-def _zpk2sos_2(z: np.ndarray, p: np.ndarray, k: Any) -> np.ndarray:
-    """scipy's zpk2sos (digital, ``nearest`` pairing) for two zeros and one conjugate
-    pole pair: the one path these filters take."""
-    z, p, kk = np.asarray(z), np.asarray(p), np.asarray(k)
-    z = np.concatenate(_cplxreal(z))
-    p = np.concatenate(_cplxreal(p))
-    if len(p) != 1 or np.isreal(p[0]) or len(z) not in (1, 2):
-        raise ValueError("not a single section with a conjugate pole pair")
-    p1 = p[int(np.argmin(np.abs(1 - np.abs(p))))]
-    p2 = p1.conj()
-    z1_idx = _nearest(z, p1, "any")
-    z1 = z[z1_idx]
-    z = np.delete(z, z1_idx)
-    if not np.isreal(z1):
-        sec = _section([z1, z1.conj()], [p1, p2])
-    else:
-        z2 = z[_nearest(z, p1, "real")]
-        sec = _section([z1, z2], [p1, p2])
-    sos = sec[None, :].copy()
-    sos[0][:3] *= kk.real
-    return sos
-
-
 def butter2(fc: float, fs: float, btype: str) -> np.ndarray:
-    """``scipy.signal.butter(2, fc, btype=btype, fs=fs, output="sos")``, bit for bit
-    (``btype``: ``highpass`` or ``lowpass``)."""
-    fs = float(fs)
-    wn = np.asarray(fc, dtype=np.float64) / (fs / 2)
-    if not 0 < wn < 1:
+    """2nd-order Butterworth ``btype`` (``"lowpass"`` or ``"highpass"``) with its -3 dB
+    corner at ``fc`` Hz for sampling rate ``fs`` Hz: one section, shape (1, 6).
+
+    Analog prototype, corner 1 rad/s: ``H(s) = 1 / (s^2 + sqrt(2) s + 1)`` (its poles
+    ``exp(±j 3pi/4)``; ``|H(j w)|^2 = 1 / (1 + w^4)``).  The bilinear transform maps the
+    analog frequency ``W`` to the digital ``w`` by ``W = (2/T) tan(w/2)``, so pre-warping
+    the corner and scaling ``s`` by it leaves, with ``K = tan(pi fc / fs)``::
+
+        s  ->  (1/K) (1 - z^-1) / (1 + z^-1)          (low-pass)
+        s  ->  K (1 + z^-1) / (1 - z^-1)              (high-pass: s -> 1/s first)
+
+    Multiplying out by ``(1 + z^-1)^2`` (low-pass) or ``(1 - z^-1)^2`` (high-pass) and
+    dividing by ``D = K^2 + sqrt(2) K + 1``::
+
+        low-pass:   b = K^2/D [1,  2, 1]
+        high-pass:  b = 1/D   [1, -2, 1]
+        both:       a = [1, 2 (K^2 - 1)/D, (K^2 - sqrt(2) K + 1)/D]
+
+    The digital magnitude is then exactly ``1 / (1 + (tan(w/2)/K)^4)`` (low-pass; the
+    ratio inverted for the high-pass): 1 and 0 at DC and Nyquist, 1/sqrt(2) at ``fc``.
+    """
+    fs, fc = float(fs), float(fc)
+    if not 0.0 < fc < fs / 2:
         raise ValueError(f"critical frequency {fc} Hz not in (0, {fs / 2}) Hz")
-    warped = 2 * 2.0 * np.tan(np.pi * wn / 2.0)
-    # analog prototype (buttap(2))
-    m = np.arange(-1, 2, 2, dtype=np.float64)
-    p = -np.exp(1j * np.pi * m / 4)
-    z = np.asarray([], dtype=np.float64)
-    k = 1.0
-    wo = float(warped)
-    if btype == "highpass":
-        z_hp = np.concatenate((wo / z, np.zeros(2)))
-        p_hp = wo / p
-        k = k * np.real(np.prod(-z) / np.prod(-p))
-        z, p = z_hp, p_hp
-    elif btype == "lowpass":
-        z, p = wo * z, wo * p
-        k = k * wo**2
+    k = math.tan(math.pi * fc / fs)
+    kk = k * k
+    r2k = math.sqrt(2.0) * k
+    d = kk + r2k + 1.0
+    a = [1.0, 2.0 * (kk - 1.0) / d, (kk - r2k + 1.0) / d]
+    if btype == "lowpass":
+        g = kk / d
+        b = [g, 2.0 * g, g]
+    elif btype == "highpass":
+        g = 1.0 / d
+        b = [g, -2.0 * g, g]
     else:
         raise ValueError(f"btype {btype!r}: highpass or lowpass")
-    # bilinear_zpk(z, p, k, fs=2.0)
-    fs2 = 2.0 * 2.0
-    degree = len(p) - len(z)
-    z_z = np.concatenate(((fs2 + z) / (fs2 - z), -np.ones(degree)))
-    p_z = (fs2 + p) / (fs2 - p)
-    k_z = k * np.real(np.prod(fs2 - z) / np.prod(fs2 - p))
-    return _zpk2sos_2(z_z, p_z, k_z)
+    return np.array([b + a])
 
 
 def notch_sos(f0: float, q: float, fs: float) -> np.ndarray:
-    """``scipy.signal.tf2sos(*scipy.signal.iirnotch(f0, q, fs=fs))``, bit for bit."""
-    fs = float(fs)
-    w0 = 2 * float(f0) / fs
-    if w0 > 1.0 or w0 < 0.0:
-        raise ValueError("w0 should be such that 0 < w0 < 1")
-    bw = w0 / float(q)
-    bw = bw * np.pi
-    w0 = w0 * np.pi
-    beta = math.tan(bw / 2.0)
-    gain = 1.0 / (1.0 + beta)
-    b = gain * np.asarray([1.0, -2.0 * math.cos(w0), 1.0])
-    a = np.asarray([1.0, -2.0 * gain * math.cos(w0), (2.0 * gain - 1.0)])
-    # tf2zpk: normalize (a[0] == 1), then roots
-    b, a = b / a[0], a / a[0]
-    k = b[0]
-    b = b / b[0]
-    return _zpk2sos_2(np.roots(b), np.roots(a), k)
+    """Second-order IIR notch at ``f0`` Hz with quality factor ``q`` (``f0`` over the
+    -3 dB bandwidth) for sampling rate ``fs`` Hz: one section, shape (1, 6).
 
+    With ``w0 = 2 pi f0 / fs`` and bandwidth ``bw = w0 / q`` (rad/sample), the notch is
+    ``H(z) = (1 + A(z)) / 2`` for the 2nd-order all-pass ``A(z)`` whose phase passes -pi
+    at ``w0`` (Mitra).  Its closed form, with ``g = 1 / (1 + tan(bw/2))``::
 
-def _lfilter_zi(b: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """scipy.signal.lfilter_zi for one section (a[0] == 1)."""
-    if a[0] != 1.0:
-        b = b / a[0]
-        a = a / a[0]
-    n = max(a.shape[0], b.shape[0])
-    comp = np.zeros((n - 1, n - 1), dtype=(-a[1:] / (1.0 * a[0:1])).dtype)
-    comp[0, :] = -a[1:] / (1.0 * a[0:1])
-    comp[np.arange(1, n - 1), np.arange(0, n - 2)] = 1
-    iminus_a = np.asarray(np.eye(n - 1) - comp.T, dtype=np.result_type(a, b))
-    return np.asarray(np.linalg.solve(iminus_a, b[1:] - a[1:] * b[0]))
+        b = g [1, -2 cos w0, 1]         (zeros exp(±j w0): |H| = 0 at f0)
+        a = [1, -2 g cos w0, 2g - 1]    (pole radius sqrt(2g - 1) < 1)
+
+    ``|H| = 1`` at DC and Nyquist (numerator and denominator agree there: ``2g(1 -+ cos
+    w0)`` both), and the two -3 dB frequencies lie ``bw`` apart.
+    """
+    fs, f0, q = float(fs), float(f0), float(q)
+    if not 0.0 < f0 < fs / 2:
+        raise ValueError(f"notch frequency {f0} Hz not in (0, {fs / 2}) Hz")
+    if not q > 0.0:
+        raise ValueError(f"notch quality factor {q}: must be > 0")
+    w0 = 2.0 * math.pi * f0 / fs
+    bw = w0 / q
+    g = 1.0 / (1.0 + math.tan(bw / 2.0))
+    c = math.cos(w0)
+    return np.array([[g, -2.0 * g * c, g, 1.0, -2.0 * g * c, 2.0 * g - 1.0]])
 
 
 def sosfilt_zi(sos: np.ndarray) -> np.ndarray:
-    """``scipy.signal.sosfilt_zi(sos)``, bit for bit: shape (n_sections, 2)."""
-    sos = np.asarray(sos)
-    zi = np.empty((sos.shape[0], 2), dtype=sos.dtype)
-    scale = 1.0
-    for s in range(sos.shape[0]):
-        b, a = sos[s, :3], sos[s, 3:]
-        zi[s, ...] = scale * _lfilter_zi(b, a)
-        scale *= np.sum(b) / np.sum(a)
+    """Per-section state, shape (n_sections, 2), that a cascade holds at rest under a
+    constant input of 1: scale it by the first sample to start a filter without the step
+    response ringing through.
+
+    At rest the state stops changing, so in the transposed direct form II (module
+    docstring) with ``x = u`` constant and ``y = b0 u + z0``::
+
+        z0 = b1 u - a1 (b0 u + z0) + z1      i.e.  (1 + a1) z0 - z1 = (b1 - a1 b0) u
+        z1 = b2 u - a2 (b0 u + z0)           i.e.        a2 z0 + z1 = (b2 - a2 b0) u
+
+    a 2x2 system; adding the rows eliminates ``z1``::
+
+        z0 = (b1 + b2 - (a1 + a2) b0) u / (1 + a1 + a2),   z1 = (b2 - a2 b0) u - a2 z0
+
+    (so ``y = b0 u + z0 = H(1) u``, the DC gain, as it must).  The determinant
+    ``1 + a1 + a2`` is the denominator at ``z = 1``: it vanishes only with a pole at DC,
+    which has no rest state.  In a cascade, section ``s`` sees ``u`` = the product of the
+    DC gains of the sections before it (0 after a high-pass).
+    """
+    sos = np.asarray(sos, dtype=np.float64)
+    if sos.ndim != 2 or sos.shape[1] != 6:
+        raise ValueError(f"sos of shape {sos.shape}: must be (n_sections, 6)")
+    zi = np.empty((sos.shape[0], 2))
+    u = 1.0
+    for s, (b0, b1, b2, a0, a1, a2) in enumerate(sos.tolist()):
+        if a0 != 1.0:
+            b0, b1, b2, a1, a2 = b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0
+        det = 1.0 + a1 + a2
+        if det == 0.0:
+            raise ValueError(f"section {s} has a pole at z = 1: no rest state")
+        z0 = (b1 + b2 - (a1 + a2) * b0) * u / det
+        zi[s] = z0, (b2 - a2 * b0) * u - a2 * z0
+        u *= (b0 + b1 + b2) / det
     return zi
 
 
@@ -187,8 +147,24 @@ Kernel = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
 
 def _load_kernel() -> Kernel | None:
-    """scipy's compiled ``_sosfilt(sos, x, zi)`` (in place; x (signals, n) and zi
-    (signals, sections, 2), C-contiguous float64), without importing scipy.signal."""
+    """The compiled cascade loop of the installed scipy, or ``None``.
+
+    This loads a *private* scipy extension module, ``scipy/signal/_sosfilt.*.so`` (the
+    binary that ``scipy.signal.sosfilt`` itself calls), by its file path, so that
+    ``scipy.signal`` is not imported.  Its contract, relied on here and not promised by
+    scipy: ``_sosfilt(sos, x, zi)`` filters in place, ``x`` (signals, n) and ``zi``
+    (signals, sections, 2), C-contiguous float64, transposed direct form II.
+
+    On first use it checks itself: a short signal through the kernel must give bit for
+    bit the recurrence of the module docstring written out in Python (not
+    ``scipy.signal.sosfilt``, whose import is what this avoids).  If the file is missing,
+    fails to load, or disagrees, this returns ``None`` and :func:`sosfilt` calls the
+    public ``scipy.signal.sosfilt`` instead.  ``tests/detector/test_iir.py`` compares the
+    kernel path with the public ``scipy.signal.sosfilt`` bit for bit and tests the
+    fallback.  Checked on scipy 1.11.4 (the floor ``pyproject.toml`` requires) and 1.17.1.
+    A later scipy that moves the module, or whose kernel fails the short check, only costs
+    the import time back; a change the short check cannot see is what the test is for.
+    """
     import sys
 
     name = "scipy.signal._sosfilt"
@@ -240,7 +216,8 @@ def sosfilt(
     sos: np.ndarray, x: np.ndarray, zi: np.ndarray, lead: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``scipy.signal.sosfilt(sos, x, axis=-1, zi=zi)`` for float64 ``x`` (channels, n)
-    and ``zi`` (sections, channels, 2): the filtered copy of ``x`` and the final state.
+    and ``zi`` (sections, channels, 2): the filtered copy of ``x`` and the final state,
+    bit for bit (the same compiled loop, :func:`_load_kernel`, or the public function).
 
     ``lead`` (channels, m): columns to put before the filtered samples, in the same new
     array (``concatenate([lead, y], axis=1)``, without copying ``y`` a second time)."""
