@@ -52,13 +52,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from detector.config import DetectorConfig
-from detector.events import Event, NightResult
+from detector.events import Event, NightResult, lazy_table
 from detector.stages.classify import BurstFeatures, Verdict, classify
 from detector.stages.electrode_off import ElectrodeOff
 from detector.stages.episodes import Episode, Episodes, Segment, cramp_cores, leftover_parts
@@ -90,6 +89,8 @@ from detector.stages.segmenter import BurstSegmenter, refine_onset
 from detector.stages.sleep import WakeState, after_cramp, asleep_before, epochs, wake_periods
 from detector.stream import Chunk, Gap, StreamLayout
 
+if TYPE_CHECKING:  # only the trace/epochs tables need pandas, made on first read
+    import pandas as pd
 __all__ = ["CALF_SITES", "DETECTOR_VERSION", "Detector", "DetectorConfig"]
 
 DETECTOR_VERSION = "nightcramp-detect 1.0"
@@ -593,6 +594,9 @@ class Detector:
 
     # ------------------------------------------------------------------ trace, epochs
     def _trace_epochs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The trace and epoch columns, computed now; the tables themselves are made on
+        first read (:func:`detector.events.lazy_table`), so pandas is imported only
+        by a caller that reads them."""
         cfg = self.cfg
         st = self.seconds
         n_sec = max(st.n.n, self.acc.n if self.acc_fs else 0)
@@ -632,13 +636,24 @@ class Detector:
             posture = posture_per_second(ok, up, moving, walking, cfg.standing_near_s)
         else:
             posture = np.full(n_sec, "unknown", dtype=object)
-        trace = pd.DataFrame(
-            {"t_s": t, "emg_rms_uv": rms, "rest_uv": rest, "activity_g": act, "posture": posture}
-        )
+        trace_cols = {
+            "t_s": t, "emg_rms_uv": rms, "rest_uv": rest, "activity_g": act, "posture": posture
+        }  # fmt: skip
         # active seconds: acc or EMG movement
         active = moving.copy()
         if self.acc_fs:
             active |= np.nan_to_num(act, nan=0.0) > cfg.active_acc_g
         wake = wake_periods(self.events, (self._first_i or 0) / self.fs, float(n_sec), cfg)
         ep = epochs(active, (n > 0) | ok, up & ok, posture, wake, cfg)
-        return trace, pd.DataFrame(ep)
+        return _table(trace_cols), _table(ep)
+
+
+def _table(cols: Any) -> pd.DataFrame:
+    """The DataFrame of ``cols``, made (and pandas imported) on first read."""
+
+    def make() -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(cols)
+
+    return lazy_table(make)

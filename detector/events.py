@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 
 if TYPE_CHECKING:  # pandas costs ~0.5 s to import; only the trace/epochs tables need it
     import pandas as pd
@@ -116,9 +116,49 @@ class Event:
         return d
 
 
+class _Lazy:
+    """A table not made yet: the function making it."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], pd.DataFrame]) -> None:
+        self.make = make
+
+
+def lazy_table(make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """A :class:`NightResult` ``trace``/``epochs`` value made by ``make()`` on first read,
+    so a caller that never reads the tables (``cramp detect --json``) never imports pandas
+    (~0.2 s).  Typed as the table it stands for: every read of the field gives the table."""
+    return cast("pd.DataFrame", _Lazy(make))
+
+
+class _Table:
+    """The descriptor of a :class:`NightResult` table field: makes a :func:`lazy_table`
+    on first read and keeps it.  Set on the class after the dataclass is made, so the
+    field stays a required one in its place (a class value would be taken for its
+    default)."""
+
+    def __init__(self, name: str) -> None:
+        self.slot = f"_{name}_table"
+
+    def __get__(self, obj: object, owner: type | None = None) -> pd.DataFrame:
+        if obj is None:
+            raise AttributeError(self.slot)
+        v = obj.__dict__[self.slot]
+        if isinstance(v, _Lazy):
+            v = obj.__dict__[self.slot] = v.make()
+        return cast("pd.DataFrame", v)
+
+    def __set__(self, obj: object, value: pd.DataFrame) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass
 class NightResult:
-    """Everything the detector learned about one recording."""
+    """Everything the detector learned about one recording.
+
+    ``trace`` and ``epochs`` may be given as :func:`lazy_table`; reading them always
+    gives the tables."""
 
     layout: StreamLayout
     events: list[Event]
@@ -139,3 +179,7 @@ class NightResult:
     legs: dict[str, NightResult] = field(default_factory=dict)
     """A two-leg night: each leg's own night (``left``, ``right``), before the merge;
     empty for one leg."""
+
+
+NightResult.trace = _Table("trace")  # type: ignore[assignment]
+NightResult.epochs = _Table("epochs")  # type: ignore[assignment]

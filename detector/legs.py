@@ -23,16 +23,18 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from detector.config import DetectorConfig
 from detector.detect import DETECTOR_VERSION, Detector
-from detector.events import KINDS, Event, NightResult
+from detector.events import KINDS, Event, NightResult, lazy_table
 from detector.stages.bilateral import LegEvents, merge_legs, rule_name
 from detector.stream import Chunk, Gap, StreamLayout
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class _Leg:
@@ -140,6 +142,8 @@ class LegsDetector:
 def _combine_trace(traces: list[pd.DataFrame]) -> pd.DataFrame:
     """Per second: the loudest leg's EMG and rest, the most active leg's acceleration,
     the first known posture."""
+    import pandas as pd
+
     traces = [t for t in traces if len(t)]
     if not traces:
         return pd.DataFrame(columns=["t_s", "emg_rms_uv", "rest_uv", "activity_g", "posture"])
@@ -169,6 +173,8 @@ def _combine_trace(traces: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _combine_epochs(epochs: list[pd.DataFrame]) -> pd.DataFrame:
     """Per epoch: wake if either leg says wake, else sleep if either has data, else gap."""
+    import pandas as pd
+
     epochs = [e for e in epochs if len(e)]
     if not epochs:
         return pd.DataFrame(columns=["t_s", "state", "posture", "activity"])
@@ -217,8 +223,9 @@ def merge_nights(
         layout=layout,
         events=events,
         gaps=sorted(gaps, key=lambda g: (g.start_s, g.side)),
-        trace=_combine_trace([n.trace for n in nights.values()]),
-        epochs=_combine_epochs([n.epochs for n in nights.values()]),
+        # made on first read, as each leg's own tables (pandas only for who reads them)
+        trace=lazy_table(lambda: _combine_trace([n.trace for n in nights.values()])),
+        epochs=lazy_table(lambda: _combine_epochs([n.epochs for n in nights.values()])),
         duration_s=duration_s,
         detector_version=first.detector_version or DETECTOR_VERSION,
         stats=stats,

@@ -61,7 +61,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from detector.events import Event
 from detector.stream import Chunk, Gap, Source, StreamLayout, simple_wall_time
@@ -738,17 +737,24 @@ class EdfSource:
     def _digital(self, s: EdfSignal, r0: int, r1: int) -> np.ndarray:
         recs = self._records(r0, r1)
         nb = self.header.sample_bytes
-        raw = np.ascontiguousarray(recs[:, s.byte_offset : s.byte_offset + nb * s.n_per_record])
-        if nb == 2:
-            return raw.view("<i2").reshape(-1).astype(np.float64)
-        b = raw.reshape(-1, 3).astype(np.int32)
+        raw = recs[:, s.byte_offset : s.byte_offset + nb * s.n_per_record]
+        if nb == 2:  # each record's samples are contiguous: decode them in place, one copy
+            return raw.view("<i2").astype(np.float64).reshape(-1)
+        b = np.ascontiguousarray(raw).reshape(-1, 3).astype(np.int32)
         v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
         v = np.where(v >= 1 << 23, v - (1 << 24), v)
         return v.astype(np.float64)
 
     def _physical(self, s: EdfSignal, r0: int, r1: int, scale: float) -> np.ndarray:
+        # ((d - dmin) * gain + pmin) * scale, in place on the fresh decoded array (the
+        # same operations in the same order, so the same bits, without four temporaries)
         d = self._digital(s, r0, r1)
-        return ((d - s.dmin) * s.gain + s.pmin) * scale
+        d -= s.dmin
+        d *= s.gain
+        d += s.pmin
+        if scale != 1.0:  # x * 1.0 is x
+            d *= scale
+        return d
 
     def _read_annotations(self) -> None:
         h = self.header
@@ -876,6 +882,8 @@ class EdfSource:
             ctx = max(1, int(math.ceil(RESAMPLE_CONTEXT_S / rec)))
             c0, c1 = max(s0, r0 - ctx), min(s1, r1 + ctx)
             x = self._physical(s, c0, c1, sc)
+            from scipy.signal import resample_poly  # ~0.5 s to import: only when resampling
+
             y = resample_poly(x, up, down)
             n_out = int(round(fs * rec))
             a = (r0 - c0) * n_out

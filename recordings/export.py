@@ -33,11 +33,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from detector.events import Event
 from detector.stream import Chunk, Gap, Source, StreamLayout
@@ -47,17 +45,25 @@ from recordings.jsonout import dumps, jsonable, utc_iso
 
 ROW_GROUP_S = 600.0
 
-SCHEMA = pa.schema(
-    [
-        pa.field("stream", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("channel", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("site", pa.dictionary(pa.int8(), pa.string())),
-        pa.field("index", pa.int64()),
-        pa.field("t_s", pa.float64()),
-        pa.field("value", pa.float64()),
-        pa.field("side", pa.dictionary(pa.int8(), pa.string())),
-    ]
-)
+if TYPE_CHECKING:  # pyarrow only for Parquet export, imported there (detect needs none)
+    import pyarrow as pa
+
+
+def parquet_schema() -> pa.Schema:
+    """The tidy table's columns (one row per sample and channel)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("stream", pa.dictionary(pa.int8(), pa.string())),
+            pa.field("channel", pa.dictionary(pa.int8(), pa.string())),
+            pa.field("site", pa.dictionary(pa.int8(), pa.string())),
+            pa.field("index", pa.int64()),
+            pa.field("t_s", pa.float64()),
+            pa.field("value", pa.float64()),
+            pa.field("side", pa.dictionary(pa.int8(), pa.string())),
+        ]
+    )
 
 
 def layout_dict(layout: StreamLayout) -> dict[str, Any]:
@@ -143,8 +149,12 @@ def write_parquet(
 
     A source that gives each leg's items (:func:`recordings.night.leg_layouts_of`) is
     written leg by leg, every row with its leg in ``side``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from recordings.night import leg_layouts_of
 
+    table_schema = parquet_schema()
     out = Path(path)
     lay = source.layout
     legs = leg_layouts_of(source)
@@ -153,7 +163,7 @@ def write_parquet(
         b"nightcramp.events": dumps([event_dict(e) for e in events]).encode(),
         b"nightcramp.gaps": dumps([gap_dict(g) for g in gaps]).encode(),
     }
-    schema = SCHEMA.with_metadata(meta)
+    schema = table_schema.with_metadata(meta)
     # one "part" per leg (its EMG channels and accelerometer), or the whole source
     parts = legs or [lay]
     labels: list[str] = []
@@ -200,7 +210,7 @@ def write_parquet(
                 pa.array(data.T.reshape(-1)),
                 pa.DictionaryArray.from_arrays(side_i, side_arr),
             ],
-            schema=SCHEMA,
+            schema=table_schema,
         )
 
     items: Iterator[tuple[str | None, Chunk | Gap]]
@@ -226,10 +236,10 @@ def write_parquet(
                     )
                     pending_rows += item.acc.size
                 if pending_rows >= group_rows:
-                    w.write_table(pa.Table.from_batches(pending, schema=SCHEMA))
+                    w.write_table(pa.Table.from_batches(pending, schema=table_schema))
                     n_rows += pending_rows
                     pending, pending_rows = [], 0
             if pending:
-                w.write_table(pa.Table.from_batches(pending, schema=SCHEMA))
+                w.write_table(pa.Table.from_batches(pending, schema=table_schema))
                 n_rows += pending_rows
     return {"rows": n_rows}

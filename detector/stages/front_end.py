@@ -8,7 +8,8 @@ of the input, so a night pushed in 1-sample chunks and in one piece give the sam
 bit for bit (``tests/detector/test_detector.py``, ``tests/detector/test_detector_stages.py``).
 
 * :func:`emg_band` / :func:`design_sos`: band-pass fitted to the sampling rate, plus mains
-  notches (``scipy.signal.butter`` / ``iirnotch`` in second-order sections).
+  notches (2nd-order Butterworth sections and IIR notches, designed in
+  :mod:`detector.stages.iir` without importing scipy.signal).
 * :class:`MainsTracker`: decides by itself whether the mains is 50 or 60 Hz (and which
   harmonics stand out) from narrow-band power on fixed 1-s check blocks.
 * :class:`FrontEnd`: raw EMG -> filtered (``sosfilt`` with ``zi``) -> :class:`Frames` of
@@ -21,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
+
+from detector.stages import iir
 
 
 def emg_band(fs: float, hp_hz: float, lp_hz: float, lp_frac: float) -> tuple[float, float | None]:
@@ -46,13 +48,12 @@ def design_sos(
 
     The band-pass sections always come first so their state survives a change of notches.
     """
-    parts = [signal.butter(2, hp, btype="highpass", fs=fs, output="sos")]
+    parts = [iir.butter2(hp, fs, "highpass")]
     if lp is not None:
-        parts.append(signal.butter(2, lp, btype="lowpass", fs=fs, output="sos"))
+        parts.append(iir.butter2(lp, fs, "lowpass"))
     for f in notches:
         if f < 0.48 * fs:
-            b, a = signal.iirnotch(f, q, fs=fs)
-            parts.append(signal.tf2sos(b, a))
+            parts.append(iir.notch_sos(f, q, fs))
     return np.vstack(parts).astype(np.float64)
 
 
@@ -330,7 +331,7 @@ class FrontEnd:
         if self.zi is None or self.next_i != i0:
             # (Re)start: steady-state filter state for a constant input equal to the
             # first sample, so a DC offset does not ring through the high-pass.
-            self.zi = signal.sosfilt_zi(self.sos)[:, None, :] * x[:, 0][None, :, None]
+            self.zi = iir.sosfilt_zi(self.sos)[:, None, :] * x[:, 0][None, :, None]
             self.dc = x[:, 0].copy()
             k_first = -(-i0 // self.hop)
             self.frame_start = k_first * self.hop
@@ -343,21 +344,26 @@ class FrontEnd:
             self._skip = skip
         self.next_i = i0 + n
         changes = self.mains.feed(x, i0)
+        if not changes and self._skip == 0 and self.buf.shape[1]:
+            # the common case: filtered samples go straight behind the carried ones
+            self.buf, self.zi = iir.sosfilt(self.sos, x, self.zi, lead=self.buf)
+            self._raw_frames(x)
+            return self._emit_frames()
         if changes:
             parts, pos = [], 0
             for c, notches in changes:
                 cut = c - i0
                 if cut > pos:
-                    y, self.zi = signal.sosfilt(self.sos, x[:, pos:cut], axis=-1, zi=self.zi)
+                    y, self.zi = iir.sosfilt(self.sos, x[:, pos:cut], self.zi)
                     parts.append(y)
                 pos = cut
                 self._refilter(notches)
             if n > pos:
-                y, self.zi = signal.sosfilt(self.sos, x[:, pos:], axis=-1, zi=self.zi)
+                y, self.zi = iir.sosfilt(self.sos, x[:, pos:], self.zi)
                 parts.append(y)
             y = np.concatenate(parts, axis=1)
         else:
-            y, self.zi = signal.sosfilt(self.sos, x, axis=-1, zi=self.zi)
+            y, self.zi = iir.sosfilt(self.sos, x, self.zi)
         # raw in-frame variance as mean(x^2) - mean(x)^2 on x itself (no copy): in float64
         # the cancellation error is ~1e-16 x DC^2, far below a µV² even for ADC counts
         r = x
@@ -376,6 +382,10 @@ class FrontEnd:
             self.buf = np.zeros((self.n_ch, 1))  # started exactly on a frame: neighbour 0
         self._raw_frames(r)
         self.buf = np.concatenate([self.buf, y], axis=1)
+        return self._emit_frames()
+
+    def _emit_frames(self) -> Frames | None:
+        """The whole frames in ``buf`` (after its first column, the left neighbour)."""
         h = self.hop
         nf = (self.buf.shape[1] - 2) // h
         if nf <= 0:

@@ -280,3 +280,37 @@ def test_one_open_source_for_every_path(tmp_path: Path) -> None:
     assert isinstance(night_source(str(edf), None), EdfSource)
     with pytest.raises(UserError, match="no such file or folder"):
         night_source(str(tmp_path / "missing.edf"), None)
+
+
+#: Modules ``cramp detect FILE.edf --json`` leaves out: only other commands (or readers
+#: of the trace tables) need them, and each costs tenths of a second to import.
+DETECT_SKIPS = ("pandas", "pyarrow", "scipy.signal")
+
+
+def test_detect_json_of_an_edf_imports_no_heavy_module(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from recordings.edf import write_edf
+
+    edf = tmp_path / "night.edf"
+    write_edf(RecordingSource(SAMPLE), edf)
+    code = (
+        "import sys\n"
+        "from nightcramp.cli import main\n"
+        f"main(['detect', {str(edf)!r}, '--json'])\n"
+        f"print([m for m in {DETECT_SKIPS!r} if m in sys.modules], file=sys.stderr)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.strip().splitlines()[-1] == "[]"
+    got = json.loads(p.stdout)
+    assert got["events"] and got["source_kind"] == "edf"
+    # the same night through the library, reading its tables: pandas comes when asked
+    from detector.pipeline import run
+    from recordings.edf import EdfSource
+
+    res = run(EdfSource(edf))
+    assert [e.start_s for e in res.events] == [e["start_s"] for e in got["events"]]
+    assert list(res.trace.columns) == ["t_s", "emg_rms_uv", "rest_uv", "activity_g", "posture"]
+    assert res.trace is res.trace and len(res.epochs) == int(np.ceil(res.duration_s / 30.0))
