@@ -52,7 +52,7 @@ NIGHT_SUFFIXES = (".edf", ".bdf")
 LIST_SUFFIXES = (".txt", ".lst", ".list")
 #: Default memory limit per local worker: several times a night's peak (< 300 MB).
 DEFAULT_MEMORY_LIMIT = "2GiB"
-#: Smallest memory limit per worker accepted: a worker peaks at ~290 MB (bench_batch).
+#: Smallest memory limit per worker accepted: a worker peaks at ~255 MB (bench_batch).
 MIN_MEMORY_LIMIT = 512 * 2**20
 #: Client threads writing finished nights' parts.
 WRITERS = 4
