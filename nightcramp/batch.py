@@ -791,16 +791,22 @@ def run_batch(
             bar.update(1)
             bar.set_postfix(failed=rep.failed)
 
-    ac = as_completed(futures)
+    # results are fetched on the client's event loop as tasks finish (no blocking round
+    # trip per night from this thread)
+    ac = as_completed(futures, with_results=True, raise_errors=False)
     del futures
     # parts are written by a few threads (most of a write is fsync, which frees the GIL)
     pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="nightcramp-write")
     writes: set[Future[tuple[dict[str, Any], float]]] = set()
     try:
-        for fut in ac:
+        for fut, got in ac:
             job = by_key[keys.pop(fut.key)]
             try:
-                res = fut.result()
+                if fut.status == "error":  # got: (type, exception, traceback)
+                    raise got[1]
+                if isinstance(got, BaseException):  # cancelled
+                    raise got
+                res = got
             except Exception as e:  # noqa: BLE001 - a lost worker or a crash: recorded
                 from distributed import KilledWorker
 
