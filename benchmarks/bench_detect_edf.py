@@ -15,11 +15,9 @@ wall time, peak memory < 300 MB.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 
@@ -36,17 +34,31 @@ def _floor(path: str) -> None:
     print(len(peer.finish()))
 
 
+#: Runs one command and prints its wall time and peak RSS.  Linux carries a process's
+#: peak RSS over fork and exec, so a child forked from this process (which may hold a
+#: freshly built 8-h night) would report this process's peak: the command is forked from
+#: this small launcher instead.
+_LAUNCH = """
+import os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+_, status, ru = os.wait4(p.pid, 0)
+wall = time.perf_counter() - t
+code = os.waitstatus_to_exitcode(status)
+if code:
+    sys.stderr.write(p.stderr.read().decode()[-500:])
+    sys.exit(code)
+print(wall, ru.ru_maxrss / 1024.0)
+"""
+
+
 def _run(cmd: list[str]) -> tuple[float, float]:
     """Wall time (s) and peak RSS (MB) of one child process."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode() if p.stderr else ""
-    if p.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {err[-500:]}")
-    return wall, ru.ru_maxrss / 1024.0
+    r = subprocess.run([sys.executable, "-c", _LAUNCH, *cmd], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr[-500:]}")
+    wall, rss = r.stdout.split()
+    return float(wall), float(rss)
 
 
 def main(argv: list[str] | None = None) -> None:
