@@ -628,6 +628,12 @@ CLUSTER_CONFIG: dict[str, Any] = {
     # the statistical profiler (the dashboard's Profile page) samples every 10 ms: it
     # halves an idle worker's CPU (3.6 -> 1.9 % of a core, bench notes in docs/BATCH.md)
     "distributed.worker.profile.enabled": False,
+    # every process's event loop wakes every 20 ms to time itself (the "tick"), and a
+    # system monitor samples CPU, memory and network twice a second; in a worker both
+    # take the GIL from the night's thread: the task cost ~13 % more CPU than in a plain
+    # process, ~4 % with these (bench_batch, docs/BATCH.md)
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
 }
 
 
