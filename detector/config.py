@@ -168,10 +168,13 @@ class DetectorConfig:
     cramp_hole_s: float = 0.3
     """Dips below the core level shorter than this are bridged, s (shorter than the gaps
     of ECG spikes at <= 100 bpm and of strides)."""
-    cramp_onset_x_pre: float = 1.5
-    """The onset is where the rise meets 1.5x the envelope level just before it."""
     cramp_rise_max_s: float = 3.0
-    """Longest rise walked back from the core, s (cramps rise in 0.3-2 s)."""
+    """Longest rise before a core's top, s (cramps rise in 0.3-2 s, DOMAIN: "sudden")."""
+    cramp_rise_top: float = 0.7
+    """The rise ends where the envelope first reaches this fraction of the core's median
+    (the waxing and waning's troughs are >= 0.55 of its peaks, Minetto 2009), unitless."""
+    cramp_onset_flat_s: float = 2.0
+    """The knee of the rise is fitted with this much of the level before the rise, s."""
     cramp_fall_max_s: float = 5.0
     """Longest fall walked forward from the core to the off level, s."""
     cramp_fall_floor: float = 0.1
@@ -180,9 +183,6 @@ class DetectorConfig:
     cramp_look_back_s: float = 10.0
     """Calf envelope read before an episode's start when looking for its cramp core, s
     (covers the pre-level window)."""
-    cramp_pre_window_s: tuple[float, float] = (6.0, 1.0)
-    """The level just before a core is the median envelope from this long before its
-    start to this long before it, s (clear of the rise, which takes 0.3-2 s)."""
     cramp_calf_vs_tib: float = 0.5
     """Calf median x rest must be at least this times the tibialis', unitless."""
     stretch_min_s: float = 10.0

@@ -75,6 +75,30 @@ class Episodes:
         )
 
 
+def rise_onset(y: np.ndarray, k_lo: int, k_hi: int) -> int:
+    """The knee of a rise: the ``k`` in ``[k_lo, k_hi]`` whose continuous fit
+    ``c + s * max(0, t - k)`` (flat, then a rising ramp: ``s > 0``) to ``y`` leaves the
+    least squared error.  All knees at once from the fits' normal equations."""
+    n = y.size
+    k_hi = min(k_hi, n - 1)
+    if n < 3 or k_hi <= k_lo:
+        return max(0, min(k_lo, n - 1))
+    t = np.arange(n, dtype=float)
+    ks = np.arange(k_lo, k_hi + 1, dtype=float)
+    h = np.maximum(0.0, t[None, :] - ks[:, None])  # the ramp regressor of each knee
+    sh, shh, shy = h.sum(axis=1), (h * h).sum(axis=1), h @ y
+    sy, syy = float(y.sum()), float(y @ y)
+    det = n * shh - sh * sh
+    ok = det > 1e-9
+    safe = np.where(ok, det, 1.0)
+    c = (shh * sy - sh * shy) / safe
+    slope = (n * shy - sh * sy) / safe
+    sse = np.where(ok & (slope > 0), syy - c * sy - slope * shy, np.inf)
+    if not np.isfinite(sse).any():
+        return k_hi
+    return int(ks[int(np.argmin(sse))])
+
+
 def cramp_cores(
     env: np.ndarray,
     rest: np.ndarray,
@@ -93,10 +117,11 @@ def cramp_cores(
     envelope: above the highest pre-cramp rise (+500 %, Chaney & Sherman) and below the
     troughs of a cramp's waxing and waning (depth <= 45 %, Minetto 2009).  Holes shorter
     than ``cramp_hole_s`` are bridged; runs of >= ``cramp_min_s`` are kept.  The onset is
-    then walked back down the contraction's rise to where the envelope meets
-    ``cramp_onset_x_pre`` x the level just before it (a local baseline, as in Severini
-    2012's adaptive double threshold); the end is walked forward down the fall to the off
-    level.
+    the knee of the rise (:func:`rise_onset`) within ``cramp_rise_max_s`` before the point
+    where the envelope first reaches ``cramp_rise_top`` x the core's median, fitted over
+    ``cramp_onset_flat_s`` more before it (the level the rise leaves: the local baseline
+    of Severini 2012's adaptive double threshold, here a fitted one); the end is walked
+    forward down the fall to the off level.
     """
     inner = env[start:]
     p90 = float(np.percentile(inner, 90))
@@ -112,20 +137,19 @@ def cramp_cores(
     ends = idx[np.r_[brk - 1, idx.size - 1]] + 1
     runs = []
     min_len = int(round(cfg.cramp_min_s * fps))
-    pre_far, pre_near = cfg.cramp_pre_window_s
+    back = int(round(cfg.cramp_rise_max_s * fps))
+    flat = int(round(cfg.cramp_onset_flat_s * fps))
     for a, b in zip(starts, ends, strict=True):
         if b - a < min_len:
             continue
         a, b = int(a), int(b)
-        # onset: walk back down the rise to the local pre-level
-        w0 = max(0, a - int(round(pre_far * fps)))
-        w1 = max(w0 + 1, a - int(round(pre_near * fps)))
-        pre_level = float(np.median(env[w0:w1])) if w1 > w0 else float(rest[a])
-        floor = max(pre_level * cfg.cramp_onset_x_pre, float(off[a]))
-        back = int(round(cfg.cramp_rise_max_s * fps))
-        j = a
-        while j > max(start, a - back) and env[j - 1] > floor:
-            j -= 1
+        # onset: the knee where the envelope leaves the level before it and starts the
+        # rise to the cramp (a continuous flat-then-ramp fit): a threshold on that level
+        # lands mid-rise on a slow rise, and inside a pre-cramp rise that ramps itself
+        top = a + int(np.argmax(env[a:b] >= cfg.cramp_rise_top * float(np.median(env[a:b]))))
+        k_lo = max(start, top - back)
+        w0 = max(0, k_lo - flat)
+        j = rise_onset(env[w0 : top + 1], k_lo - w0, top - w0) + w0
         # end: walk forward down the fall to the off level (or the post level)
         fwd = int(round(cfg.cramp_fall_max_s * fps))
         e = b

@@ -28,7 +28,6 @@ from benchmarks.robustness import (
 
 KNOWN: dict[str, str] = {
     "two-cramps / no accelerometer": "calf massage after a cramp, no accelerometer: a second cramp",
-    "walk-while-contracted": "found, but 0.7 s late: the rise of an 18x cramp over a pre-rise",
 }
 """Cases the detector does not pass yet: name -> the class of miss."""
 
