@@ -454,12 +454,7 @@ class Detector:
             v = classify(f, cfg)
             if v.kind == "cramp" and f.duration_s <= cfg.cramp_lm_context_s:
                 self.plm.decide_held(f.start_s)
-            # calf-led with a tibialis channel it cannot be a leg movement of a series
-            # (PLMs are tibialis-led, DOMAIN); else a short one at a series interval is
-            could_be_lm = not f.has_tibialis or f.tib_exc_uv >= f.calf_exc_uv
-            if v.kind == "cramp" and could_be_lm and self.plm.in_lm_series(f):
-                continue
-            if v.kind == "cramp":
+            if self._is_cramp(f, v):
                 cramps.append((seg, f, v, pre))
         if not cramps:
             if not self._split_at_strides(ep):
@@ -497,6 +492,13 @@ class Detector:
             else:
                 self._classify_part(it[1], allow_cramp=False)
 
+    def _is_cramp(self, f: BurstFeatures, v: Verdict) -> bool:
+        """A cramp core's verdict stands: a short one at a series interval after a leg
+        movement is a long leg movement of the series instead, unless it is calf-led with
+        a tibialis channel (PLMs are tibialis-led, DOMAIN)."""
+        could_be_lm = not f.has_tibialis or f.tib_exc_uv >= f.calf_exc_uv
+        return v.kind == "cramp" and not (could_be_lm and self.plm.in_lm_series(f))
+
     def _split_at_strides(self, ep: Episode) -> bool:
         """An episode with no cramp core that turns into walking: the part before the
         strides start is judged on its own (a cramp walked off while the calf is still
@@ -512,12 +514,9 @@ class Detector:
         kw = ep.k0 + self.clock.frames(tw - t0)
         before = [Segment(s.k0, min(s.k1, kw)) for s in ep.segs if s.k0 < kw]
         after = [Segment(max(s.k0, kw), s.k1) for s in ep.segs if s.k1 > kw]
-        cores = []
-        for k0, k1, pre in self._cramp_runs(Episode(before)):
-            f = self._features([Segment(k0, k1)])
-            if classify(f, cfg).kind == "cramp" and not self.plm.in_lm_series(f):
-                cores.append((k0, k1, pre))
-        if not cores:
+        runs = self._cramp_runs(Episode(before))
+        feats = [self._features([Segment(k0, k1)]) for k0, k1, _ in runs]
+        if not any(self._is_cramp(f, classify(f, cfg)) for f in feats):
             return False
         self._classify_episode(Episode(before), wake=False)
         if after:

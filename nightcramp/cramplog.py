@@ -453,8 +453,8 @@ def normalise_eased_by(v: str | list[str] | tuple[str, ...] | None) -> str | Non
 
 
 def _best_match(
-    start_s: float, end_s: float, kind: str, candidates: list[Any], leg: str = ""
-) -> Any:
+    start_s: float, end_s: float, kind: str, candidates: list[sqlite3.Row], leg: str = ""
+) -> sqlite3.Row | None:
     """The candidate event overlapping [start_s, end_s] longest (ties: same kind, then
     nearest onset).  Zero-length events count as overlapping when they fall inside.  An
     event of one leg never matches one of the other leg (``''``, unknown, and ``both``
@@ -462,7 +462,7 @@ def _best_match(
     best: tuple[float, int, float] | None = None
     best_row = None
     for c in candidates:
-        other = c["leg"] if "leg" in c.keys() else ""
+        other = c["leg"]
         if leg in ("left", "right") and other in ("left", "right") and other != leg:
             continue
         ov = min(end_s, c["end_s"]) - max(start_s, c["start_s"])

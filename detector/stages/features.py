@@ -89,10 +89,10 @@ def burst_features(
         # minutes (sweat, DOMAIN) adds up to a large excursion end to end
         lw = max(1, int(round(cfg.step_long_window_s * fps)))
         em = env[:, main]
-        off_rm = rm.shape[0] - em.shape[0]  # rm starts before the burst
-        n_w = min(sm.size - max(0, off_rm), em.size) // lw
+        o = max(0, rm.shape[0] - em.shape[0])  # rm starts before the burst
+        n_w = min(sm.size - o, em.size) // lw
         if n_w >= 2:
-            sw = sm[max(0, off_rm) : max(0, off_rm) + n_w * lw].reshape(n_w, lw)
+            sw = sm[o : o + n_w * lw].reshape(n_w, lw)
             ew = em[: n_w * lw].reshape(n_w, lw).max(axis=1)
             step_win = float(np.median((sw.max(axis=1) - sw.min(axis=1)) / np.maximum(ew, 1e-9)))
         else:
