@@ -1086,6 +1086,21 @@ LEGS_DIGITAL_MIN = -32767
 FILL_DIGITAL = -32768
 
 
+def _digital(
+    x: np.ndarray, rng: float, dmin: int, fill: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Physical values in [-rng, rng] as 16-bit digital values in [dmin, 32767], and how
+    many were clipped; with ``fill``, NaN (no sample) becomes ``fill`` and is not counted."""
+    d = np.round((x + rng) / (2 * rng) * float(32767 - dmin) + dmin)
+    out = (d < dmin) | (d > 32767)
+    if fill is None:
+        return np.clip(d, dmin, 32767).astype("<i2"), int(np.count_nonzero(out))
+    nan = np.isnan(x)
+    d = np.clip(d, dmin, 32767)
+    d[nan] = fill
+    return d.astype("<i2"), int(np.count_nonzero(out & ~nan))
+
+
 @dataclass
 class EdfExportStats:
     records: int = 0
@@ -1255,10 +1270,9 @@ def write_edf(
         return _header(start, patient, record_s, nrec, discontinuous, sigs, -32768)
 
     def dig(x: np.ndarray, rng: float) -> np.ndarray:
-        d = np.round((x + rng) / (2 * rng) * 65535.0 - 32768.0)
-        clipped = int(np.count_nonzero((d < -32768) | (d > 32767)))
+        d, clipped = _digital(x, rng, -32768)
         st.clipped += clipped
-        return np.clip(d, -32768, 32767).astype("<i2")
+        return d
 
     discontinuous = False
     last_onset_end: float | None = None
@@ -1512,12 +1526,9 @@ def _write_edf_legs(
     last_written: int | None = None
 
     def dig(x: np.ndarray, rng: float) -> np.ndarray:
-        nan = np.isnan(x)
-        d = np.round((x + rng) / (2 * rng) * 65534.0 + LEGS_DIGITAL_MIN)
-        st.clipped += int(np.count_nonzero(((d < LEGS_DIGITAL_MIN) | (d > 32767)) & ~nan))
-        d = np.clip(d, LEGS_DIGITAL_MIN, 32767)
-        d[nan] = FILL_DIGITAL
-        return d.astype("<i2")
+        d, clipped = _digital(x, rng, LEGS_DIGITAL_MIN, fill=FILL_DIGITAL)
+        st.clipped += clipped
+        return d
 
     def take(buf: list[tuple[int, np.ndarray]], i0: int, i1: int, dst: np.ndarray,
              cols: tuple[int, int]) -> None:  # fmt: skip
