@@ -14,7 +14,7 @@ from dataclasses import replace
 from detector.detect import Detector, DetectorConfig
 from detector.events import Event, NightResult
 from detector.legs import LegsDetector
-from detector.stream import Chunk, Gap, Source, StreamLayout, bulk_chunks
+from detector.stream import Chunk, Gap, Source, StreamLayout, bulk_chunks, leg_layouts_of
 
 EventSink = Callable[[Event], None]
 
@@ -116,11 +116,10 @@ def run(
 
     A source that gives each leg's items itself (``leg_layouts`` and ``leg_items()``:
     a night of one sensor per leg, or its EDF+ export) feeds each leg's detector."""
-    legs = getattr(source, "leg_layouts", None)
-    leg_items_of = getattr(source, "leg_items", None)
-    if legs and callable(leg_items_of):
-        pipe = Pipeline(list(legs), on_event=on_event, config=config)
-        for side, it in leg_items_of():
+    legs = leg_layouts_of(source)
+    if legs:
+        pipe = Pipeline(legs, on_event=on_event, config=config)
+        for side, it in source.leg_items():  # type: ignore[attr-defined]
             if on_item is not None:
                 on_item(it)
             pipe.feed(it, leg=side)

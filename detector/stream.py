@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -278,6 +278,14 @@ def coalesce(items: Iterable[Chunk | Gap], max_samples: int) -> Iterator[Chunk |
 
 #: Chunk length (s) for bulk runs (replay, detect, EDF): see :func:`coalesce`.
 BULK_CHUNK_S = 300.0
+
+
+def leg_layouts_of(source: Any) -> list[StreamLayout]:
+    """The one-leg layouts of a source that gives each leg's items itself
+    (``leg_layouts`` and ``leg_items()``: a night of one sensor per leg, or the EDF+
+    export of one), else ``[]`` (the source is one stream: ``chunks()``)."""
+    legs = getattr(source, "leg_layouts", None)
+    return list(legs) if legs and callable(getattr(source, "leg_items", None)) else []
 
 
 def bulk_chunks(source: Source, seconds: float = BULK_CHUNK_S) -> Iterator[Chunk | Gap]:

@@ -1223,10 +1223,10 @@ def write_edf(
     """Stream ``source`` into an EDF+ file at ``path`` (written to a temp file, renamed).
 
     Returns counters; see the module docstring for the rules (no padding, gaps kept).
-    A source of one sensor per leg (:func:`recordings.night.leg_layouts_of`) is written
+    A source of one sensor per leg (:func:`detector.stream.leg_layouts_of`) is written
     by :func:`_write_edf_legs`.
     """
-    from recordings.night import leg_layouts_of
+    from detector.stream import leg_layouts_of
 
     out = Path(path)
     legs = leg_layouts_of(source)

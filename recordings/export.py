@@ -147,12 +147,12 @@ def write_parquet(
 ) -> dict[str, int]:
     """Stream ``source`` into a tidy Parquet table at ``path`` (temp file, then rename).
 
-    A source that gives each leg's items (:func:`recordings.night.leg_layouts_of`) is
+    A source that gives each leg's items (:func:`detector.stream.leg_layouts_of`) is
     written leg by leg, every row with its leg in ``side``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from recordings.night import leg_layouts_of
+    from detector.stream import leg_layouts_of
 
     table_schema = parquet_schema()
     out = Path(path)

@@ -35,14 +35,6 @@ SIDES = ("left", "right")
 ABSENT = "absent"
 
 
-def leg_layouts_of(source: Any) -> list[StreamLayout]:
-    """The one-leg layouts of a source that gives each leg's items itself
-    (``leg_layouts`` and ``leg_items()``: a night of one sensor per leg, or the EDF+
-    export of one), else ``[]`` (the source is one stream: ``chunks()``)."""
-    legs = getattr(source, "leg_layouts", None)
-    return list(legs) if legs and callable(getattr(source, "leg_items", None)) else []
-
-
 def is_night(meta: dict[str, Any]) -> bool:
     """A several-sensor night (its ``meta.json`` lists ``sensors``)."""
     return isinstance(meta.get("sensors"), list)

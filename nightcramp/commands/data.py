@@ -114,8 +114,7 @@ def run_night(
     rule (``wasm``: WASM 2016, ``aasm``: AASM 2007)."""
     from detector.config import DetectorConfig
     from detector.pipeline import Pipeline
-    from detector.stream import bulk_chunks
-    from recordings.night import leg_layouts_of
+    from detector.stream import bulk_chunks, leg_layouts_of
 
     cfg = DetectorConfig(bilateral_rule=bilateral)
     fs = src.layout.emg_fs
