@@ -246,6 +246,25 @@ class DetectorConfig:
     """Same ratio (in windows, :attr:`step_long_window_s`) for a longer burst with the
     leg still (acc below walk_acc_g, or no acc): a loose electrode's baseline swings;
     muscle EMG is zero-mean, < 0.5 here (< 0.75 on every cramp of the tuning draws)."""
+    shape_hi_hz: tuple[float, float] = (250.0, 400.0)
+    """High band of the band-shape test (:mod:`detector.stages.band_shape`), Hz: above
+    most of surface EMG's power (De Luca 1997), inside a wearable's 20-450 Hz band."""
+    shape_mid_hz: tuple[float, float] = (60.0, 150.0)
+    """Mid band of the band-shape test, Hz: where surface EMG's power peaks."""
+    shape_rest_s: float = 60.0
+    """Seconds before a burst whose band shape is its resting reference, s."""
+    open_lead_line_excess: float = 0.5
+    """Share of a burst's power rise (over the :attr:`shape_rest_s` before it) that lies
+    within 3 Hz of a multiple of 50 or 60 Hz, at or above which the burst is an open lead
+    picking up hum: muscle raises every bin alike (~0.1-0.3: those bins' share of its
+    band; every cramp of the tuning draws <= 0.27), an open lead the lines alone (0.65-0.99
+    on the tuning draws: a strong line leaks a little out of its bins), unitless."""
+    open_lead_hf_ratio: float = 0.7
+    """Power density at :attr:`shape_hi_hz` over that at :attr:`shape_mid_hz` (50/60-Hz
+    multiples left out), median over a burst's seconds on its main calf channel, at or
+    above which the burst is an open lead: a flat broadband floor gives ~1 (~0.5 seen
+    through a recorder's 400-Hz low-pass), real surface EMG 0.01-0.05 (shared/data/real),
+    every cramp of the tuning draws <= 0.26, unitless."""
     steady_depth_min: float = 0.9
     """P10/P90 of the calf envelope at or above which loud activity is steady noise
     (electrode off), not a contraction, which waxes and wanes (DOMAIN, Minetto 2009)."""

@@ -58,6 +58,7 @@ import numpy as np
 
 from detector.config import DetectorConfig
 from detector.events import Event, NightResult, lazy_table
+from detector.stages.band_shape import BandShape
 from detector.stages.classify import BurstFeatures, Verdict, classify
 from detector.stages.electrode_off import ElectrodeOff
 from detector.stages.episodes import Episode, Episodes, Segment, cramp_cores, leftover_parts
@@ -93,7 +94,10 @@ if TYPE_CHECKING:  # only the trace/epochs tables need pandas, made on first rea
     import pandas as pd
 __all__ = ["CALF_SITES", "DETECTOR_VERSION", "Detector", "DetectorConfig"]
 
-DETECTOR_VERSION = "nightcramp-detect 1.0"
+DETECTOR_VERSION = "nightcramp-detect 1.1"
+"""Names the rules: a change that moves events bumps it, so the cramp log supersedes the
+old machine-made events and ``cramp batch`` redoes its nights (1.1: the walk-off split,
+the onset at the foot of the rise, the spectral open-lead tests)."""
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
 
@@ -139,6 +143,7 @@ class Detector:
             cfg.mains_max_hz,
         )
         self.front = FrontEnd(self.fs, c, hp, lp, cfg.notch_q, self.hop, self.mains)
+        self.shape = BandShape(self.fs, c, cfg.shape_hi_hz, cfg.shape_mid_hz)
         self.envelope = Envelope(c, max(1, int(round(cfg.env_window_s * self.fps / 2))))
         self.frames = FrameStore(
             int(math.ceil((cfg.max_segment_s + cfg.ring_extra_s) * self.fps)), c
@@ -189,9 +194,9 @@ class Detector:
         piece = max(1, int(self.cfg.max_piece_s * self.fs))
         x = emg.T
         for p0 in range(0, n, piece):
-            fr = self.front.process(
-                np.ascontiguousarray(x[:, p0 : p0 + piece]), item.emg_start + p0
-            )
+            xp = np.ascontiguousarray(x[:, p0 : p0 + piece])
+            self.shape.feed(xp, item.emg_start + p0)
+            fr = self.front.process(xp, item.emg_start + p0)
             if fr is not None:
                 self._frames(fr)
         self._flush_episode(final=False)
@@ -370,6 +375,7 @@ class Detector:
         for ev in self.flat.close():
             self._emit(ev)
         self.front.reset()
+        self.shape.reset()
         self.envelope.reset()
 
     # ------------------------------------------------------------------ episodes
@@ -389,6 +395,7 @@ class Detector:
             rv=blk[:, fr.cols(RV)],
             rm=rm,
             rest=self.rest.rest.a[sec],
+            shape=self._shape_of(int(sec[0]), int(sec[-1]) + 1),
             calf=self.calf_idx,
             tib=self.tib_idx,
             cfg=cfg,
@@ -399,6 +406,14 @@ class Detector:
             seg_times=[(t(s.k0), t(s.k1)) for s in segs],
             acc=burst_acc(self.acc, self.axis, cfg, t0, t1),
         )
+
+    def _shape_of(self, s0: int, s1: int) -> tuple[np.ndarray, int] | None:
+        """The band shape of seconds ``s0 - shape_rest_s .. s1 - 1`` and how many of them
+        come before the burst (its resting reference); None at rates too low for it."""
+        if not self.shape.enabled:
+            return None
+        pre = min(s0, int(self.cfg.shape_rest_s))
+        return self.shape.of_seconds(s0 - pre, s1), pre
 
     def _make_event(self, segs: list[Segment], f: BurstFeatures, v: Verdict) -> Event:
         c = self.n_ch

@@ -3,6 +3,7 @@
 In pipeline order (:class:`detector.detect.Detector` only wires them)::
 
     front_end      raw EMG -> band-pass + self-detected mains notches -> 10-ms frames
+    band_shape     raw EMG -> per-second spectral shape (high/mid band, hum lines)
     frames         frame clock, 100-ms envelope, ring of recent frames, per-second stats
     rest           adaptive resting level per second; on / off levels (Bonato, AASM)
     electrode_off  seconds without signal -> artifact/electrode-off

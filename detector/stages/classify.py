@@ -54,6 +54,13 @@ class BurstFeatures:
     """Excursion of the raw 10-ms mean / peak band-passed envelope (clean EMG < 1)."""
     step_ratio_win: float
     """The same in windows of ``step_long_window_s``, median over the burst's windows."""
+    hf_ratio: float
+    """Band shape: power density at 250-400 Hz over 60-150 Hz on the main calf channel,
+    median over the burst's seconds (NaN when the rate is too low to tell)."""
+    line_excess: float
+    """On that channel: the rise of the power within 3 Hz of a multiple of 50 or 60 Hz,
+    over the rise of all the 20-450 Hz power, from before the burst to during it (~0.25
+    for muscle, -> 1 when only hum rose; NaN as above)."""
     f_eff_hz: float
     """Effective frequency of the band-passed EMG from TKEO / mean square (Hz)."""
     flat_frac: float
@@ -206,13 +213,32 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             "shaking or massaging, not a rigid cramp",
             0.6,
         )
-    if (
-        allow_cramp
-        and d >= cfg.cramp_min_s
+    cramp_like = (
+        d >= cfg.cramp_min_s
         and f.sustain >= cfg.cramp_min_sustain
         and f.cramp_x_rest >= cfg.cramp_min_x_rest
         and (not f.has_tibialis or f.cramp_x_rest >= cfg.cramp_calf_vs_tib * f.tib_x_rest)
-    ):
+    )
+    if cramp_like:
+        # sustained and loud, but is it muscle?  An open lead is told by its spectrum:
+        # the rise is mains hum, or a flat floor without muscle's band shape
+        if f.line_excess >= cfg.open_lead_line_excess:
+            return Verdict(
+                "artifact",
+                "electrode-off",
+                f"{f.line_excess:.0%} of the rise is line hum (50/60 Hz and harmonics), "
+                "muscle raises every frequency alike: open lead",
+                0.8,
+            )
+        if f.hf_ratio >= cfg.open_lead_hf_ratio:
+            return Verdict(
+                "artifact",
+                "electrode-off",
+                f"as much power at 250-400 Hz as at 60-150 Hz (ratio {f.hf_ratio:.2f}): "
+                "no muscle band shape, a flat noise floor: open lead",
+                0.8,
+            )
+    if allow_cramp and cramp_like:
         conf = 0.6
         conf += 0.1 * min(1.0, (f.cramp_x_rest - cfg.cramp_min_x_rest) / cfg.cramp_min_x_rest)
         conf += 0.1 * min(1.0, (d - cfg.cramp_min_s) / 30.0)

@@ -30,6 +30,36 @@ def autocorr_peak(x: np.ndarray, lo: int, hi: int) -> tuple[float, int]:
     return float(ac[i]), i
 
 
+def band_shape_features(
+    shape: tuple[np.ndarray, int] | None, xr: np.ndarray, calf: list[int]
+) -> tuple[float, float]:
+    """(high/mid density ratio, line share of the excess power) on the calf channel that
+    carries the burst (the loudest over rest); NaN where they cannot be told.
+
+    The ratio is the median over the burst's seconds.  The line share is the rise of the
+    power in the 50/60-Hz line bins over the rise of all the band's power, from the median
+    of the seconds before the burst to the median over it: hum that was there all along
+    cancels; muscle raises every bin alike (~0.2-0.3, the line bins' share of the band);
+    a lead that comes off raises the hum alone (-> 1).
+    """
+    if shape is None:
+        return math.nan, math.nan
+    a, pre = shape
+    ch = calf[int(np.argmax(np.median(xr[:, calf], axis=0)))]
+    clean, line, hi, mid = (a[i, :, ch] for i in range(4))
+
+    def med(v: np.ndarray) -> float:
+        v = v[np.isfinite(v)]
+        return float(np.median(v)) if v.size else math.nan
+
+    r = hi[pre:] / np.maximum(mid[pre:], 1e-30)
+    hf_ratio = med(np.where(np.isfinite(mid[pre:]), r, np.nan))
+    d_line = med(line[pre:]) - med(line[:pre])
+    d_all = d_line + med(clean[pre:]) - med(clean[:pre])
+    line_excess = d_line / d_all if d_all > 0 else math.nan
+    return hf_ratio, line_excess
+
+
 def burst_features(
     *,
     e2s: np.ndarray,
@@ -38,6 +68,7 @@ def burst_features(
     rv: np.ndarray,
     rm: np.ndarray,
     rest: np.ndarray,
+    shape: tuple[np.ndarray, int] | None,
     calf: list[int],
     tib: list[int],
     cfg: DetectorConfig,
@@ -50,7 +81,9 @@ def burst_features(
 ) -> BurstFeatures:
     """Features of the burst over frames with envelope ``e2s``, mean square ``e2``,
     TKEO ``tk``, raw variance ``rv`` (frames, channels; µV²) and resting level ``rest``
-    (frames, channels; µV).  ``rm``: the raw 10-ms means from ``step_window_s`` before
+    (frames, channels; µV); ``shape``: the band shape of the burst's seconds and those
+    before it, and how many come before (:meth:`BandShape.of_seconds`; None at rates too
+    low for it).  ``rm``: the raw 10-ms means from ``step_window_s`` before
     the burst (or its run's start) to its end.  ``seg_times``: the bursts' (start, end)
     in s; ``acc``: activity (g), upright, turn (deg), each None without accelerometer.
     """
@@ -99,6 +132,8 @@ def burst_features(
             step_win = step
     else:
         step = 0.0
+    # band shape on the calf channel that carries the burst (the loudest over rest)
+    hf_ratio, line_excess = band_shape_features(shape, xr, calf)
     ratio = min(1.0, max(0.0, float(tk.sum()) / max(s_e2, 1e-12) / 2.0))
     f_eff = math.asin(math.sqrt(ratio)) * fs / (2 * math.pi)
     flat_frac = float((rv < cfg.flat_rv_uv2).all(axis=1).mean())
@@ -130,6 +165,8 @@ def burst_features(
         lf_ratio=lf,
         step_ratio=step,
         step_ratio_win=step_win,
+        hf_ratio=hf_ratio,
+        line_excess=line_excess,
         f_eff_hz=f_eff,
         flat_frac=flat_frac,
         stride_ac=ac,

@@ -8,16 +8,23 @@ band-limited noise, mains hum, and bursts of band-limited noise with given envel
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
 from detector.stream import StreamLayout
 
 
 def emg_noise(rng: np.random.Generator, n: int, fs: float) -> np.ndarray:
-    """Unit-RMS noise with an EMG-like spectrum (Butterworth 20-min(450, 0.45 fs) Hz)."""
-    hi = min(450.0, 0.45 * fs)
-    sos = signal.butter(4, [20.0, hi], btype="band", fs=fs, output="sos")
-    x = signal.sosfilt(sos, rng.standard_normal(n + 2000))[2000:]
+    """Unit-RMS noise with a surface-EMG spectrum: the classic shape
+    P(f) ~ f^2 fh^4 / ((f^2 + fl^2) (f^2 + fh^2)^2) (Shwedyk et al. 1977; fl = 60 Hz,
+    fh = 120 Hz: power peaks near 70 Hz and falls off above 150 Hz), cut to
+    20-min(450, 0.45 fs) Hz.  Not flat: a flat 20-450 Hz floor is what an open lead
+    looks like (DOMAIN.md), and the detector tells the two apart."""
+    m = 1 << int(np.ceil(np.log2(max(n, 2))))
+    f = np.fft.rfftfreq(m, 1.0 / fs)
+    fl, fh = 60.0, 120.0
+    shape = f**2 * fh**4 / ((f**2 + fl**2) * (f**2 + fh**2) ** 2)
+    shape[(f < 20.0) | (f > min(450.0, 0.45 * fs))] = 0.0
+    spec = np.fft.rfft(rng.standard_normal(m)) * np.sqrt(shape)
+    x = np.fft.irfft(spec, m)[:n]
     return x / np.std(x)
 
 

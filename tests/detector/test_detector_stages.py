@@ -463,7 +463,7 @@ def _step_features(raw_mean: np.ndarray, fps: float = 100.0) -> BurstFeatures:
     env2 = (50.0 * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * np.arange(n) / fps)))[:, None] ** 2
     rest = np.full((n, 1), 2.0)
     return burst_features(
-        e2s=env2, e2=env2, tk=env2 * 0.1, rv=env2, rm=raw_mean[:, None], rest=rest,
+        e2s=env2, e2=env2, tk=env2 * 0.1, rv=env2, rm=raw_mean[:, None], rest=rest, shape=None,
         calf=[0], tib=[], cfg=CFG, fs=1000.0, fps=fps, t0=0.0, t1=n / fps,
         seg_times=[(0.0, n / fps)], acc=(None, None, None),
     )  # fmt: skip

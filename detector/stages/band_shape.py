@@ -1,0 +1,143 @@
+"""Band shape: is the EMG band's spectral shape still there, second by second?
+
+Surface EMG has most of its power at 50-150 Hz and falls off above it (De Luca 1997;
+DOMAIN.md: power in about 20-450 Hz); an electrode that comes off leaves line hum and its
+harmonics over a flat, broadband floor, as strong at 400 Hz as at 80 Hz.  This stage
+measures, for each absolute second ``j`` and channel, the mean power density of the raw
+EMG in a high band (``hi_hz``, 250-400 Hz) over that of a mid band (``mid_hz``,
+60-150 Hz), with every multiple of 50 and 60 Hz left out (by 5 Hz: hum, notched or not,
+does not count): about 0.01-0.2 for muscle, about 1 for a flat floor; and the power in
+the line bins (within 3 Hz of those multiples) and in the rest of the 20-450 Hz band, from
+which :func:`detector.stages.features.band_shape_features` tells a rise of hum alone.
+
+It needs the high band below 0.45 fs (fs >= ~900 Hz); below that (sleep-lab rates and
+bands) :attr:`BandShape.enabled` is false and every ratio stays NaN.
+
+Each second's value comes from the first ``nfft`` samples of that second of the
+absolute timeline (``nfft`` the power of two nearest fs/4: ~4-Hz bins), Hann-windowed,
+so the values do not depend on how the samples were cut into chunks.  Stage state: the
+partial block of the second being collected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detector.stages.buffers import Growable
+
+
+class BandShape:
+    def __init__(
+        self,
+        fs: float,
+        n_ch: int,
+        hi_hz: tuple[float, float] = (250.0, 400.0),
+        mid_hz: tuple[float, float] = (60.0, 150.0),
+        line_hz: float = 3.0,
+        shape_mask_hz: float = 5.0,
+    ) -> None:
+        self.fs = fs
+        self.n_ch = n_ch
+        self.per_s = int(round(fs))
+        self.enabled = hi_hz[1] <= 0.45 * fs
+        self.nfft = 1 << max(3, int(round(np.log2(max(fs, 8.0) / 4.0))))
+        # per second and channel: power sums (µV², window-scaled) in the band's clean
+        # bins (no 50/60-Hz multiple near), in its line bins, and the mean power densities
+        # of the clean high and mid bands
+        self.clean = Growable(n_ch, np.nan)
+        self.line = Growable(n_ch, np.nan)
+        self.hi = Growable(n_ch, np.nan)
+        self.mid = Growable(n_ch, np.nan)
+        f = np.fft.rfftfreq(self.nfft, 1.0 / fs)
+        def off_lines(w: float) -> np.ndarray:
+            keep = np.ones(f.size, dtype=bool)
+            for base in (50.0, 60.0):
+                keep &= np.abs(f - base * np.round(f / base)) > w
+            return keep
+
+        band = (f >= 20.0) & (f <= min(450.0, 0.45 * fs))
+        # the line bins: the narrow peaks of hum; the band shape's bins keep further
+        # away, out of the Hann window's main lobe around strong lines
+        near = off_lines(line_hz)
+        self._clean = band & near
+        self._line = band & ~near
+        keep = off_lines(shape_mask_hz)
+        self._hi = keep & (f >= hi_hz[0]) & (f <= hi_hz[1])
+        self._mid = keep & (f >= mid_hz[0]) & (f <= mid_hz[1])
+        self.enabled = self.enabled and bool(self._hi.any() and self._mid.any())
+        self._win = np.hanning(self.nfft)
+        self._blk = np.zeros((n_ch, self.nfft))
+        self._blk_j = -1  # the second being collected, -1 none
+        self._fill = 0
+
+    def reset(self) -> None:
+        """After a gap: drop a half-collected block."""
+        self._blk_j = -1
+        self._fill = 0
+
+    def feed(self, x: np.ndarray, i0: int) -> None:
+        """Raw samples ``x`` (channels, n) from absolute sample ``i0``."""
+        if not self.enabled or x.shape[1] == 0:
+            return
+        n, per, L = x.shape[1], self.per_s, self.nfft
+        i1 = i0 + n
+        whole: list[int] = []
+        # a block already begun in an earlier chunk
+        if self._blk_j >= 0:
+            b0 = self._blk_j * per
+            if i0 != b0 + self._fill:
+                self.reset()
+            else:
+                take = min(L - self._fill, n)
+                self._blk[:, self._fill : self._fill + take] = x[:, :take]
+                self._fill += take
+                if self._fill == L:
+                    self._finish(np.array([self._blk_j]), self._blk[:, None, :])
+                    self.reset()
+        # blocks starting inside this chunk
+        j = -(-i0 // per)
+        while j * per < i1:
+            b0 = j * per
+            if b0 + L <= i1:
+                whole.append(j)
+            else:
+                self._blk_j, self._fill = j, i1 - b0
+                self._blk[:, : self._fill] = x[:, b0 - i0 :]
+            j += 1
+        if whole:
+            js = np.asarray(whole)
+            # (ch, blocks, L): the first L samples of every second, a strided view of x
+            # (blocks one second apart, each inside x), copied C-ordered like a block
+            # collected piece by piece (numpy's sums run in another order over a strided
+            # array, and the bits would differ)
+            c0 = int(js[0]) * per - i0
+            sc, ss = x.strides
+            view = np.lib.stride_tricks.as_strided(
+                x[:, c0:], shape=(x.shape[0], js.size, L), strides=(sc, per * ss, ss),
+                writeable=False,
+            )  # fmt: skip
+            self._finish(js, np.ascontiguousarray(view))
+
+    def _finish(self, js: np.ndarray, blocks: np.ndarray) -> None:
+        b = blocks - blocks.mean(axis=-1, keepdims=True)
+        p = np.abs(np.fft.rfft(b * self._win, axis=-1)) ** 2
+        s1 = int(js[-1]) + 1
+        for g, sel, how in (
+            (self.clean, self._clean, np.sum),
+            (self.line, self._line, np.sum),
+            (self.hi, self._hi, np.mean),
+            (self.mid, self._mid, np.mean),
+        ):
+            g.ensure(s1)
+            g.a[js] = how(p[:, :, sel], axis=-1).T
+
+    def of_seconds(self, s0: int, s1: int) -> np.ndarray:
+        """Seconds ``s0 .. s1 - 1`` as (4, seconds, channels): clean power, line power,
+        high-band and mid-band density; NaN where none was measured (before the night,
+        in a gap, or not yet)."""
+        out = np.full((4, max(0, s1 - s0), self.n_ch), np.nan)
+        a, b = max(0, s0), min(s1, self.clean.a.shape[0])
+        if b > a:
+            for i, g in enumerate((self.clean, self.line, self.hi, self.mid)):
+                out[i, a - s0 : b - s0] = g.a[a:b]
+        return out
