@@ -45,6 +45,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -477,6 +478,19 @@ def _best_match(
 # ----------------------------------------------------------------------------- the log
 
 
+BUSY_WAIT_S = 10.0
+"""How long opening the cramp log waits for other openers holding it locked, s."""
+
+
+class _Busy(Exception):
+    """The file was locked by another connection: try the open again."""
+
+
+def _is_busy(e: BaseException) -> bool:
+    msg = str(e).lower()
+    return isinstance(e, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
+
+
 class CrampLog:
     """The cramp log over one SQLite file.  Thread-safe (one connection, one lock)."""
 
@@ -490,8 +504,28 @@ class CrampLog:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> CrampLog:
-        """Open (creating and migrating as needed) the log at ``paths.db_path(path)``."""
+        """Open (creating and migrating as needed) the log at ``paths.db_path(path)``.
+
+        Several openers at once (the recorder and a ``cramp log`` command on a fresh
+        file) wait for each other: SQLite answers "locked" at once, without its busy
+        handler, when a reader would have to upgrade past a writer, so the whole open
+        is retried for up to :data:`BUSY_WAIT_S`."""
         p = paths.db_path(path)
+        deadline = time.monotonic() + BUSY_WAIT_S
+        while True:
+            try:
+                return cls._open_once(p)
+            except _Busy:
+                if time.monotonic() > deadline:
+                    raise UserError(
+                        f"{p}: the cramp log is busy: another program has held it locked "
+                        f"for over {BUSY_WAIT_S:.0f} s -- close it (another cramp command?) "
+                        "and try again"
+                    ) from None
+                time.sleep(0.05)
+
+    @classmethod
+    def _open_once(cls, p: Path) -> CrampLog:
         parent = p.parent
         if p.exists() and not p.is_file():
             raise UserError(
@@ -510,13 +544,21 @@ class CrampLog:
                     "untouched -- move the file away or choose another with --db"
                 )
             try:
-                probe = sqlite3.connect(p, timeout=5.0)
+                probe = sqlite3.connect(p, timeout=5.0, isolation_level=None)
                 try:
                     probe.execute("PRAGMA busy_timeout = 5000")
-                    _recognise(p, probe)
+                    # one read transaction: the id, the version and the tables from one
+                    # snapshot, not from either side of another opener's migration step
+                    probe.execute("BEGIN")
+                    try:
+                        _recognise(p, probe)
+                    finally:
+                        probe.execute("ROLLBACK")
                 finally:
                     probe.close()
             except sqlite3.DatabaseError as e:
+                if _is_busy(e):
+                    raise _Busy from e
                 raise UserError(
                     f"{p}: not a cramp log ({e}); move the file away or choose another with --db"
                 ) from None
@@ -542,6 +584,10 @@ class CrampLog:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as e:
+            if "conn" in locals():
+                conn.close()
+            if _is_busy(e):
+                raise _Busy from e
             raise UserError(
                 f"{p}: not a cramp log ({e}); move the file away or choose another with --db"
             ) from e
@@ -549,6 +595,11 @@ class CrampLog:
         try:
             log._migrate()
             log._check_schema()
+        except sqlite3.OperationalError as e:
+            conn.close()
+            if _is_busy(e):
+                raise _Busy from e
+            raise
         except BaseException:
             conn.close()
             raise
