@@ -193,6 +193,17 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
         and bool(f.acc_upright)
         and d >= cfg.walk_min_strides * lo
     )
+    # the accelerometer vetoes: a shank lying still that never turned (got up) is not
+    # walking, however periodic the calf (a cramp waxing and waning at ~1 Hz; DOMAIN: the
+    # accelerometer confirms and vetoes)
+    lying_still = (
+        f.acc_activity_g is not None
+        and f.acc_activity_g < cfg.walk_acc_g
+        and f.acc_upright is False
+        and (f.turn_deg is None or f.turn_deg < cfg.turn_angle_deg)
+    )
+    if lying_still:
+        stride_train = stride_env = False
     if stride_train or stride_env or acc_walk:
         why = []
         if stride_train:

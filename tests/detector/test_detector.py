@@ -366,3 +366,20 @@ def test_a_calf_led_short_cramp_after_a_leg_movement_is_a_cramp() -> None:
     s.cramp(132.0, 12.0)
     cr = kinds(detect(s), "cramp")
     assert len(cr) == 1 and abs(cr[0].start_s - 132.0) < 0.5, cr
+
+
+def test_periodic_calf_bursts_with_the_shank_lying_still_are_not_walking() -> None:
+    """The accelerometer vetoes: stride-like bursts at ~1 s with the shank lying still
+    and never turned are no walk; the same bursts with the shank upright and swinging are,
+    and so are they with no accelerometer to tell (the EMG alone decides)."""
+    lying = Synth(200, seed=32, sites=("calf",))
+    lying.walking(90, 40)
+    lying.acc[:] = np.array([0.0, 0.0, 1.0])  # the walk's acc undone: lying, still
+    lying.acc += 0.003 * np.random.default_rng(1).standard_normal(lying.acc.shape)
+    assert not [e for e in detect(lying).events if e.subtype == "walking"]
+    walking = Synth(200, seed=32, sites=("calf",))
+    walking.walking(90, 40)
+    assert [e for e in detect(walking).events if e.subtype == "walking"]
+    blind = Synth(200, seed=32, sites=("calf",), acc_fs=None)
+    blind.walking(90, 40)
+    assert [e for e in detect(blind).events if e.subtype == "walking"]
