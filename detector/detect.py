@@ -471,6 +471,7 @@ class Detector:
                 self.plm.decide_held(f.start_s)
             if self._is_cramp(f, v):
                 cramps.append((seg, f, v, pre))
+        cramps = self._join_cramps(cramps)
         if not cramps:
             if not self._split_at_strides(ep):
                 self._classify_part(ep.segs, allow_cramp=False)
@@ -506,6 +507,36 @@ class Detector:
                     self._emit(ev)
             else:
                 self._classify_part(it[1], allow_cramp=False)
+
+    def _join_cramps(
+        self, cramps: list[tuple[Segment, BurstFeatures, Verdict, float]]
+    ) -> list[tuple[Segment, BurstFeatures, Verdict, float]]:
+        """Cramp cores that meet or overlap (within ``merge_gap_s``) once walked out to
+        their rise and fall are one cramp: its waning dipped below the core level for
+        longer than a hole.  Joined only where the whole is still judged a cramp."""
+        gap = self.clock.frames(self.cfg.merge_gap_s)
+        out: list[tuple[Segment, BurstFeatures, Verdict, float]] = []
+        for item in cramps:
+            if out and item[0].k0 <= out[-1][0].k1 + gap:
+                prev = out[-1]
+                seg = Segment(prev[0].k0, max(prev[0].k1, item[0].k1))
+                f = self._features([seg])
+                v = classify(f, self.cfg)
+                if self._is_cramp(f, v):
+                    out[-1] = (seg, f, v, prev[3])
+                    continue
+                # not joinable: the later core starts where the earlier one ends (two
+                # events never overlap), judged again on what is left of it
+                seg = Segment(max(item[0].k0, prev[0].k1), item[0].k1)
+                if seg.k1 - seg.k0 < self.clock.frames(self.cfg.cramp_min_s):
+                    continue
+                f = self._features([seg])
+                v = classify(f, self.cfg)
+                if not self._is_cramp(f, v):
+                    continue
+                item = (seg, f, v, 0.0)
+            out.append(item)
+        return out
 
     def _is_cramp(self, f: BurstFeatures, v: Verdict) -> bool:
         """A cramp core's verdict stands: a short one at a series interval after a leg

@@ -383,3 +383,18 @@ def test_periodic_calf_bursts_with_the_shank_lying_still_are_not_walking() -> No
     blind = Synth(200, seed=32, sites=("calf",), acc_fs=None)
     blind.walking(90, 40)
     assert [e for e in detect(blind).events if e.subtype == "walking"]
+
+
+def test_a_cramp_that_wanes_deeply_for_a_moment_is_one_event() -> None:
+    """Its waning dips below the core level for ~1 s, twice: still one cramp, and no
+    two events of the night ever overlap."""
+    s = Synth(240, seed=33, acc_fs=None, sites=("calf",))
+    s.cramp(60, 60, uv=40.0)
+    for t in (78.0, 99.0):  # the envelope sags to ~4x rest for 1.2 s
+        i0, i1 = int(t * s.fs), int((t + 1.2) * s.fs)
+        s.emg[i0:i1, 0] = 300.0 + (s.emg[i0:i1, 0] - 300.0) * 0.2
+    res = detect(s)
+    cr = kinds(res, "cramp")
+    assert len(cr) == 1 and abs(cr[0].start_s - 60) < 0.5 and abs(cr[0].end_s - 120) < 3
+    evs = sorted((e.start_s, e.end_s) for e in res.events)
+    assert all(b[0] >= a[1] for a, b in zip(evs, evs[1:], strict=False))
