@@ -178,6 +178,11 @@ class _Builder:
         self.mu[c, sl] = np.sqrt(self.mu[c, sl] ** 2 + (s * uv) ** 2)
 
     def label(self, kind: str, sub: str, t0: float, t1: float, **extra: Any) -> None:
+        # an event the night's end cuts off is rendered up to the end: its truth is the
+        # part that is there (dropping it left rendered activity without a label, which
+        # scored a detector that found it as a false cramp)
+        if t1 > self.T and t0 < self.T:
+            t1, extra = self.T, {**extra, "cut_at_end": True}
         if t1 > t0 and t0 >= 0 and t1 <= self.T:
             self.truth.append(Truth(kind, sub, round(t0, 3), round(t1, 3), extra))
 
