@@ -3,7 +3,9 @@
 The same nights (default 16 synthetic one-hour nights, 2 EMG channels at 1 kHz + acc at
 50 Hz, written as EDF+ by ``recordings.edf.write_edf``; cached in ``benchmarks/out``) run
 
-* in a plain loop of :func:`nightcramp.batch.process_night` in this process (baseline),
+* in a plain loop of :func:`nightcramp.batch.process_night` in this process (baseline:
+  detection alone), and in a loop that also writes each night's Parquet parts the way
+  the batch does (the same job, done sequentially),
 * on a plain pool of 2 warm processes (no Dask, nothing written): the ceiling of what 2
   cores give this work,
 * through :func:`nightcramp.batch.run_batch` on a LocalCluster of 2 workers, the three
@@ -119,6 +121,23 @@ def _sequential(paths: list[Path]) -> tuple[float, float]:
         res = nb.process_night(nb.NightJob(str(p)), version)
         assert res["status"] == "ok", res
     return time.perf_counter() - t0, time.thread_time() - cpu0
+
+
+def _sequential_job(paths: list[Path]) -> float:
+    """The same job as the batch, done in a plain loop: each night detected, then its
+    two Parquet parts written (atomic, fsynced) into a fresh dataset folder."""
+    from nightcramp import batch as nb
+
+    version = nb.detector_version()
+    out = OUT / "run-loop"
+    shutil.rmtree(out, ignore_errors=True)
+    output = nb.Output(out)
+    t0 = time.perf_counter()
+    for p in paths:
+        res = nb.process_night(nb.NightJob(str(p)), version)
+        assert res["status"] == "ok", res
+        output.commit(res)
+    return time.perf_counter() - t0
 
 
 def _warm_one(path: str) -> int:
@@ -238,12 +257,15 @@ def main(argv: list[str] | None = None) -> None:
     pool = multiprocessing.get_context("spawn").Pool(2)
     pool.map(_warm_one, [str(warm)] * 2, chunksize=1)
     seqs: list[tuple[float, float]] = []
+    jobs_seq: list[float] = []
     d2s: list[dict[str, Any]] = []
     plains: list[float] = []
     for k in range(max(1, a.repeat)):
         seqs.append(_sequential(paths))
         row(f"sequential loop #{k + 1}", seqs[-1][0], 1)
         print(f"{'':<22} (cpu {seqs[-1][1]:.2f} s; {_load()})")
+        jobs_seq.append(_sequential_job(paths))
+        row(f"loop + parts #{k + 1}", jobs_seq[-1], 1)
         plains.append(_plain(paths, pool))
         row(f"2 plain processes #{k + 1}", plains[-1], 2)
         d2s.append(_dask(paths, 2, warm))
@@ -265,6 +287,11 @@ def main(argv: list[str] | None = None) -> None:
         f"(goal >= 1.8x on 2 cores); vs 1 worker: {d1['wall_s'] / d2_wall:.2f}x; "
         f"loop walls {', '.join(f'{w:.1f}' for w in seq_walls)} s, 2 workers "
         f"{', '.join(f'{w:.1f}' for w in d2_walls)} s"
+    )
+    print(
+        f"speedup, 2 workers vs the same job in a loop (detect + write the parts): "
+        f"{statistics.median(jobs_seq) / d2_wall:.2f}x from the medians (loop walls "
+        f"{', '.join(f'{w:.1f}' for w in jobs_seq)} s)"
     )
     print(
         f"the ceiling, 2 plain processes (no Dask, no parts) vs the loop: "
