@@ -143,7 +143,9 @@ class Detector:
             cfg.mains_max_hz,
         )
         self.front = FrontEnd(self.fs, c, hp, lp, cfg.notch_q, self.hop, self.mains)
-        self.shape = BandShape(self.fs, c, cfg.shape_hi_hz, cfg.shape_mid_hz)
+        # the band shape is only asked of the calf channels (the open-lead tests)
+        self.shape = BandShape(self.fs, len(self.calf_idx), cfg.shape_hi_hz, cfg.shape_mid_hz)
+        self._shape_rows = None if self.calf_idx == list(range(c)) else self.calf_idx
         self.envelope = Envelope(c, max(1, int(round(cfg.env_window_s * self.fps / 2))))
         self.frames = FrameStore(
             int(math.ceil((cfg.max_segment_s + cfg.ring_extra_s) * self.fps)), c
@@ -195,7 +197,8 @@ class Detector:
         x = emg.T
         for p0 in range(0, n, piece):
             xp = np.ascontiguousarray(x[:, p0 : p0 + piece])
-            self.shape.feed(xp, item.emg_start + p0)
+            rows = self._shape_rows
+            self.shape.feed(xp if rows is None else xp[rows], item.emg_start + p0)
             fr = self.front.process(xp, item.emg_start + p0)
             if fr is not None:
                 self._frames(fr)

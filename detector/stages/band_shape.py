@@ -13,9 +13,11 @@ which :func:`detector.stages.features.band_shape_features` tells a rise of hum a
 It needs the high band below 0.45 fs (fs >= ~900 Hz); below that (sleep-lab rates and
 bands) :attr:`BandShape.enabled` is false and every ratio stays NaN.
 
-Each second's value comes from the first ``nfft`` samples of that second of the
-absolute timeline (``nfft`` the power of two nearest fs/4: ~4-Hz bins), Hann-windowed,
-so the values do not depend on how the samples were cut into chunks.  Stage state: the
+Every ``every_s``-th second's value (every 2nd: a burst of >= 8 s has >= 4, the minute
+before it 30) comes from the first ``nfft`` samples of that second of the absolute
+timeline (``nfft`` the power of two nearest fs/4: ~4-Hz bins), Hann-windowed, so the
+values do not depend on how the samples were cut into chunks; the other seconds are
+NaN.  Stage state: the
 partial block of the second being collected.
 """
 
@@ -35,8 +37,10 @@ class BandShape:
         mid_hz: tuple[float, float] = (60.0, 150.0),
         line_hz: float = 3.0,
         shape_mask_hz: float = 5.0,
+        every_s: int = 2,
     ) -> None:
         self.fs = fs
+        self.every = int(every_s)
         self.n_ch = n_ch
         self.per_s = int(round(fs))
         self.enabled = hi_hz[1] <= 0.45 * fs
@@ -81,7 +85,6 @@ class BandShape:
             return
         n, per, L = x.shape[1], self.per_s, self.nfft
         i1 = i0 + n
-        whole: list[int] = []
         # a block already begun in an earlier chunk
         if self._blk_j >= 0:
             b0 = self._blk_j * per
@@ -94,29 +97,25 @@ class BandShape:
                 if self._fill == L:
                     self._finish(np.array([self._blk_j]), self._blk[:, None, :])
                     self.reset()
-        # blocks starting inside this chunk
-        j = -(-i0 // per)
-        while j * per < i1:
-            b0 = j * per
-            if b0 + L <= i1:
-                whole.append(j)
-            else:
-                self._blk_j, self._fill = j, i1 - b0
-                self._blk[:, : self._fill] = x[:, b0 - i0 :]
-            j += 1
-        if whole:
-            js = np.asarray(whole)
-            # (ch, blocks, L): the first L samples of every second, a strided view of x
-            # (blocks one second apart, each inside x), copied C-ordered like a block
-            # collected piece by piece (numpy's sums run in another order over a strided
-            # array, and the bits would differ)
-            c0 = int(js[0]) * per - i0
+        # blocks starting inside this chunk: every ``every_s``-th second's first L samples
+        step = self.every * per
+        b = -(-i0 // step) * step
+        n_whole = (i1 - L - b) // step + 1 if b + L <= i1 else 0
+        if n_whole > 0:
+            # (ch, blocks, L), a strided view of x (blocks ``step`` apart, each inside x),
+            # copied C-ordered like a block collected piece by piece (numpy's sums run in
+            # another order over a strided array, and the bits would differ)
             sc, ss = x.strides
             view = np.lib.stride_tricks.as_strided(
-                x[:, c0:], shape=(x.shape[0], js.size, L), strides=(sc, per * ss, ss),
+                x[:, b - i0 :], shape=(x.shape[0], n_whole, L), strides=(sc, step * ss, ss),
                 writeable=False,
             )  # fmt: skip
+            js = (b + step * np.arange(n_whole)) // per
             self._finish(js, np.ascontiguousarray(view))
+        b += n_whole * step
+        if b < i1:  # a block begun here, finished by a later chunk
+            self._blk_j, self._fill = b // per, i1 - b
+            self._blk[:, : self._fill] = x[:, b - i0 :]
 
     def _finish(self, js: np.ndarray, blocks: np.ndarray) -> None:
         b = blocks - blocks.mean(axis=-1, keepdims=True)

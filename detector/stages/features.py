@@ -34,7 +34,8 @@ def band_shape_features(
     shape: tuple[np.ndarray, int] | None, xr: np.ndarray, calf: list[int]
 ) -> tuple[float, float]:
     """(high/mid density ratio, line share of the excess power) on the calf channel that
-    carries the burst (the loudest over rest); NaN where they cannot be told.
+    carries the burst (the loudest over rest; ``shape`` holds the calf channels only, in
+    the order of ``calf``); NaN where they cannot be told.
 
     The ratio is the median over the burst's seconds.  The line share is the rise of the
     power in the 50/60-Hz line bins over the rise of all the band's power, from the median
@@ -45,7 +46,7 @@ def band_shape_features(
     if shape is None:
         return math.nan, math.nan
     a, pre = shape
-    ch = calf[int(np.argmax(np.median(xr[:, calf], axis=0)))]
+    ch = int(np.argmax(np.median(xr[:, calf], axis=0)))  # a's columns are the calf's
     clean, line, hi, mid = (a[i, :, ch] for i in range(4))
 
     def med(v: np.ndarray) -> float:
