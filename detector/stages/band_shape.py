@@ -53,6 +53,7 @@ class BandShape:
         self.hi = Growable(n_ch, np.nan)
         self.mid = Growable(n_ch, np.nan)
         f = np.fft.rfftfreq(self.nfft, 1.0 / fs)
+
         def off_lines(w: float) -> np.ndarray:
             keep = np.ones(f.size, dtype=bool)
             for base in (50.0, 60.0):
