@@ -257,8 +257,9 @@ class DetectorConfig:
     """Share of a burst's power rise (over the :attr:`shape_rest_s` before it) that lies
     within 3 Hz of a multiple of 50 or 60 Hz, at or above which the burst is an open lead
     picking up hum: muscle raises every bin alike (~0.1-0.3: those bins' share of its
-    band; every cramp of the tuning draws <= 0.27), an open lead the lines alone (0.65-0.99
-    on the tuning draws: a strong line leaks a little out of its bins), unitless."""
+    band; every cramp of the tuning draws <= 0.27), an open lead the lines alone (0.54-0.99
+    on the tuning draws, the lower ones at 500 Hz and below: a strong line leaks a little
+    out of its bins), unitless.  Measured at any rate whose band holds a line."""
     open_lead_hf_ratio: float = 0.7
     """Power density at :attr:`shape_hi_hz` over that at :attr:`shape_mid_hz` (50/60-Hz
     multiples left out), median over a burst's seconds on its main calf channel, at or

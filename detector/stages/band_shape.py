@@ -10,8 +10,10 @@ does not count): about 0.01-0.2 for muscle, about 1 for a flat floor; and the po
 the line bins (within 3 Hz of those multiples) and in the rest of the 20-450 Hz band, from
 which :func:`detector.stages.features.band_shape_features` tells a rise of hum alone.
 
-It needs the high band below 0.45 fs (fs >= ~900 Hz); below that (sleep-lab rates and
-bands) :attr:`BandShape.enabled` is false and every ratio stays NaN.
+The high/mid ratio needs the high band below 0.45 fs (fs >= ~900 Hz): below that
+(sleep-lab rates and bands) :attr:`BandShape.has_shape` is false and those densities stay
+NaN; the line and clean powers are measured at any rate whose band holds a line
+(:attr:`BandShape.enabled`, fs >= ~150 Hz).
 
 Every ``every_s``-th second's value (every 2nd: a burst of >= 8 s has >= 4, the minute
 before it 30) comes from the first ``nfft`` samples of that second of the absolute
@@ -43,7 +45,7 @@ class BandShape:
         self.every = int(every_s)
         self.n_ch = n_ch
         self.per_s = int(round(fs))
-        self.enabled = hi_hz[1] <= 0.45 * fs
+        self.has_shape = hi_hz[1] <= 0.45 * fs
         self.nfft = 1 << max(3, int(round(np.log2(max(fs, 8.0) / 4.0))))
         # per second and channel: power sums (µV², window-scaled) in the band's clean
         # bins (no 50/60-Hz multiple near), in its line bins, and the mean power densities
@@ -69,7 +71,9 @@ class BandShape:
         keep = off_lines(shape_mask_hz)
         self._hi = keep & (f >= hi_hz[0]) & (f <= hi_hz[1])
         self._mid = keep & (f >= mid_hz[0]) & (f <= mid_hz[1])
-        self.enabled = self.enabled and bool(self._hi.any() and self._mid.any())
+        self.has_shape = self.has_shape and bool(self._hi.any() and self._mid.any())
+        # the line share needs lines and clean bins inside the band (fs >= ~150 Hz)
+        self.enabled = bool(self._line.any() and self._clean.any())
         self._win = np.hanning(self.nfft)
         self._blk = np.zeros((n_ch, self.nfft))
         self._blk_j = -1  # the second being collected, -1 none
@@ -122,12 +126,10 @@ class BandShape:
         b = blocks - blocks.mean(axis=-1, keepdims=True)
         p = np.abs(np.fft.rfft(b * self._win, axis=-1)) ** 2
         s1 = int(js[-1]) + 1
-        for g, sel, how in (
-            (self.clean, self._clean, np.sum),
-            (self.line, self._line, np.sum),
-            (self.hi, self._hi, np.mean),
-            (self.mid, self._mid, np.mean),
-        ):
+        parts = [(self.clean, self._clean, np.sum), (self.line, self._line, np.sum)]
+        if self.has_shape:
+            parts += [(self.hi, self._hi, np.mean), (self.mid, self._mid, np.mean)]
+        for g, sel, how in parts:
             g.ensure(s1)
             g.a[js] = how(p[:, :, sel], axis=-1).T
 
@@ -136,8 +138,9 @@ class BandShape:
         high-band and mid-band density; NaN where none was measured (before the night,
         in a gap, or not yet)."""
         out = np.full((4, max(0, s1 - s0), self.n_ch), np.nan)
-        a, b = max(0, s0), min(s1, self.clean.a.shape[0])
-        if b > a:
-            for i, g in enumerate((self.clean, self.line, self.hi, self.mid)):
+        a = max(0, s0)
+        for i, g in enumerate((self.clean, self.line, self.hi, self.mid)):
+            b = min(s1, g.a.shape[0])  # the high/mid rows stay empty without a shape
+            if b > a:
                 out[i, a - s0 : b - s0] = g.a[a:b]
         return out

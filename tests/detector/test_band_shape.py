@@ -82,11 +82,38 @@ def test_band_shape_is_the_same_whatever_the_chunking_and_a_gap_drops_its_second
 
 
 @pytest.mark.parametrize("fs", [256.0, 512.0, 800.0])
-def test_band_shape_is_off_where_the_rate_cannot_show_it(fs: float) -> None:
+def test_below_900_hz_only_the_line_share_is_measured(fs: float) -> None:
+    """No 250-400 Hz band below ~900 Hz: the high/mid densities stay NaN; the line and
+    clean powers (the band holds 50 and 60 Hz) are measured at sleep-lab rates too."""
     bs = BandShape(fs, 1)
+    assert bs.enabled and not bs.has_shape
+    x = emg_noise(np.random.default_rng(3), int(10 * fs), fs)[None, :]
+    bs.feed(x, 0)
+    clean, line, hi, mid = bs.of_seconds(0, 10)
+    assert np.isnan(hi).all() and np.isnan(mid).all()
+    assert np.isfinite(clean[::2]).all() and np.isfinite(line[::2]).all()
+
+
+def test_no_band_shape_where_the_band_holds_no_line() -> None:
+    bs = BandShape(100.0, 1)  # band 20-45 Hz: neither 50 nor 60 Hz is in it
     assert not bs.enabled
-    bs.feed(np.ones((1, int(10 * fs))), 0)
+    bs.feed(np.ones((1, 1000)), 0)
     assert np.isnan(bs.of_seconds(0, 10)).all()
+
+
+def test_an_open_lead_at_a_sleep_lab_rate_is_not_a_cramp() -> None:
+    """256 Hz, the lead picks up hum: the line share says so without a high band."""
+    s = Synth(500, fs=256.0, seed=24, acc_fs=None, sites=("calf",), mains_uv=5.0)
+    dur = 55.0
+    tt = np.arange(int(dur * s.fs)) / s.fs
+    hum = np.sin(2 * np.pi * 50 * tt) + 0.5 * np.sin(2 * np.pi * 100 * tt + 1)
+    noise = emg_noise(np.random.default_rng(6), tt.size, s.fs)
+    _spell(s, 362, dur, _waxing(s, dur) * (40.0 * hum + 4.0 * noise))
+    res = _detect(s)
+    assert not [e for e in res.events if e.kind == "cramp"]
+    assert [e for e in res.events if e.subtype == "electrode-off" and 350 < e.start_s < 420]
+    blind = _detect(s, replace(CFG, open_lead_line_excess=np.inf))
+    assert [e for e in blind.events if e.kind == "cramp"]
 
 
 def _detect(s: Synth, config: DetectorConfig | None = None) -> NightResult:
