@@ -126,12 +126,17 @@ class BandShape:
         b = blocks - blocks.mean(axis=-1, keepdims=True)
         p = np.abs(np.fft.rfft(b * self._win, axis=-1)) ** 2
         s1 = int(js[-1]) + 1
-        parts = [(self.clean, self._clean, np.sum), (self.line, self._line, np.sum)]
+        # (store, bins, as a mean density rather than a power sum)
+        parts: list[tuple[Growable, np.ndarray, bool]] = [
+            (self.clean, self._clean, False),
+            (self.line, self._line, False),
+        ]
         if self.has_shape:
-            parts += [(self.hi, self._hi, np.mean), (self.mid, self._mid, np.mean)]
-        for g, sel, how in parts:
+            parts += [(self.hi, self._hi, True), (self.mid, self._mid, True)]
+        for g, sel, density in parts:
+            v = p[:, :, sel]
             g.ensure(s1)
-            g.a[js] = how(p[:, :, sel], axis=-1).T
+            g.a[js] = (v.mean(axis=-1) if density else v.sum(axis=-1)).T
 
     def of_seconds(self, s0: int, s1: int) -> np.ndarray:
         """Seconds ``s0 .. s1 - 1`` as (4, seconds, channels): clean power, line power,
