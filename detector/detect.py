@@ -523,23 +523,27 @@ class Detector:
             if out and item[0].k0 <= out[-1][0].k1 + gap:
                 prev = out[-1]
                 seg = Segment(prev[0].k0, max(prev[0].k1, item[0].k1))
-                f = self._features([seg])
-                v = classify(f, self.cfg)
-                if self._is_cramp(f, v):
-                    out[-1] = (seg, f, v, prev[3])
+                judged = self._judged_cramp(seg)
+                if judged is not None:
+                    out[-1] = (seg, *judged, prev[3])
                     continue
                 # not joinable: the later core starts where the earlier one ends (two
                 # events never overlap), judged again on what is left of it
                 seg = Segment(max(item[0].k0, prev[0].k1), item[0].k1)
                 if seg.k1 - seg.k0 < self.clock.frames(self.cfg.cramp_min_s):
                     continue
-                f = self._features([seg])
-                v = classify(f, self.cfg)
-                if not self._is_cramp(f, v):
+                judged = self._judged_cramp(seg)
+                if judged is None:
                     continue
-                item = (seg, f, v, 0.0)
+                item = (seg, *judged, 0.0)
             out.append(item)
         return out
+
+    def _judged_cramp(self, seg: Segment) -> tuple[BurstFeatures, Verdict] | None:
+        """The features and verdict of ``seg`` if it stands as a cramp, else None."""
+        f = self._features([seg])
+        v = classify(f, self.cfg)
+        return (f, v) if self._is_cramp(f, v) else None
 
     def _is_cramp(self, f: BurstFeatures, v: Verdict) -> bool:
         """A cramp core's verdict stands: a short one at a series interval after a leg

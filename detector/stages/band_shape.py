@@ -3,7 +3,7 @@
 Surface EMG has most of its power at 50-150 Hz and falls off above it (De Luca 1997;
 DOMAIN.md: power in about 20-450 Hz); an electrode that comes off leaves line hum and its
 harmonics over a flat, broadband floor, as strong at 400 Hz as at 80 Hz.  This stage
-measures, for each absolute second ``j`` and channel, the mean power density of the raw
+measures, for absolute seconds ``j`` (see below) and each channel, the mean power density of the raw
 EMG in a high band (``hi_hz``, 250-400 Hz) over that of a mid band (``mid_hz``,
 60-150 Hz), with every multiple of 50 and 60 Hz left out (by 5 Hz: hum, notched or not,
 does not count): about 0.01-0.2 for muscle, about 1 for a flat floor; and the power in
@@ -19,8 +19,7 @@ Every ``every_s``-th second's value (every 2nd: a burst of >= 8 s has >= 4, the 
 before it 30) comes from the first ``nfft`` samples of that second of the absolute
 timeline (``nfft`` the power of two nearest fs/4: ~4-Hz bins), Hann-windowed, so the
 values do not depend on how the samples were cut into chunks; the other seconds are
-NaN.  Stage state: the
-partial block of the second being collected.
+NaN.  Stage state: the partial block of the second being collected.
 """
 
 from __future__ import annotations
@@ -45,7 +44,6 @@ class BandShape:
         self.every = int(every_s)
         self.n_ch = n_ch
         self.per_s = int(round(fs))
-        self.has_shape = hi_hz[1] <= 0.45 * fs
         self.nfft = 1 << max(3, int(round(np.log2(max(fs, 8.0) / 4.0))))
         # per second and channel: power sums (µV², window-scaled) in the band's clean
         # bins (no 50/60-Hz multiple near), in its line bins, and the mean power densities
@@ -71,7 +69,7 @@ class BandShape:
         keep = off_lines(shape_mask_hz)
         self._hi = keep & (f >= hi_hz[0]) & (f <= hi_hz[1])
         self._mid = keep & (f >= mid_hz[0]) & (f <= mid_hz[1])
-        self.has_shape = self.has_shape and bool(self._hi.any() and self._mid.any())
+        self.has_shape = hi_hz[1] <= 0.45 * fs and bool(self._hi.any() and self._mid.any())
         # the line share needs lines and clean bins inside the band (fs >= ~150 Hz)
         self.enabled = bool(self._line.any() and self._clean.any())
         self._win = np.hanning(self.nfft)

@@ -53,8 +53,7 @@ def band_shape_features(
         v = v[np.isfinite(v)]
         return float(np.median(v)) if v.size else math.nan
 
-    r = hi[pre:] / np.maximum(mid[pre:], 1e-30)
-    hf_ratio = med(np.where(np.isfinite(mid[pre:]), r, np.nan))
+    hf_ratio = med(hi[pre:] / np.maximum(mid[pre:], 1e-30))  # NaN where unmeasured
     d_line = med(line[pre:]) - med(line[:pre])
     d_all = d_line + med(clean[pre:]) - med(clean[:pre])
     line_excess = d_line / d_all if d_all > 0 else math.nan
