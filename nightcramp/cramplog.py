@@ -576,6 +576,7 @@ class CrampLog:
                 f"{p}: cannot create the cramp log ({e.strerror}); pick a writable place "
                 f"with --db or the {paths.ENV_DB} environment variable"
             ) from e
+        conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False, timeout=5.0)
             conn.row_factory = sqlite3.Row
@@ -584,7 +585,7 @@ class CrampLog:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as e:
-            if "conn" in locals():
+            if conn is not None:
                 conn.close()
             if _is_busy(e):
                 raise _Busy from e
@@ -595,13 +596,10 @@ class CrampLog:
         try:
             log._migrate()
             log._check_schema()
-        except sqlite3.OperationalError as e:
+        except BaseException as e:
             conn.close()
             if _is_busy(e):
                 raise _Busy from e
-            raise
-        except BaseException:
-            conn.close()
             raise
         log._tighten_companions()
         log.journal_mode = str(mode).lower()
