@@ -110,34 +110,27 @@ def _fresh_process_peak(path: str) -> dict[str, Any]:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def _sequential(paths: list[Path]) -> tuple[float, float]:
+def _sequential(paths: list[Path], write: bool = False) -> tuple[float, float]:
+    """Wall and CPU time of the nights in a plain loop in this process; with ``write``,
+    the same job as the batch: each night detected, then its two Parquet parts written
+    (atomic, fsynced) into a fresh dataset folder."""
     from nightcramp import batch as nb
 
     version = nb.detector_version()
     nb.process_night(nb.NightJob(str(paths[0])), version)  # warm: imports, caches
+    output = None
+    if write:
+        out = OUT / "run-loop"
+        shutil.rmtree(out, ignore_errors=True)
+        output = nb.Output(out)
     t0 = time.perf_counter()
     cpu0 = time.thread_time()
     for p in paths:
         res = nb.process_night(nb.NightJob(str(p)), version)
         assert res["status"] == "ok", res
+        if output is not None:
+            output.commit(res)
     return time.perf_counter() - t0, time.thread_time() - cpu0
-
-
-def _sequential_job(paths: list[Path]) -> float:
-    """The same job as the batch, done in a plain loop: each night detected, then its
-    two Parquet parts written (atomic, fsynced) into a fresh dataset folder."""
-    from nightcramp import batch as nb
-
-    version = nb.detector_version()
-    out = OUT / "run-loop"
-    shutil.rmtree(out, ignore_errors=True)
-    output = nb.Output(out)
-    t0 = time.perf_counter()
-    for p in paths:
-        res = nb.process_night(nb.NightJob(str(p)), version)
-        assert res["status"] == "ok", res
-        output.commit(res)
-    return time.perf_counter() - t0
 
 
 def _warm_one(path: str) -> int:
@@ -264,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
         seqs.append(_sequential(paths))
         row(f"sequential loop #{k + 1}", seqs[-1][0], 1)
         print(f"{'':<22} (cpu {seqs[-1][1]:.2f} s; {_load()})")
-        jobs_seq.append(_sequential_job(paths))
+        jobs_seq.append(_sequential(paths, write=True)[0])
         row(f"loop + parts #{k + 1}", jobs_seq[-1], 1)
         plains.append(_plain(paths, pool))
         row(f"2 plain processes #{k + 1}", plains[-1], 2)
