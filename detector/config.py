@@ -277,6 +277,13 @@ class DetectorConfig:
     step_long_window_s: float = 5.0
     """Window of the step ratio of a longer burst (the median over its windows), s: a
     loose lead's baseline swings within seconds, a good lead's drift over minutes."""
+    swing_pre_s: float = 30.0
+    """The raw baseline's swing in the burst is compared with its swing over this much
+    before it, s: wander that was there before (sweat, the leads' slow motion) is not
+    the burst's doing."""
+    swing_new_x: float = 2.0
+    """A loose lead swings the baseline anew: the burst's windowed swing (µV) must be at
+    least this many times the swing before it for the swing rule, unitless."""
     pop_max_s: float = 3.0
     """A low-frequency burst shorter than this is an electrode pop, s."""
     artifact_min_f_hz: float = 0.0

@@ -388,8 +388,9 @@ class Detector:
         blk = fr.get(k0, k1)
         sec = self.clock.sec_of(np.arange(k0, k1))
         self._rest_upto(int(sec[-1]))
-        w = max(1, int(round(cfg.step_window_s * self.fps)))
-        rm = fr.get(max(self.bursts.run_k0, k0 - w), k1)[:, fr.cols(RM)]
+        pre = int(round(cfg.swing_pre_s * self.fps))
+        r0 = min(k0, max(self.bursts.run_k0, k0 - pre, self.bursts.k_done - fr.n + 1))
+        rm = fr.get(r0, k1)[:, fr.cols(RM)]
         t0, t1 = t(k0), t(k1)
         return burst_features(
             e2s=blk[:, fr.cols(ENV)],
@@ -397,6 +398,7 @@ class Detector:
             tk=blk[:, fr.cols(TK)],
             rv=blk[:, fr.cols(RV)],
             rm=rm,
+            rm_pre=k0 - r0,
             rest=self.rest.rest.a[sec],
             shape=self._shape_of(int(sec[0]), int(sec[-1]) + 1),
             calf=self.calf_idx,

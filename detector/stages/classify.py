@@ -53,6 +53,8 @@ class BurstFeatures:
     step_ratio: float
     """Excursion of the raw 10-ms mean / peak band-passed envelope (clean EMG < 1)."""
     step_ratio_win: float
+    swing_new: bool
+    """The baseline swings more than before the burst (``swing_new_x``)."""
     """The same in windows of ``step_long_window_s``, median over the burst's windows."""
     hf_ratio: float
     """Band shape: power density at 250-400 Hz over 60-150 Hz on the main calf channel,
@@ -132,7 +134,12 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     # a baseline swinging within seconds by more than the EMG envelope is no muscle;
     # measured in windows so that the slow wander of a good lead under a long cramp
     # (sweat, the leads moving, DOMAIN) does not add up to a swing
-    if f.step_ratio_win >= cfg.artifact_step_long and d > cfg.pop_max_s and not moving:
+    if (
+        f.step_ratio_win >= cfg.artifact_step_long
+        and f.swing_new
+        and d > cfg.pop_max_s
+        and not moving
+    ):
         return Verdict(
             "artifact",
             "electrode-off",

@@ -60,6 +60,27 @@ def band_shape_features(
     return hf_ratio, line_excess
 
 
+def _window_swing(rm: np.ndarray, w: int, lw: int) -> float | None:
+    """Median over windows of ``lw`` frames of the range of the raw ``w``-frame mean, µV
+    (None with fewer than two windows)."""
+    if rm.size < w + 2 * lw:
+        return None
+    sm = np.convolve(rm, np.ones(w) / w, mode="valid")
+    n_w = sm.size // lw
+    sw = sm[: n_w * lw].reshape(n_w, lw)
+    return float(np.median(sw.max(axis=1) - sw.min(axis=1)))
+
+
+def _swing_is_new(rm: np.ndarray, n_pre: int, w: int, lw: int, x: float) -> bool:
+    """Does the raw baseline swing in the burst (``rm[n_pre:]``) by at least ``x`` times
+    what it swung before it (``rm[:n_pre]``)?  True when the before is too short to tell."""
+    before = _window_swing(rm[:n_pre], w, lw)
+    during = _window_swing(rm[n_pre:], w, lw)
+    if before is None or during is None:
+        return True
+    return during >= x * before
+
+
 def burst_features(
     *,
     e2s: np.ndarray,
@@ -67,6 +88,7 @@ def burst_features(
     tk: np.ndarray,
     rv: np.ndarray,
     rm: np.ndarray,
+    rm_pre: int,
     rest: np.ndarray,
     shape: tuple[np.ndarray, int] | None,
     calf: list[int],
@@ -83,8 +105,8 @@ def burst_features(
     TKEO ``tk``, raw variance ``rv`` (frames, channels; µV²) and resting level ``rest``
     (frames, channels; µV); ``shape``: the band shape of the burst's seconds and those
     before it, and how many come before (:meth:`BandShape.of_seconds`; None at rates too
-    low for it).  ``rm``: the raw 10-ms means from ``step_window_s`` before
-    the burst (or its run's start) to its end.  ``seg_times``: the bursts' (start, end)
+    low for it).  ``rm``: the raw 10-ms means from up to ``swing_pre_s`` before
+    the burst (or its run's start) to its end, the first ``rm_pre`` of them before it.  ``seg_times``: the bursts' (start, end)
     in s; ``acc``: activity (g), upright, turn (deg), each None without accelerometer.
     """
     env = np.sqrt(e2s)
@@ -114,13 +136,15 @@ def burst_features(
     w = max(1, int(round(cfg.step_window_s * fps)))
     main = int(np.argmax(env.max(axis=0)))
     step_win = 0.0
+    lw = max(1, int(round(cfg.step_long_window_s * fps)))
+    swing_new = _swing_is_new(rm[:, main], rm_pre, w, lw, cfg.swing_new_x)
+    rm = rm[max(0, rm_pre - w) :]
     if rm.shape[0] > w:
         sm = np.convolve(rm[:, main], np.ones(w) / w, mode="valid")
         step = float(sm.max() - sm.min()) / max(float(env[:, main].max()), 1e-9)
         # a long burst: the same ratio in windows of step_long_window_s, median over
         # them: a loose lead swings all along, while the slow drift of a good lead over
         # minutes (sweat, DOMAIN) adds up to a large excursion end to end
-        lw = max(1, int(round(cfg.step_long_window_s * fps)))
         em = env[:, main]
         o = max(0, rm.shape[0] - em.shape[0])  # rm starts before the burst
         n_w = min(sm.size - o, em.size) // lw
@@ -165,6 +189,7 @@ def burst_features(
         lf_ratio=lf,
         step_ratio=step,
         step_ratio_win=step_win,
+        swing_new=swing_new,
         hf_ratio=hf_ratio,
         line_excess=line_excess,
         f_eff_hz=f_eff,

@@ -329,6 +329,7 @@ def _features(**kw: float) -> BurstFeatures:
         acc_upright=None,
         turn_deg=None,
         in_lm_series=False,
+        swing_new=True,
         extra={},
     )
     base.update(kw)
@@ -456,14 +457,15 @@ def test_walk_onset_is_the_first_second_of_a_run_upright_and_moving() -> None:
     assert walk_onset(acc2, axis, cfg, 0.0, 60.0) is None
 
 
-def _step_features(raw_mean: np.ndarray, fps: float = 100.0) -> BurstFeatures:
-    """A 120-s sustained burst (envelope 50 µV, waxing and waning at 1.4 Hz) over raw
-    10-ms means ``raw_mean``."""
-    n = raw_mean.size
+def _step_features(raw_mean: np.ndarray, fps: float = 100.0, pre: int = 0) -> BurstFeatures:
+    """A sustained burst (envelope 50 µV, waxing and waning at 1.4 Hz) over raw 10-ms
+    means ``raw_mean``, the first ``pre`` of them from before the burst."""
+    n = raw_mean.size - pre
     env2 = (50.0 * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * np.arange(n) / fps)))[:, None] ** 2
     rest = np.full((n, 1), 2.0)
     return burst_features(
-        e2s=env2, e2=env2, tk=env2 * 0.1, rv=env2, rm=raw_mean[:, None], rest=rest, shape=None,
+        e2s=env2, e2=env2, tk=env2 * 0.1, rv=env2, rm=raw_mean[:, None], rm_pre=pre,
+        rest=rest, shape=None,
         calf=[0], tib=[], cfg=CFG, fs=1000.0, fps=fps, t0=0.0, t1=n / fps,
         seg_times=[(0.0, n / fps)], acc=(None, None, None),
     )  # fmt: skip
@@ -480,6 +482,25 @@ def test_step_ratio_of_a_long_burst_is_measured_in_windows() -> None:
 
     assert classify(drift, CFG).kind == "cramp"
     v = classify(swing, CFG)
+    assert (v.kind, v.subtype) == ("artifact", "electrode-off")
+
+
+def test_a_baseline_that_swung_before_the_burst_is_wander_not_a_loose_lead() -> None:
+    """Sweat wander under a good lead is there before a cramp and goes on through it; a
+    lead that comes loose starts to swing with the burst (DOMAIN: wander is an artefact
+    of its own, the cramp under it is still a cramp)."""
+    from detector.stages.classify import classify
+
+    t = np.arange(3000 + 12000) / 100.0  # 30 s before the burst, then 120 s of it
+    wander = 150.0 * np.sin(2 * np.pi * 0.7 * t)
+    f = _step_features(wander, pre=3000)
+    assert f.step_ratio_win > CFG.artifact_step_long and not f.swing_new
+    assert classify(f, CFG).kind == "cramp"
+    # the same swing starting with the burst (a quiet baseline before it) is new
+    loose = np.where(t >= 30.0, wander, 0.3 * np.sin(2 * np.pi * 0.7 * t))
+    g = _step_features(loose, pre=3000)
+    assert g.swing_new
+    v = classify(g, CFG)
     assert (v.kind, v.subtype) == ("artifact", "electrode-off")
 
 
