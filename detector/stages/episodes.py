@@ -99,6 +99,43 @@ def rise_onset(y: np.ndarray, k_lo: int, k_hi: int) -> int:
     return int(ks[int(np.argmin(sse))])
 
 
+def _moving_mean(y: np.ndarray, w: int) -> np.ndarray:
+    """Centred moving mean over ``w`` points (shorter at the ends)."""
+    c = np.r_[0.0, np.cumsum(y)]
+    i = np.arange(y.size)
+    lo = np.maximum(0, i - w // 2)
+    hi = np.minimum(y.size, i + w - w // 2)
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+def rise_onset_capped(y: np.ndarray, k_lo: int, k_hi: int, e_lo: int, step: int = 2) -> int:
+    """The knee of a rise that may level off: the ``k`` in ``[k_lo, k_hi]`` of the best
+    continuous fit ``c + s * clip(t - k, 0, e - k)`` (flat, a rising ramp, then flat
+    again from some ``e >= e_lo``, searched every ``step`` points) to ``y``.  A rise
+    fitted past its top by a ramp that never stops would be pulled early."""
+    n = y.size
+    k_hi = min(k_hi, n - 1)
+    if n < 3 or k_hi <= k_lo:
+        return max(0, min(k_lo, n - 1))
+    t = np.arange(n, dtype=float)
+    ks = np.arange(k_lo, k_hi + 1, dtype=float)
+    sy, syy = float(y.sum()), float(y @ y)
+    best, best_k = np.inf, k_hi
+    for e in range(max(e_lo, k_lo + 1), n + 1, step):
+        h = np.clip(t[None, :] - ks[:, None], 0.0, np.maximum(e - ks, 0.0)[:, None])
+        sh, shh, shy = h.sum(axis=1), (h * h).sum(axis=1), h @ y
+        det = n * shh - sh * sh
+        ok = det > 1e-9
+        safe = np.where(ok, det, 1.0)
+        c = (shh * sy - sh * shy) / safe
+        slope = (n * shy - sh * sy) / safe
+        sse = np.where(ok & (slope > 0) & (ks < e), syy - c * sy - slope * shy, np.inf)
+        i = int(np.argmin(sse))
+        if sse[i] < best:
+            best, best_k = float(sse[i]), int(ks[i])
+    return best_k
+
+
 def cramp_cores(
     env: np.ndarray,
     rest: np.ndarray,
@@ -139,6 +176,7 @@ def cramp_cores(
     min_len = int(round(cfg.cramp_min_s * fps))
     back = int(round(cfg.cramp_rise_max_s * fps))
     flat = int(round(cfg.cramp_onset_flat_s * fps))
+    sec = max(1, int(round(fps)))
     for a, b in zip(starts, ends, strict=True):
         if b - a < min_len:
             continue
@@ -146,15 +184,25 @@ def cramp_cores(
         # onset: the knee where the envelope leaves the level before it and starts the
         # rise to the cramp (a continuous flat-then-ramp fit): a threshold on that level
         # lands mid-rise on a slow rise, and inside a pre-cramp rise that ramps itself
-        top = a + int(np.argmax(env[a:b] >= cfg.cramp_rise_top * float(np.median(env[a:b]))))
-        k_lo = max(start, top - back)
+        # the top is found on the envelope's 1-s mean: a pre-cramp rise close to a
+        # moderate cramp's level crosses the fraction in its noise peaks, the mean only
+        # where the cramp's own rise carries it (up to half a second later, so the
+        # knee is searched that much further back)
+        med = float(np.median(env[a:b]))
+        m = _moving_mean(env[a:b], sec)
+        top = a + int(np.argmax(m >= cfg.cramp_rise_top * med))
+        k_lo = max(start, top - back - sec // 2)
         w0 = max(0, k_lo - flat)
-        j = rise_onset(env[w0 : top + 1], k_lo - w0, top - w0) + w0
+        # the fit runs on a second past the top: enough of the ramp to stand out of a
+        # pre-rise's noise; the ramp may level off in it (rise_onset_capped)
+        w1 = min(b, top + sec + 1)
+        y = env[w0:w1]
+        j = rise_onset_capped(y, k_lo - w0, top - w0, top - w0) + w0
         # end: walk forward down the fall to the off level (or the post level)
         fwd = int(round(cfg.cramp_fall_max_s * fps))
         e = b
         lim = min(env.size, b + fwd)
-        tail = cfg.cramp_fall_floor * float(np.median(env[a:b]))
+        tail = cfg.cramp_fall_floor * med
         while e < lim and env[e] > off[e] and env[e] > tail:
             e += 1
         pre_s = 0.0

@@ -60,6 +60,23 @@ def test_change_keeps_the_cramps(base: str, change: str) -> None:
     _check(n)
 
 
+@pytest.mark.parametrize(
+    "base,change",
+    _params(
+        [
+            (BASES[0][0], "baseline wander"),  # wander under a good lead is no loose lead
+            (BASES[2][0], "as-is"),  # a short cramp over a pre-rise half its level
+            (BASES[2][0], "gain x10"),
+        ]
+    ),
+)
+def test_wander_and_a_loud_prerise_keep_the_cramps(base: str, change: str) -> None:
+    i = [b[0] for b in BASES].index(base)
+    n = VARIANTS[change](_base(i))
+    assert n is not None and n.cramps
+    _check(n)
+
+
 @pytest.mark.parametrize("case", _params([("walk-while-contracted",)]))
 def test_cramp_that_flows_into_walking_is_kept(case: str) -> None:
     n = after_night([a[0] for a in AFTER].index(case))
