@@ -105,10 +105,26 @@ def mains_check(block: np.ndarray, fs: float, ratio_min: float, max_hz: float) -
     best, r = (50.0, r50) if r50 >= r60 else (60.0, r60)
     if r < ratio_min:
         return MainsDecision(None, (), r)
-    harm = tuple(
-        best * h for h in range(2, 10) if best * h < 0.45 * fs and ratio(best * h) >= ratio_min
-    )
-    return MainsDecision(best, harm, r)
+    harm = {best * h for h in range(2, 10) if best * h < 0.45 * fs and ratio(best * h) >= ratio_min}
+
+    # a second line frequency (equipment on the other standard nearby, a 60-Hz device on
+    # a 50-Hz grid): notched as well when it stands out of its own neighbourhood, so that
+    # a broad resonance of the EMG spectrum near it is not taken for a line
+    def local(f: float) -> float:
+        near = (np.abs(freqs - f) >= 4.0) & (np.abs(freqs - f) <= 12.0)
+        return ratio(f) * ref / max(float(np.median(p[near])), 1e-30) if near.any() else 0.0
+
+    other = 110.0 - best
+    if ratio(other) >= ratio_min and local(other) >= ratio_min:
+        harm |= {
+            other * h
+            for h in range(1, 10)
+            if other * h < 0.45 * fs
+            and other * h != best
+            and ratio(other * h) >= ratio_min
+            and local(other * h) >= ratio_min
+        }
+    return MainsDecision(best, tuple(sorted(harm)), r)
 
 
 class MainsTracker:

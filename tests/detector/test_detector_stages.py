@@ -18,7 +18,7 @@ from detector.stages.electrode_off import ElectrodeOff
 from detector.stages.episodes import Episodes, Segment, cramp_cores, leftover_parts
 from detector.stages.features import burst_features
 from detector.stages.frames import Envelope, SecondStats
-from detector.stages.front_end import FrontEnd, MainsTracker, emg_band, frame_hop
+from detector.stages.front_end import FrontEnd, MainsTracker, emg_band, frame_hop, mains_check
 from detector.stages.notices import EarlyNotices
 from detector.stages.plm import PlmSeries
 from detector.stages.posture import AccSeconds, ShankAxis, upright, walk_onset
@@ -96,6 +96,26 @@ def test_mains_tracker_keeps_both_notches_until_it_hears_hum() -> None:
     changes = m.feed(rng.normal(0, 1, (1, t.size)) + 20 * np.sin(2 * np.pi * 50 * t), 5 * 500)
     assert m.fundamental == 50.0
     assert changes and changes[0][0] == 6 * 500  # applies from the end of its check block
+
+
+def test_a_second_line_frequency_is_notched_too_but_not_a_resonance_near_it() -> None:
+    """60-Hz equipment on a 50-Hz grid: both lines are notched, or the other one's hum
+    lifts the resting level and hides a moderate cramp.  A broad peak of the EMG spectrum
+    near 60 Hz is no line."""
+    from scipy import signal
+
+    rng = np.random.default_rng(4)
+    fs = 1000.0
+    t = np.arange(1000) / fs
+    emg = rng.normal(0, 3.0, (1, 1000))
+    both = emg + 20 * np.sin(2 * np.pi * 50 * t) + 15 * np.sin(2 * np.pi * 60 * t)
+    d = mains_check(both, fs, CFG.mains_ratio_min, 200.0)
+    assert d.fundamental == 50.0 and 60.0 in d.harmonics
+    # EMG through a resonance at 60 Hz (Q ~ 3) plus 50-Hz hum: 50 Hz only
+    b, a = signal.iirpeak(60.0, 3.0, fs)
+    res = 20 * signal.lfilter(b, a, rng.normal(0, 3.0, (1, 1000)), axis=1)
+    d2 = mains_check(res + 20 * np.sin(2 * np.pi * 50 * t), fs, CFG.mains_ratio_min, 200.0)
+    assert d2.fundamental == 50.0 and 60.0 not in d2.harmonics
 
 
 # --------------------------------------------------------------------------- frames
