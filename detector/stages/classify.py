@@ -156,7 +156,17 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             f"contraction (P10/P90 {f.depth:.2f})",
             0.75,
         )
-    if f.lf_ratio >= cfg.artifact_lf_ratio:
+    # raw power far above the band's: hum or a step, not EMG.  But where the band
+    # shape shows a sustained, cramp-like rise to be muscle (its line share is that of
+    # muscle), the raw power is hum a good lead carried all along (strong mains): the
+    # cramp rules and the open-lead tests below judge it
+    muscle_rise = (
+        d >= cfg.cramp_min_s
+        and f.sustain >= cfg.cramp_min_sustain
+        and f.cramp_x_rest >= cfg.cramp_min_x_rest
+        and f.line_excess < cfg.open_lead_line_excess  # False where unmeasured (NaN)
+    )
+    if f.lf_ratio >= cfg.artifact_lf_ratio and not muscle_rise:
         sub = "pop" if d < cfg.pop_max_s else "electrode-off"
         return Verdict(
             "artifact",

@@ -175,3 +175,13 @@ def test_a_weak_cramp_under_strong_mains_stays_a_cramp(mains_uv: float) -> None:
     s.cramp(150, 40, uv=24.0)  # ~12x the 2-µV rest
     cr = [e for e in _detect(s).events if e.kind == "cramp"]
     assert len(cr) == 1 and abs(cr[0].start_s - 150) < 0.5 and abs(cr[0].end_s - 190) < 3
+
+
+def test_a_cramp_under_mains_that_dwarfs_it_stays_a_cramp() -> None:
+    """Raw power 10-20x the band's, all of it hum a good lead carried all night: not
+    'mains dominated' when the band shape shows the rise to be muscle."""
+    s = Synth(300, seed=29, acc_fs=None, sites=("calf",), mains_uv=250.0)
+    s.cramp(150, 40, uv=20.0)  # ~10x the 2-µV rest, under 250 µV of hum
+    ev = _detect(s).events
+    cr = [e for e in ev if e.kind == "cramp"]
+    assert len(cr) == 1 and abs(cr[0].start_s - 150) < 0.5 and abs(cr[0].end_s - 190) < 3, ev
