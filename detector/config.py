@@ -159,6 +159,11 @@ class DetectorConfig:
     soleus activity."""
     cramp_min_sustain: float = 0.8
     """Fraction of a cramp's frames above the off level (sustained, not strides)."""
+    cramp_min_depth: float = 0.1
+    """A cramp's calf envelope keeps P10/P90 >= this: it waxes and wanes but its troughs
+    stay far above rest (>= 0.55 of the peaks, Minetto 2009); rubbing or shaking the
+    calf (DOMAIN: what ends a cramp) falls back towards rest between strokes (~0.05).
+    Every cramp of the tuning draws has >= 0.128, unitless."""
     cramp_core_x_rest: float = 6.0
     """Core level of a cramp, multiple of rest: above the highest pre-cramp rise
     (+500 % = 6x, Chaney & Sherman)."""

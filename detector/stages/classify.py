@@ -244,6 +244,7 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     cramp_like = (
         d >= cfg.cramp_min_s
         and f.sustain >= cfg.cramp_min_sustain
+        and f.depth >= cfg.cramp_min_depth
         and f.cramp_x_rest >= cfg.cramp_min_x_rest
         and (not f.has_tibialis or f.cramp_x_rest >= cfg.cramp_calf_vs_tib * f.tib_x_rest)
     )
@@ -313,7 +314,13 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             lm_candidate=True,
         )
     if d >= cfg.cramp_min_s and f.sustain >= cfg.cramp_min_sustain:
-        why2 = f"sustained {d:.0f} s but only {f.cramp_x_rest:.1f}x rest on the calf"
+        if f.depth < cfg.cramp_min_depth and f.cramp_x_rest >= cfg.cramp_min_x_rest:
+            why2 = (
+                f"{d:.0f} s of calf bursts falling back towards rest between them "
+                f"(P10/P90 {f.depth:.2f}): rubbing or shaking, not a held contraction"
+            )
+        else:
+            why2 = f"sustained {d:.0f} s but only {f.cramp_x_rest:.1f}x rest on the calf"
     else:
         why2 = f"{d:.0f} s of intermittent activity ({f.sustain:.0%} above rest)"
     return Verdict("movement", "fidget", why2, 0.6)

@@ -520,6 +520,20 @@ def test_step_ratio_of_a_long_burst_is_measured_in_windows() -> None:
     assert (v.kind, v.subtype) == ("artifact", "electrode-off")
 
 
+def test_calf_bursts_that_fall_back_to_rest_between_strokes_are_no_cramp() -> None:
+    """Rubbing or shaking the calf (what ends a cramp, DOMAIN) gives loud calf bursts at
+    1-6 Hz that return towards rest between strokes; a cramp's troughs stay high."""
+    from dataclasses import replace as dc_replace
+
+    from detector.stages.classify import classify
+
+    held = _step_features(np.zeros(12000))
+    assert held.depth > 0.3 and classify(held, CFG).kind == "cramp"
+    rubbed = dc_replace(held, depth=0.05)
+    v = classify(rubbed, CFG)
+    assert (v.kind, v.subtype) == ("movement", "fidget") and "rubbing" in v.reason
+
+
 def test_a_baseline_that_swung_before_the_burst_is_wander_not_a_loose_lead() -> None:
     """Sweat wander under a good lead is there before a cramp and goes on through it; a
     lead that comes loose starts to swing with the burst (DOMAIN: wander is an artefact

@@ -26,10 +26,26 @@ from benchmarks.robustness import (
     detect_cramps,
 )
 
+_ONE_HEAD = (
+    "a soleus-only cramp at ~6.5x its rest after a pre-rise nearly as loud: below the 8x "
+    "cramp level, a fidget (measuring each head against its own rest does not lift it)"
+)
+_HIDDEN_FOOT = (
+    "onset 0.6 s late: the first ~0.5 s of a 2-s rise hides under a pre-rise half as loud"
+)
 KNOWN: dict[str, str] = {
-    "two-cramps / no accelerometer": "calf massage after a cramp, no accelerometer: a second cramp",
+    **{f"long-cramp-3ch / {v}": _ONE_HEAD for v in VARIANTS},
+    **{
+        f"short-cramp-calf-only / {v}": _HIDDEN_FOOT
+        for v in ("mains 60 Hz 50 uV", "mains 60 Hz 1 uV", "256 Hz 10-100 Hz", "512 Hz 10-100 Hz")
+    },
+    "short-cramp-calf-only / shift 0.26 s": _HIDDEN_FOOT,
+    "walk-while-contracted / no-acc": (
+        "no accelerometer: a cramp walked off while still contracted reads as the walk"
+    ),
 }
-"""Cases the detector does not pass yet: name -> the class of miss."""
+"""Cases the detector does not pass yet: name -> the class of miss (the slow full suite
+holds them to it: strict xfail)."""
 
 
 @lru_cache(maxsize=4)
