@@ -75,44 +75,13 @@ class Episodes:
         )
 
 
-def rise_onset(y: np.ndarray, k_lo: int, k_hi: int) -> int:
+def rise_onset(y: np.ndarray, k_lo: int, k_hi: int, e_lo: int | None = None, step: int = 2) -> int:
     """The knee of a rise: the ``k`` in ``[k_lo, k_hi]`` whose continuous fit
-    ``c + s * max(0, t - k)`` (flat, then a rising ramp: ``s > 0``) to ``y`` leaves the
-    least squared error.  All knees at once from the fits' normal equations."""
-    n = y.size
-    k_hi = min(k_hi, n - 1)
-    if n < 3 or k_hi <= k_lo:
-        return max(0, min(k_lo, n - 1))
-    t = np.arange(n, dtype=float)
-    ks = np.arange(k_lo, k_hi + 1, dtype=float)
-    h = np.maximum(0.0, t[None, :] - ks[:, None])  # the ramp regressor of each knee
-    sh, shh, shy = h.sum(axis=1), (h * h).sum(axis=1), h @ y
-    sy, syy = float(y.sum()), float(y @ y)
-    det = n * shh - sh * sh
-    ok = det > 1e-9
-    safe = np.where(ok, det, 1.0)
-    c = (shh * sy - sh * shy) / safe
-    slope = (n * shy - sh * sy) / safe
-    sse = np.where(ok & (slope > 0), syy - c * sy - slope * shy, np.inf)
-    if not np.isfinite(sse).any():
-        return k_hi
-    return int(ks[int(np.argmin(sse))])
-
-
-def _moving_mean(y: np.ndarray, w: int) -> np.ndarray:
-    """Centred moving mean over ``w`` points (shorter at the ends)."""
-    c = np.r_[0.0, np.cumsum(y)]
-    i = np.arange(y.size)
-    lo = np.maximum(0, i - w // 2)
-    hi = np.minimum(y.size, i + w - w // 2)
-    return (c[hi] - c[lo]) / (hi - lo)
-
-
-def rise_onset_capped(y: np.ndarray, k_lo: int, k_hi: int, e_lo: int, step: int = 2) -> int:
-    """The knee of a rise that may level off: the ``k`` in ``[k_lo, k_hi]`` of the best
-    continuous fit ``c + s * clip(t - k, 0, e - k)`` (flat, a rising ramp, then flat
-    again from some ``e >= e_lo``, searched every ``step`` points) to ``y``.  A rise
-    fitted past its top by a ramp that never stops would be pulled early."""
+    ``c + s * clip(t - k, 0, e - k)`` (flat, a rising ramp, ``s > 0``, then flat again
+    from ``e``) to ``y`` leaves the least squared error.  ``e_lo`` None: the ramp runs to
+    the end of ``y``; else the rise may level off at any ``e >= e_lo`` (searched every
+    ``step`` points): a rise fitted past its top by a ramp that never stops is pulled
+    early.  All knees at once from the fits' normal equations."""
     n = y.size
     k_hi = min(k_hi, n - 1)
     if n < 3 or k_hi <= k_lo:
@@ -120,8 +89,9 @@ def rise_onset_capped(y: np.ndarray, k_lo: int, k_hi: int, e_lo: int, step: int 
     t = np.arange(n, dtype=float)
     ks = np.arange(k_lo, k_hi + 1, dtype=float)
     sy, syy = float(y.sum()), float(y @ y)
+    ends = [n] if e_lo is None else range(max(e_lo, k_lo + 1), n + 1, step)
     best, best_k = np.inf, k_hi
-    for e in range(max(e_lo, k_lo + 1), n + 1, step):
+    for e in ends:
         h = np.clip(t[None, :] - ks[:, None], 0.0, np.maximum(e - ks, 0.0)[:, None])
         sh, shh, shy = h.sum(axis=1), (h * h).sum(axis=1), h @ y
         det = n * shh - sh * sh
@@ -134,6 +104,15 @@ def rise_onset_capped(y: np.ndarray, k_lo: int, k_hi: int, e_lo: int, step: int 
         if sse[i] < best:
             best, best_k = float(sse[i]), int(ks[i])
     return best_k
+
+
+def _moving_mean(y: np.ndarray, w: int) -> np.ndarray:
+    """Centred moving mean over ``w`` points (shorter at the ends)."""
+    c = np.r_[0.0, np.cumsum(y)]
+    i = np.arange(y.size)
+    lo = np.maximum(0, i - w // 2)
+    hi = np.minimum(y.size, i + w - w // 2)
+    return (c[hi] - c[lo]) / (hi - lo)
 
 
 def cramp_cores(
@@ -154,11 +133,12 @@ def cramp_cores(
     envelope: above the highest pre-cramp rise (+500 %, Chaney & Sherman) and below the
     troughs of a cramp's waxing and waning (depth <= 45 %, Minetto 2009).  Holes shorter
     than ``cramp_hole_s`` are bridged; runs of >= ``cramp_min_s`` are kept.  The onset is
-    the knee of the rise (:func:`rise_onset`) within ``cramp_rise_max_s`` before the point
-    where the envelope first reaches ``cramp_rise_top`` x the core's median, fitted over
-    ``cramp_onset_flat_s`` more before it (the level the rise leaves: the local baseline
-    of Severini 2012's adaptive double threshold, here a fitted one); the end is walked
-    forward down the fall to the off level.
+    the knee of the rise (:func:`rise_onset`, a ramp that may level off) within
+    ``cramp_rise_max_s`` (+ 0.5 s) before the point where the envelope's 1-s mean first
+    reaches ``cramp_rise_top`` x the core's median, fitted over ``cramp_onset_flat_s``
+    more before it (the level the rise leaves: the local baseline of Severini 2012's
+    adaptive double threshold, here a fitted one) and a second after it; the end is
+    walked forward down the fall to the off level.
     """
     inner = env[start:]
     p90 = float(np.percentile(inner, 90))
@@ -194,10 +174,10 @@ def cramp_cores(
         k_lo = max(start, top - back - sec // 2)
         w0 = max(0, k_lo - flat)
         # the fit runs on a second past the top: enough of the ramp to stand out of a
-        # pre-rise's noise; the ramp may level off in it (rise_onset_capped)
+        # pre-rise's noise; the ramp may level off in it (rise_onset)
         w1 = min(b, top + sec + 1)
         y = env[w0:w1]
-        j = rise_onset_capped(y, k_lo - w0, top - w0, top - w0) + w0
+        j = rise_onset(y, k_lo - w0, top - w0, e_lo=top - w0) + w0
         # end: walk forward down the fall to the off level (or the post level)
         fwd = int(round(cfg.cramp_fall_max_s * fps))
         e = b

@@ -15,7 +15,7 @@ from detector.events import Event
 from detector.stages.buffers import FrameRing
 from detector.stages.classify import BurstFeatures
 from detector.stages.electrode_off import ElectrodeOff
-from detector.stages.episodes import Episodes, Segment, cramp_cores, leftover_parts
+from detector.stages.episodes import Episodes, Segment, cramp_cores, leftover_parts, rise_onset
 from detector.stages.features import burst_features
 from detector.stages.frames import Envelope, SecondStats
 from detector.stages.front_end import FrontEnd, MainsTracker, emg_band, frame_hop, mains_check
@@ -325,6 +325,16 @@ def test_cramp_core_onset_is_the_foot_of_the_rise_and_keeps_the_prerise_apart() 
     # a 6-s plateau is no cramp core (cramp_min_s = 8 s)
     short = np.where((t >= 13) & (t < 19), 60.0, 2.0)
     assert cramp_cores(short, rest, off_level(rest, CFG), 0, CFG, fps) == []
+
+
+def test_rise_onset_of_a_ramp_that_levels_off() -> None:
+    """Fitted past its top, a ramp that never stops is pulled early; one allowed to level
+    off finds the foot."""
+    t = np.arange(600, dtype=float)
+    y = np.clip((t - 300.0) * 0.5, 0.0, 50.0) + 2.0  # foot at 300, top at 400, then flat
+    assert rise_onset(y, 200, 450, e_lo=380) == 300
+    assert rise_onset(y, 200, 450) < 290
+    assert rise_onset(y[:401], 200, 400) == 300  # up to the top only: either fit
 
 
 def test_leftover_parts_cut_out_the_cramp_and_its_prerise() -> None:
