@@ -94,10 +94,12 @@ if TYPE_CHECKING:  # only the trace/epochs tables need pandas, made on first rea
     import pandas as pd
 __all__ = ["CALF_SITES", "DETECTOR_VERSION", "Detector", "DetectorConfig"]
 
-DETECTOR_VERSION = "nightcramp-detect 1.1"
+DETECTOR_VERSION = "nightcramp-detect 1.2"
 """Names the rules: a change that moves events bumps it, so the cramp log supersedes the
 old machine-made events and ``cramp batch`` redoes its nights (1.1: the walk-off split,
-the onset at the foot of the rise, the spectral open-lead tests)."""
+the onset at the foot of the rise, the spectral open-lead tests; 1.2: wander is no loose
+lead, the onset past a loud pre-rise, a second line notched, steady hum and rubbing,
+series while awake as PLMW)."""
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
 
@@ -225,7 +227,8 @@ class Detector:
         return self.acc.n_samples
 
     def finish(self) -> NightResult:
-        """Close everything and return the night (all events, emission order)."""
+        """Close everything and return the night (all events, in time order: leg
+        movements wait for their series to be decided, so they are emitted late)."""
         if self._finished is not None:
             return self._finished
         self.acc.flush()
@@ -236,7 +239,7 @@ class Detector:
             replace(e, context={**e.context, **after_cramp(e, self.events, acc, self.cfg)})
             if e.kind == "cramp"
             else e
-            for e in self.events
+            for e in sorted(self.events, key=lambda e: (e.start_s, e.end_s))
         ]
         trace, epochs_ = self._trace_epochs()
         dur = 0.0

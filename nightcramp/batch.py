@@ -375,7 +375,9 @@ def _night_row_and_events(
     gap_s = min(float(sum(g.duration_s for g in result.gaps)), duration)
     sleep = _sleep_from_epochs(result.epochs)
     sleep_s = float(sleep.sleep_s) if sleep else None
-    plm = sum(1 for e in result.events if e.kind == "plm")
+    # the PLMS index: periodic leg movements in sleep (a series while awake, PLMW, has
+    # subtype "wake" and stays in events/ only)
+    plm = sum(1 for e in result.events if e.kind == "plm" and e.subtype != "wake")
     recorded = max(0.0, duration - gap_s)
     if sleep_s:
         plmi, per = plm / (sleep_s / 3600.0), "hour of sleep"

@@ -1125,7 +1125,7 @@ class CrampLog:
             "  AND e.kind = 'cramp') AS cramps,"
             " (SELECT COUNT(*) FROM events e WHERE e.night_id = n.night_id AND"
             "  e.detector_version = n.detector_version AND e.superseded = 0"
-            "  AND e.kind = 'plm') AS plms,"
+            "  AND e.kind = 'plm' AND COALESCE(e.subtype, '') <> 'wake') AS plms,"
             " (SELECT COUNT(*) FROM events e WHERE e.night_id = n.night_id AND"
             "  e.detector_version = n.detector_version AND e.superseded = 0) AS events"
             " FROM nights n ORDER BY COALESCE(n.start_utc, n.created_utc) DESC, n.night_id DESC"

@@ -172,9 +172,12 @@ class FeltCramp(_Record):
 @dataclass
 class Plm(_Record):
     count: int
+    """Periodic leg movements in sleep (PLMS), the index's numerator."""
     index_per_h: float | None
     per: str
     sleep_h: float | None
+    awake: int = 0
+    """PLMs of series while awake (PLMW, subtype ``wake``): not in the index."""
 
 
 @dataclass
@@ -752,7 +755,8 @@ def build_summary(log: CrampLog, night_id: str | None = None) -> Summary:
         sleep.awakenings = awakenings(epochs, out.cramps)
     out.sleep = sleep
     out.felt_cramps = [_felt(m) for m in log.manual_cramps(nid)]
-    plms = [e for e in events if e["kind"] == "plm"]
+    plms = [e for e in events if e["kind"] == "plm" and e["subtype"] != "wake"]
+    plmw = sum(1 for e in events if e["kind"] == "plm" and e["subtype"] == "wake")
     sleep_h = sleep.sleep_s / 3600.0 if sleep and sleep.sleep_s > 0 else None
     rec_h = (duration - gap_s) / 3600.0
     plmi = len(plms) / sleep_h if sleep_h else (len(plms) / rec_h if rec_h > 0 else None)
@@ -761,6 +765,7 @@ def build_summary(log: CrampLog, night_id: str | None = None) -> Summary:
         index_per_h=plmi,
         per="hour of sleep" if sleep_h else "hour of recording",
         sleep_h=sleep_h,
+        awake=plmw,
     )
     for e in events:
         if e["kind"] in ("movement", "artifact"):
@@ -894,7 +899,10 @@ def render_text(s: Summary) -> str:
         lines.append(_felt_line(m, False))
     p = s.plm
     idx = f"{p.index_per_h:.1f} per {p.per}" if p.index_per_h is not None else "?"
-    lines.append(f"  PLM        {p.count} periodic leg movements, index {idx}")
+    lines.append(
+        f"  PLM        {p.count} periodic leg movements, index {idx}"
+        + (f"; {p.awake} more while awake" if p.awake else "")
+    )
     if s.other_events:
         other = ", ".join(f"{v} {k.split(':')[1]}" for k, v in sorted(s.other_events.items()))
         lines.append(f"  Also       {other}")

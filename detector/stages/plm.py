@@ -3,9 +3,10 @@
 Leg-movement candidates with onset-to-onset intervals of ``plm_min_interval_s`` ..
 ``plm_max_interval_s``, at least ``plm_min_count`` in a row, are PLMs: the first ones are
 emitted when the series is reached, later ones at once; a break flushes the pending ones
-as plain leg movements.  Movements while the sleeper is awake, or led by the calf when a
-tibialis channel is recorded, are not series candidates (PLMS: in sleep, mostly the
-tibialis anterior; DOMAIN.md).
+as plain leg movements.  Movements led by the calf when a tibialis channel is recorded
+are not series candidates (PLMS: mostly the tibialis anterior; DOMAIN.md).  A series while the sleeper is taken to be awake is one all the
+same, periodic limb movements in wake (PLMW, AASM): its PLMs have subtype ``wake`` and
+stay out of the PLMS index (periodic leg movements per hour of sleep).
 
 A short cramp (<= ``cramp_lm_context_s``, WASM's longest leg movement) that could itself
 be a leg movement is *held*: a movement at a series interval after it makes it the first
@@ -44,6 +45,7 @@ class PlmSeries:
         self.in_series = False
         self.last_lm_start: float | None = None
         self.held: tuple[Event, BurstFeatures] | None = None
+        self._awake: set[tuple[float, float]] = set()
         self.candidates: list[Event] = []
         """Every series candidate as it came in (before it became a PLM): what the
         bilateral stage (:mod:`detector.stages.bilateral`) merges across the legs."""
@@ -104,15 +106,18 @@ class PlmSeries:
         else:
             self.release_held()
         self.last_lm_start = ev.start_s
-        # PLMS are leg movements in sleep, mostly of the tibialis anterior (DOMAIN.md,
-        # AASM): movements while the sleeper is known to be awake, or led by the calf
-        # when a tibialis channel is recorded, are not series candidates.
+        # PLMs are leg movements mostly of the tibialis anterior (DOMAIN.md, AASM):
+        # movements led by the calf when a tibialis channel is recorded are not series
+        # candidates; those while the sleeper is taken to be awake are (PLMW).
         awake = self._is_awake(ev.start_s)
         calf_led = f is not None and f.has_tibialis and f.calf_exc_uv > f.tib_exc_uv
-        if awake or calf_led:
-            why = "while awake" if awake else "calf-led, not tibialis"
-            self._emit(replace(ev, reason=ev.reason + f"; {why}"))
+        if calf_led:
+            self._emit(replace(ev, reason=ev.reason + "; calf-led, not tibialis"))
             return
+        if awake:
+            # a series while awake is one all the same (PLMW, AASM), kept apart from the
+            # sleep index by its subtype
+            self._awake.add((ev.start_s, ev.end_s))
         pend = self.pending
         if pend:
             iv = ev.start_s - pend[-1].start_s
@@ -129,13 +134,15 @@ class PlmSeries:
                 self._emit(self._as_plm(e, i + 1))
 
     def _as_plm(self, ev: Event, nth: int) -> Event:
+        awake = (ev.start_s, ev.end_s) in self._awake
         return replace(
             ev,
             kind="plm",
-            subtype="plm",
+            subtype="wake" if awake else "plm",
             reason=f"leg movement {ev.duration_s:.1f} s, #{nth} of a periodic series "
             f"(>= {self.cfg.plm_min_count}, intervals {self.cfg.plm_min_interval_s:.0f}-"
-            f"{self.cfg.plm_max_interval_s:.0f} s, WASM 2016)",
+            f"{self.cfg.plm_max_interval_s:.0f} s, WASM 2016)"
+            + ("; while awake (PLMW, not in the sleep index)" if awake else ""),
             confidence=0.8,
         )
 
@@ -143,7 +150,8 @@ class PlmSeries:
         """End the pending run: not a series -> plain leg movements."""
         if not self.in_series:
             for e in self.pending:
-                self._emit(e)
+                awake = (e.start_s, e.end_s) in self._awake
+                self._emit(replace(e, reason=e.reason + "; while awake") if awake else e)
         self.pending = []
         self.in_series = False
 

@@ -415,14 +415,24 @@ def test_plm_series_needs_four_and_a_break_flushes_the_rest() -> None:
     assert kinds == ["plm"] * 5 + ["movement"]
 
 
-def test_movements_while_awake_are_not_plms() -> None:
+def test_a_series_while_awake_is_plmw_kept_out_of_the_sleep_index() -> None:
+    """Periodic limb movements in wake are a series all the same (AASM's PLMW); their
+    subtype keeps them apart from the PLMS, which are counted per hour of sleep."""
     out: list[Event] = []
-    plm = PlmSeries(CFG, out.append, lambda t: True)
+    plm = PlmSeries(CFG, out.append, lambda t: t < 150.0)  # awake, then asleep
     for i in range(5):
         plm.add(_lm(100.0 + 20 * i))
     plm.flush()
-    assert [e.kind for e in out] == ["movement"] * 5
-    assert all(e.reason.endswith("while awake") for e in out)
+    assert [(e.kind, e.subtype) for e in out] == [("plm", "wake")] * 3 + [("plm", "plm")] * 2
+    assert "while awake (PLMW" in out[0].reason and "awake" not in out[-1].reason
+    # awake movements that form no series stay leg movements, and say they were awake
+    out2: list[Event] = []
+    plm2 = PlmSeries(CFG, out2.append, lambda t: True)
+    for t in (100.0, 120.0, 300.0):
+        plm2.add(_lm(t))
+    plm2.flush()
+    assert [e.kind for e in out2] == ["movement"] * 3
+    assert all(e.reason.endswith("while awake") for e in out2)
 
 
 def test_a_held_short_cramp_becomes_a_leg_movement_when_a_series_follows() -> None:

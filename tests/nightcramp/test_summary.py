@@ -83,6 +83,23 @@ def test_no_event_night(log: CrampLog) -> None:
     assert "none detected" in text and "quiet night" in text
 
 
+def test_plms_while_awake_are_shown_but_not_in_the_sleep_index(log: CrampLog) -> None:
+    """A series while awake (PLMW, subtype "wake") is reported beside the PLMS and kept
+    out of the index per hour of sleep."""
+    from dataclasses import replace
+
+    r = hand_night()
+    plms = [e for e in r.events if e.kind == "plm"]
+    assert len(plms) >= 8
+    wake = set(id(e) for e in plms[:5])
+    r.events = [replace(e, subtype="wake") if id(e) in wake else e for e in r.events]
+    ingest(log, "plmw", r)
+    s = build_summary(log, "plmw")
+    assert s.plm.count == len(plms) - 5 and s.plm.awake == 5
+    assert s.plm.index_per_h == pytest.approx(s.plm.count / s.plm.sleep_h)
+    assert "; 5 more while awake" in render_text(s)
+
+
 def test_gaps_only_night(log: CrampLog) -> None:
     layout = hand_layout()
     log.begin_night("lost", source="live", layout=layout, start_utc=START,
