@@ -53,9 +53,9 @@ class BurstFeatures:
     step_ratio: float
     """Excursion of the raw 10-ms mean / peak band-passed envelope (clean EMG < 1)."""
     step_ratio_win: float
+    """The same in windows of ``step_long_window_s``, median over the burst's windows."""
     swing_new: bool
     """The baseline swings more than before the burst (``swing_new_x``)."""
-    """The same in windows of ``step_long_window_s``, median over the burst's windows."""
     hf_ratio: float
     """Band shape: power density at 250-400 Hz over 60-150 Hz on the main calf channel,
     median over the burst's seconds (NaN when the rate is too low to tell)."""
@@ -160,12 +160,11 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     # shape shows a sustained, cramp-like rise to be muscle (its line share is that of
     # muscle), the raw power is hum a good lead carried all along (strong mains): the
     # cramp rules and the open-lead tests below judge it
+    sustained = d >= cfg.cramp_min_s and f.sustain >= cfg.cramp_min_sustain
+    loud_sustained = sustained and f.cramp_x_rest >= cfg.cramp_min_x_rest
     muscle_rise = (
-        d >= cfg.cramp_min_s
-        and f.sustain >= cfg.cramp_min_sustain
-        and f.cramp_x_rest >= cfg.cramp_min_x_rest
-        and f.line_excess < cfg.open_lead_line_excess  # False where unmeasured (NaN)
-    )
+        loud_sustained and f.line_excess < cfg.open_lead_line_excess
+    )  # False where the line share is unmeasured (NaN)
     if f.lf_ratio >= cfg.artifact_lf_ratio and not muscle_rise:
         sub = "pop" if d < cfg.pop_max_s else "electrode-off"
         return Verdict(
@@ -242,10 +241,8 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             0.6,
         )
     cramp_like = (
-        d >= cfg.cramp_min_s
-        and f.sustain >= cfg.cramp_min_sustain
+        loud_sustained
         and f.depth >= cfg.cramp_min_depth
-        and f.cramp_x_rest >= cfg.cramp_min_x_rest
         and (not f.has_tibialis or f.cramp_x_rest >= cfg.cramp_calf_vs_tib * f.tib_x_rest)
     )
     if cramp_like:
@@ -313,8 +310,8 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             0.7,
             lm_candidate=True,
         )
-    if d >= cfg.cramp_min_s and f.sustain >= cfg.cramp_min_sustain:
-        if f.depth < cfg.cramp_min_depth and f.cramp_x_rest >= cfg.cramp_min_x_rest:
+    if sustained:
+        if loud_sustained and f.depth < cfg.cramp_min_depth:
             why2 = (
                 f"{d:.0f} s of calf bursts falling back towards rest between them "
                 f"(P10/P90 {f.depth:.2f}): rubbing or shaking, not a held contraction"

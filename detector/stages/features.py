@@ -105,9 +105,10 @@ def burst_features(
     TKEO ``tk``, raw variance ``rv`` (frames, channels; µV²) and resting level ``rest``
     (frames, channels; µV); ``shape``: the band shape of the burst's seconds and those
     before it, and how many come before (:meth:`BandShape.of_seconds`; None at rates too
-    low for it).  ``rm``: the raw 10-ms means from up to ``swing_pre_s`` before
-    the burst (or its run's start) to its end, the first ``rm_pre`` of them before it.  ``seg_times``: the bursts' (start, end)
-    in s; ``acc``: activity (g), upright, turn (deg), each None without accelerometer.
+    low for it).  ``rm``: the raw 10-ms means from up to ``swing_pre_s`` before the
+    burst (or its run's start) to its end, the first ``rm_pre`` of them before it.
+    ``seg_times``: the bursts' (start, end) in s; ``acc``: activity (g), upright, turn
+    (deg), each None without accelerometer.
     """
     env = np.sqrt(e2s)
     xr = env / np.maximum(rest, 1e-9)

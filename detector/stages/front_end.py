@@ -97,9 +97,12 @@ def mains_check(block: np.ndarray, fs: float, ratio_min: float, max_hz: float) -
     ref = float(np.median(p[band])) if band.any() else float(np.median(p[1:]))
     ref = max(ref, 1e-30)
 
-    def ratio(f: float) -> float:
+    def peak(f: float) -> float:
         sel = np.abs(freqs - f) <= 1.0
-        return float(p[sel].max()) / ref if sel.any() else 0.0
+        return float(p[sel].max()) if sel.any() else 0.0
+
+    def ratio(f: float) -> float:
+        return peak(f) / ref
 
     r50, r60 = ratio(50.0), ratio(60.0)
     best, r = (50.0, r50) if r50 >= r60 else (60.0, r60)
@@ -112,7 +115,7 @@ def mains_check(block: np.ndarray, fs: float, ratio_min: float, max_hz: float) -
     # a broad resonance of the EMG spectrum near it is not taken for a line
     def local(f: float) -> float:
         near = (np.abs(freqs - f) >= 4.0) & (np.abs(freqs - f) <= 12.0)
-        return ratio(f) * ref / max(float(np.median(p[near])), 1e-30) if near.any() else 0.0
+        return peak(f) / max(float(np.median(p[near])), 1e-30) if near.any() else 0.0
 
     other = 110.0 - best
     if ratio(other) >= ratio_min and local(other) >= ratio_min:

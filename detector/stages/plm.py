@@ -4,9 +4,10 @@ Leg-movement candidates with onset-to-onset intervals of ``plm_min_interval_s`` 
 ``plm_max_interval_s``, at least ``plm_min_count`` in a row, are PLMs: the first ones are
 emitted when the series is reached, later ones at once; a break flushes the pending ones
 as plain leg movements.  Movements led by the calf when a tibialis channel is recorded
-are not series candidates (PLMS: mostly the tibialis anterior; DOMAIN.md).  A series while the sleeper is taken to be awake is one all the
-same, periodic limb movements in wake (PLMW, AASM): its PLMs have subtype ``wake`` and
-stay out of the PLMS index (periodic leg movements per hour of sleep).
+are not series candidates (PLMS: mostly the tibialis anterior; DOMAIN.md).  A series
+while the sleeper is taken to be awake is one all the same, periodic limb movements in
+wake (PLMW, AASM): its PLMs have subtype ``wake`` and stay out of the PLMS index
+(periodic leg movements per hour of sleep).
 
 A short cramp (<= ``cramp_lm_context_s``, WASM's longest leg movement) that could itself
 be a leg movement is *held*: a movement at a series interval after it makes it the first
@@ -46,6 +47,7 @@ class PlmSeries:
         self.last_lm_start: float | None = None
         self.held: tuple[Event, BurstFeatures] | None = None
         self._awake: set[tuple[float, float]] = set()
+        """(start, end) of the pending candidates that came while awake."""
         self.candidates: list[Event] = []
         """Every series candidate as it came in (before it became a PLM): what the
         bilateral stage (:mod:`detector.stages.bilateral`) merges across the legs."""
@@ -108,21 +110,22 @@ class PlmSeries:
         self.last_lm_start = ev.start_s
         # PLMs are leg movements mostly of the tibialis anterior (DOMAIN.md, AASM):
         # movements led by the calf when a tibialis channel is recorded are not series
-        # candidates; those while the sleeper is taken to be awake are (PLMW).
+        # candidates; those while the sleeper is taken to be awake are (PLMW).  Asked
+        # again: a held cramp released just now wakes the sleeper from its end
         awake = self._is_awake(ev.start_s)
         calf_led = f is not None and f.has_tibialis and f.calf_exc_uv > f.tib_exc_uv
         if calf_led:
             self._emit(replace(ev, reason=ev.reason + "; calf-led, not tibialis"))
             return
-        if awake:
-            # a series while awake is one all the same (PLMW, AASM), kept apart from the
-            # sleep index by its subtype
-            self._awake.add((ev.start_s, ev.end_s))
         pend = self.pending
         if pend:
             iv = ev.start_s - pend[-1].start_s
             if not cfg.plm_min_interval_s <= iv <= cfg.plm_max_interval_s:
                 self.flush(final=True)
+        if awake:
+            # a series while awake is one all the same (PLMW, AASM), kept apart from the
+            # sleep index by its subtype
+            self._awake.add((ev.start_s, ev.end_s))
         pend = self.pending
         pend.append(ev)
         self.candidates.append(ev)
@@ -153,6 +156,7 @@ class PlmSeries:
                 awake = (e.start_s, e.end_s) in self._awake
                 self._emit(replace(e, reason=e.reason + "; while awake") if awake else e)
         self.pending = []
+        self._awake.clear()
         self.in_series = False
 
     def timeout(self, t_now: float) -> None:
