@@ -185,6 +185,24 @@ class DetectorConfig:
     cramp_fall_floor: float = 0.1
     """... stopping where the envelope falls below this fraction of the core's median,
     unitless."""
+    cramp_hold_x_rest: float = 3.0
+    """A cramp holds past its core while the calf envelope's mean over
+    ``cramp_hold_win_s`` stays at least this multiple of rest and what it holds is
+    sustained calf activity with no other explanation (no strides, turn, stretch or
+    artifact): a long cramp wanes (it lasts up to ~10 min, Hallegraeff 2017) below its
+    core level long before the calf lets go.  Above the mean pre-cramp rise (+217 %
+    ~ 3.2x is the mean, Chaney & Sherman: its lower half) and the off level (2x),
+    unitless."""
+    cramp_hold_win_s: float = 2.0
+    """... the mean taken over this window, s: two periods of a cramp's slowest waxing
+    and waning seen on the tuning draws (~1 Hz; shared oscillation near 1.4 Hz,
+    Minetto 2009)."""
+    cramp_hold_tib_x: float = 1.5
+    """... and the tibialis stays within this multiple of its level in the cramp (or the
+    off level, 2x rest): a new movement after a cramp (turning over, a stretch) works
+    both muscles, unitless."""
+    cramp_hold_min_s: float = 2.0
+    """A hold shorter than this is left to the fall walked forward, s."""
     cramp_look_back_s: float = 10.0
     """Calf envelope read before an episode's start when looking for its cramp core, s
     (covers the pre-level window)."""

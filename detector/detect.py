@@ -61,7 +61,14 @@ from detector.events import Event, NightResult, lazy_table
 from detector.stages.band_shape import BandShape
 from detector.stages.classify import BurstFeatures, Verdict, classify
 from detector.stages.electrode_off import ElectrodeOff
-from detector.stages.episodes import Episode, Episodes, Segment, cramp_cores, leftover_parts
+from detector.stages.episodes import (
+    Episode,
+    Episodes,
+    Segment,
+    cramp_cores,
+    hold_end,
+    leftover_parts,
+)
 from detector.stages.features import burst_features
 from detector.stages.frames import (
     E2,
@@ -94,7 +101,7 @@ if TYPE_CHECKING:  # only the trace/epochs tables need pandas, made on first rea
     import pandas as pd
 __all__ = ["CALF_SITES", "DETECTOR_VERSION", "Detector", "DetectorConfig"]
 
-DETECTOR_VERSION = "nightcramp-detect 1.2"
+DETECTOR_VERSION = "nightcramp-detect 1.3"
 """Names the rules: a change that moves events bumps it, so the cramp log supersedes the
 old machine-made events and ``cramp batch`` redoes its nights (1.1: the walk-off split,
 the onset at the foot of the rise, the spectral open-lead tests; 1.2: wander is no loose
@@ -385,25 +392,37 @@ class Detector:
         self.envelope.reset()
 
     # ------------------------------------------------------------------ episodes
-    def _features(self, segs: list[Segment]) -> BurstFeatures:
+    def _features(self, segs: list[Segment], ref_k0: int | None = None) -> BurstFeatures:
+        """The features of the bursts ``segs``; what they compare with the time before
+        (the band shape's resting reference, the baseline's swing) is taken before frame
+        ``ref_k0`` instead when given (a cramp's hold is judged against the rest before
+        the cramp, not against the cramp)."""
         cfg, fr, t = self.cfg, self.frames, self.clock.t
         k0, k1 = segs[0].k0, segs[-1].k1
+        ref = k0 if ref_k0 is None else min(ref_k0, k0)
         blk = fr.get(k0, k1)
         sec = self.clock.sec_of(np.arange(k0, k1))
         self._rest_upto(int(sec[-1]))
         pre = int(round(cfg.swing_pre_s * self.fps))
-        r0 = min(k0, max(self.bursts.run_k0, k0 - pre, self.bursts.k_done - fr.n + 1))
-        rm = fr.get(r0, k1)[:, fr.cols(RM)]
+        r0 = min(ref, max(self.bursts.run_k0, ref - pre, self.bursts.k_done - fr.n + 1))
+        rm = fr.get(r0, k1 if ref == k0 else ref)[:, fr.cols(RM)]
+        if ref < k0:
+            rm = np.concatenate([rm, fr.get(k0, k1)[:, fr.cols(RM)]])
         t0, t1 = t(k0), t(k1)
+        shape = self._shape_of(int(sec[0]), int(sec[-1]) + 1)
+        if shape is not None and ref < k0:
+            s_ref = int(self.clock.sec_of(ref))
+            before, n_pre = self._shape_of(s_ref, s_ref)  # type: ignore[misc]
+            shape = (np.concatenate([before, shape[0][:, shape[1] :]], axis=1), n_pre)
         return burst_features(
             e2s=blk[:, fr.cols(ENV)],
             e2=blk[:, fr.cols(E2)],
             tk=blk[:, fr.cols(TK)],
             rv=blk[:, fr.cols(RV)],
             rm=rm,
-            rm_pre=k0 - r0,
+            rm_pre=ref - r0,
             rest=self.rest.rest.a[sec],
-            shape=self._shape_of(int(sec[0]), int(sec[-1]) + 1),
+            shape=shape,
             calf=self.calf_idx,
             tib=self.tib_idx,
             cfg=cfg,
@@ -479,7 +498,7 @@ class Detector:
                 self.plm.decide_held(f.start_s)
             if self._is_cramp(f, v):
                 cramps.append((seg, f, v, pre))
-        cramps = self._join_cramps(cramps)
+        cramps = self._hold_cramps(self._join_cramps(cramps), ep)
         if not cramps:
             if not self._split_at_strides(ep):
                 self._classify_part(ep.segs, allow_cramp=False)
@@ -607,15 +626,90 @@ class Detector:
             return []
         pad = int(round(cfg.cramp_look_back_s * self.fps))
         lo = max(self.bursts.run_k0, k0 - pad, self.bursts.k_done - self.frames.n + 1)
-        env = np.sqrt(self.frames.get(lo, k1)[:, self.calf_idx]).max(axis=1)
-        sec = self.clock.sec_of(np.arange(lo, k1))
-        self._rest_upto(int(sec[-1]))
-        rest = self.rest.rest.a[sec][:, self.calf_idx].max(axis=1)  # NaN while unknown
-        off = off_level(rest, cfg)
+        env, rest, off = self._calf_levels(lo, k1)
         return [
             (lo + j, lo + e, pre)
             for j, e, pre in cramp_cores(env, rest, off, k0 - lo, cfg, self.fps)
         ]
+
+    def _calf_levels(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The joint calf envelope (µV RMS, the loudest calf channel per frame) of frames
+        ``k0 .. k1 - 1``, its rest and off levels (NaN while unknown)."""
+        env = np.sqrt(self.frames.get(k0, k1)[:, self.calf_idx]).max(axis=1)
+        sec = self.clock.sec_of(np.arange(k0, k1))
+        self._rest_upto(int(sec[-1]))
+        rest = self.rest.rest.a[sec][:, self.calf_idx].max(axis=1)
+        return env, rest, off_level(rest, self.cfg)
+
+    def _hold_cramps(
+        self, cramps: list[tuple[Segment, BurstFeatures, Verdict, float]], ep: Episode
+    ) -> list[tuple[Segment, BurstFeatures, Verdict, float]]:
+        """Each cramp held on past its core while the calf stays contracted
+        (:func:`~detector.stages.episodes.hold_end`), and a cramp whose hold reaches the
+        next one joined to it.  What it holds must be sustained calf activity with no
+        other explanation: judged on its own (no cramp allowed) it is a fidget or a leg
+        movement, sustained, waxing and waning, calf-led, and it stops where strides
+        start.  The verdict is the core's; its reason says how long the calf held."""
+        cfg = self.cfg
+        if not cramps:
+            return cramps
+        env, rest, off = self._calf_levels(ep.k0, ep.k1)
+        merge = self.clock.frames(cfg.merge_gap_s)
+        out: list[tuple[Segment, BurstFeatures, Verdict, float]] = []
+        i = 0
+        while i < len(cramps):
+            sg, f, v, pre = cramps[i]
+            held = 0.0
+            while True:
+                nxt = cramps[i + 1][0].k0 if i + 1 < len(cramps) else ep.k1
+                lim = nxt
+                if self.acc_fs:
+                    tw = walk_onset(
+                        self.acc, self.axis, cfg, self.clock.t(sg.k1), self.clock.t(nxt)
+                    )
+                    if tw is not None:
+                        lim = min(lim, sg.k1 + self.clock.frames(tw - self.clock.t(sg.k1)))
+                h = ep.k0 + hold_end(env, rest, off, sg.k1 - ep.k0, lim - ep.k0, cfg, self.fps)
+                if h <= sg.k1 or not self._holds(Segment(sg.k1, h), sg.k0, f):
+                    break
+                held += self.clock.t(h) - self.clock.t(sg.k1)
+                if i + 1 < len(cramps) and h >= nxt - merge:
+                    i += 1
+                    sg = Segment(sg.k0, cramps[i][0].k1)
+                    continue
+                sg = Segment(sg.k0, h)
+                break
+            if held > 0.0:
+                f = self._features([sg])
+                v = replace(
+                    v,
+                    reason=f"{v.reason}; the calf held on {held:.0f} s more as it waned "
+                    f"(whole {f.duration_s:.0f} s at {f.cramp_x_rest:.0f}x rest)",
+                )
+            out.append((sg, f, v, pre))
+            i += 1
+        return out
+
+    def _holds(self, seg: Segment, ref_k0: int, core: BurstFeatures) -> bool:
+        """``seg``, right after the cramp ``core`` (from frame ``ref_k0``), is the calf
+        still contracted: judged on its own (no cramp allowed, against the rest before
+        the cramp), sustained calf activity that is neither an artifact, strides, a
+        stretch, a turn nor shaking, with a tibialis no busier than in the cramp (a
+        waning cramp is the calf's alone; turning over or a stretch recruits the
+        tibialis too)."""
+        cfg = self.cfg
+        f = self._features([seg], ref_k0=ref_k0)
+        v = classify(f, cfg, allow_cramp=False)
+        tib_quiet = not f.has_tibialis or f.tib_x_rest <= max(
+            cfg.cramp_hold_tib_x * core.tib_x_rest, cfg.off_x_rest
+        )
+        return (
+            v.kind == "movement"
+            and v.subtype in ("fidget", "leg-movement")
+            and f.sustain >= cfg.cramp_min_sustain
+            and f.depth >= cfg.cramp_min_depth
+            and tib_quiet
+        )
 
     def _provisional(self) -> None:
         """Early cramp notice: an open episode whose calf core has met the cramp rules

@@ -6,6 +6,7 @@
   ``max_segment_s``.
 * :func:`cramp_cores`: sustained high calf activity inside an episode, with the onset
   walked back down the rise and the end walked forward down the fall.
+* :func:`hold_end`: where a long cramp that waned below its core level lets go.
 * :func:`leftover_parts`: what is left of an episode around its cramps, grouped again.
 """
 
@@ -191,6 +192,38 @@ def cramp_cores(
             pre_s = (j - seg_start) / fps
         runs.append((j, e, pre_s))
     return runs
+
+
+def hold_end(
+    env: np.ndarray,
+    rest: np.ndarray,
+    off: np.ndarray,
+    j: int,
+    lim: int,
+    cfg: DetectorConfig,
+    fps: float,
+) -> int:
+    """Where a cramp ending at index ``j`` lets go, if the calf holds on after it: the
+    first index from ``j`` on where the calf envelope's centred mean over
+    ``cramp_hold_win_s`` falls below ``cramp_hold_x_rest`` x rest, walked forward down
+    the fall to the off level (at most ``cramp_fall_max_s``); ``j`` itself when the hold
+    is shorter than ``cramp_hold_min_s``.  Never past ``lim``.  ``env``, ``rest`` and
+    ``off`` as in :func:`cramp_cores` (NaN rest never holds)."""
+    lim = min(lim, env.size)
+    if lim - j < cfg.cramp_hold_min_s * fps:
+        return j
+    w = max(1, int(round(cfg.cramp_hold_win_s * fps)))
+    lo = max(0, j - w // 2)
+    m = _moving_mean(env[lo:lim], w)[j - lo :]
+    with np.errstate(invalid="ignore"):
+        low = ~(m >= cfg.cramp_hold_x_rest * rest[j:lim])
+    h = j + (int(np.argmax(low)) if low.any() else lim - j)
+    if h - j < cfg.cramp_hold_min_s * fps:
+        return j
+    e, stop = h, min(lim, h + int(round(cfg.cramp_fall_max_s * fps)))
+    while e < stop and env[e] > off[e]:
+        e += 1
+    return e
 
 
 def leftover_parts(

@@ -15,7 +15,7 @@ from detector.pipeline import Pipeline
 from detector.stream import ArraySource, Chunk, Gap, StreamLayout
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detector_synth import Synth  # noqa: E402
+from detector_synth import Synth, emg_noise  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 
@@ -398,3 +398,46 @@ def test_a_cramp_that_wanes_deeply_for_a_moment_is_one_event() -> None:
     assert len(cr) == 1 and abs(cr[0].start_s - 60) < 0.5 and abs(cr[0].end_s - 120) < 3
     evs = sorted((e.start_s, e.end_s) for e in res.events)
     assert all(b[0] >= a[1] for a, b in zip(evs, evs[1:], strict=False))
+
+
+def _waning_cramp(s: Synth, t0: float, strong_s: float, weak_s: float, weak_uv: float) -> None:
+    """A cramp at 30x rest for ``strong_s`` that wanes to ``weak_uv`` for ``weak_s`` more
+    before the calf lets go (calf channel 0, waxing and waning at 1.4 Hz throughout)."""
+    dur = strong_s + weak_s
+    i0, k = int(t0 * s.fs), int(dur * s.fs)
+    tt = np.arange(k) / s.fs
+    level = np.where(tt < strong_s, 60.0, weak_uv)
+    env = level * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * tt))
+    ramp = np.minimum(1.0, tt / 0.3) * np.minimum(1.0, (dur - tt) / 0.5)
+    s.emg[i0 : i0 + k, 0] += env * ramp * emg_noise(s.rng, k, s.fs)
+
+
+@pytest.mark.parametrize("acc_fs", [50.0, None])
+def test_a_long_cramp_that_wanes_below_its_core_level_is_one_cramp(acc_fs: float | None) -> None:
+    """60 s at 30x rest, then 120 s at 4.5x (below the 6x core level and the 8x cramp
+    median) until the calf lets go: one cramp to the end, not a cramp and a fidget.  A
+    detector that does not let a cramp hold splits it."""
+    s = Synth(420, seed=41, acc_fs=acc_fs)
+    _waning_cramp(s, 150, 60, 120, 9.0)
+    cr = kinds(detect(s), "cramp")
+    assert len(cr) == 1 and abs(cr[0].start_s - 150) < 0.5 and abs(cr[0].end_s - 330) < 3
+    assert "held on" in cr[0].reason
+    split = kinds(detect(s, config=DetectorConfig(cramp_hold_x_rest=np.inf)), "cramp")
+    assert len(split) == 1 and split[0].end_s < 220
+
+
+def test_a_cramp_does_not_hold_through_a_movement_that_works_the_tibialis_too() -> None:
+    """Turning over straight after a cramp, without an accelerometer to see it: a burst of
+    both muscles.  The cramp ends where the calf's own contraction does."""
+    s = Synth(300, seed=42, acc_fs=None)
+    s.cramp(120, 40)
+    s.burst(0, 160.2, 165, 30.0)
+    s.burst(1, 160.2, 165, 25.0)
+    cr = kinds(detect(s), "cramp")
+    assert len(cr) == 1 and abs(cr[0].end_s - 160) < 1.0
+    # the same burst on the calf alone is the cramp holding on
+    s = Synth(300, seed=42, acc_fs=None)
+    s.cramp(120, 40)
+    s.burst(0, 160.2, 165, 30.0)
+    cr = kinds(detect(s), "cramp")
+    assert len(cr) == 1 and abs(cr[0].end_s - 165) < 1.0

@@ -15,7 +15,14 @@ from detector.events import Event
 from detector.stages.buffers import FrameRing
 from detector.stages.classify import BurstFeatures
 from detector.stages.electrode_off import ElectrodeOff
-from detector.stages.episodes import Episodes, Segment, cramp_cores, leftover_parts, rise_onset
+from detector.stages.episodes import (
+    Episodes,
+    Segment,
+    cramp_cores,
+    hold_end,
+    leftover_parts,
+    rise_onset,
+)
 from detector.stages.features import burst_features
 from detector.stages.frames import Envelope, SecondStats
 from detector.stages.front_end import FrontEnd, MainsTracker, emg_band, frame_hop, mains_check
@@ -335,6 +342,31 @@ def test_rise_onset_of_a_ramp_that_levels_off() -> None:
     assert rise_onset(y, 200, 450, e_lo=380) == 300
     assert rise_onset(y, 200, 450) < 290
     assert rise_onset(y[:401], 200, 400) == 300  # up to the top only: either fit
+
+
+def test_a_cramp_holds_while_the_calf_stays_contracted_then_falls_to_rest() -> None:
+    """A long cramp that wanes from 30x to 4x rest (below the 6x core level) holds until
+    the calf lets go; at 2.5x (near a pre-rise's least, below the hold level) or for less
+    than the shortest hold it does not."""
+    fps = FPS
+    t = np.arange(int(200 * fps)) / fps
+    rest = np.full(t.size, 2.0)
+    off = off_level(rest, CFG)
+    wax = 1 + 0.3 * np.sin(2 * np.pi * 1.4 * t)  # waxing and waning (Minetto 2009)
+    env = np.full(t.size, 2.0)
+    env[(t >= 10) & (t < 70)] = 60.0 * wax[(t >= 10) & (t < 70)]
+    env[(t >= 70) & (t < 150)] = 8.0 * wax[(t >= 70) & (t < 150)]
+    j = int(70 * fps)
+    assert hold_end(env, rest, off, j, t.size, CFG, fps) / fps == pytest.approx(150.0, abs=0.1)
+    # never past the limit it is given (the next cramp, or where strides start)
+    assert hold_end(env, rest, off, j, int(120 * fps), CFG, fps) == int(120 * fps)
+    low = env.copy()
+    low[(t >= 70) & (t < 150)] = 5.0
+    assert hold_end(low, rest, off, j, t.size, CFG, fps) == j
+    brief = env.copy()
+    brief[(t >= 71.5) & (t < 150)] = 2.0  # 1.5 s: left to the fall walked forward
+    assert hold_end(brief, rest, off, j, t.size, CFG, fps) == j
+    assert hold_end(env, np.full(t.size, np.nan), off, j, t.size, CFG, fps) == j
 
 
 def test_leftover_parts_cut_out_the_cramp_and_its_prerise() -> None:
