@@ -157,6 +157,16 @@ class DetectorConfig:
     """Median calf envelope over a cramp, multiple of rest ("many x rest", DOMAIN): above
     the highest pre-cramp rise (+500 % = 6x, Chaney & Sherman) and quiet-standing tonic
     soleus activity."""
+    cramp_long_s: float = 90.0
+    """A contraction held this long is longer than any pre-cramp rise (41 +- 11 s,
+    Chaney & Sherman; 20-70 s in the nights we test on), s ..."""
+    cramp_long_x_rest: float = 6.0
+    """... and is a cramp from this calf median on (the core level, above the highest
+    pre-cramp rise), multiple of rest ..."""
+    cramp_long_depth: float = 0.3
+    """... when its troughs stay at least this fraction of its peaks (P10/P90; a cramp's
+    troughs are >= 0.55 of its peaks, Minetto 2009; the long fidgets and standing
+    tone of the tuning draws fall back to <= 0.16), unitless."""
     cramp_min_sustain: float = 0.8
     """Fraction of a cramp's frames above the off level (sustained, not strides)."""
     cramp_min_depth: float = 0.1

@@ -111,6 +111,16 @@ def _periodic_train(
     return good >= cfg.train_regular_frac * len(iv)
 
 
+def cramp_level(f: BurstFeatures, cfg: DetectorConfig) -> float:
+    """The calf median (x rest) a cramp needs: ``cramp_min_x_rest``, or the core level
+    ``cramp_long_x_rest`` for a contraction held ``cramp_long_s`` or more whose troughs
+    stay up (P10/P90 >= ``cramp_long_depth``): longer than any pre-cramp rise, and no
+    fidget or rubbing holds that long without falling back."""
+    if f.duration_s >= cfg.cramp_long_s and f.depth >= cfg.cramp_long_depth:
+        return cfg.cramp_long_x_rest
+    return cfg.cramp_min_x_rest
+
+
 def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) -> Verdict:
     d = f.duration_s
     max_seg = max(f.seg_durations) if f.seg_durations else d
@@ -161,7 +171,7 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
     # muscle), the raw power is hum a good lead carried all along (strong mains): the
     # cramp rules and the open-lead tests below judge it
     sustained = d >= cfg.cramp_min_s and f.sustain >= cfg.cramp_min_sustain
-    loud_sustained = sustained and f.cramp_x_rest >= cfg.cramp_min_x_rest
+    loud_sustained = sustained and f.cramp_x_rest >= cramp_level(f, cfg)
     muscle_rise = (
         loud_sustained and f.line_excess < cfg.open_lead_line_excess
     )  # False where the line share is unmeasured (NaN)

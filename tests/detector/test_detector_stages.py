@@ -586,6 +586,23 @@ def test_calf_bursts_that_fall_back_to_rest_between_strokes_are_no_cramp() -> No
     assert (v.kind, v.subtype) == ("movement", "fidget") and "rubbing" in v.reason
 
 
+def test_a_contraction_held_longer_than_any_prerise_is_a_cramp_from_the_core_level() -> None:
+    """7x rest is below the 8x a cramp needs, and above the highest pre-cramp rise (6x):
+    held 100 s with its troughs up it is a cramp; held 50 s (a pre-rise's length), or
+    100 s falling back between bursts (fidgeting, standing tone), it is not."""
+    from dataclasses import replace as dc_replace
+
+    from detector.stages.classify import classify
+
+    base = _step_features(np.zeros(10000))  # 100 s
+    held = dc_replace(base, cramp_x_rest=7.0, depth=0.45)
+    assert classify(held, CFG).kind == "cramp"
+    assert classify(dc_replace(held, cramp_x_rest=5.5), CFG).kind != "cramp"
+    assert classify(dc_replace(held, end_s=held.start_s + 50.0), CFG).kind != "cramp"
+    v = classify(dc_replace(held, depth=0.15), CFG)
+    assert (v.kind, v.subtype) == ("movement", "fidget")
+
+
 def test_a_baseline_that_swung_before_the_burst_is_wander_not_a_loose_lead() -> None:
     """Sweat wander under a good lead is there before a cramp and goes on through it; a
     lead that comes loose starts to swing with the burst (DOMAIN: wander is an artefact
