@@ -647,9 +647,8 @@ class Detector:
         """Each cramp held on past its core while the calf stays contracted
         (:func:`~detector.stages.episodes.hold_end`), and a cramp whose hold reaches the
         next one joined to it.  What it holds must be sustained calf activity with no
-        other explanation: judged on its own (no cramp allowed) it is a fidget or a leg
-        movement, sustained, waxing and waning, calf-led, and it stops where strides
-        start.  The verdict is the core's; its reason says how long the calf held."""
+        other explanation (:meth:`_holds`), and it stops where strides start.  The
+        verdict is the core's; its reason says how long the calf held."""
         cfg = self.cfg
         if not cramps:
             return cramps
