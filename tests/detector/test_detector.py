@@ -441,3 +441,27 @@ def test_a_cramp_does_not_hold_through_a_movement_that_works_the_tibialis_too() 
     s.burst(0, 160.2, 165, 30.0)
     cr = kinds(detect(s), "cramp")
     assert len(cr) == 1 and abs(cr[0].end_s - 165) < 1.0
+
+
+def test_leg_movements_on_a_noisy_sleep_lab_rest_end_where_they_end() -> None:
+    """At 256 Hz the 100-ms RMS of a 5-µV resting EMG holds few degrees of freedom and
+    reaches 1.5x the rest level: an end level of rest + 2 µV (1.4x) lies inside that
+    noise and 0.5 s wholly below it came late (leg movements seconds too long, then no
+    longer leg movements at all).  The end level is at least 1.8x rest."""
+
+    def end_errors(cfg: DetectorConfig) -> list[float]:
+        errs = []
+        for seed in (0, 1):
+            s = Synth(330, fs=256.0, seed=seed, acc_fs=None, rest_uv=5.0)
+            onsets = [200.0 + 20.0 * i for i in range(6)]
+            for t in onsets:
+                s.burst(1, t, t + 2.0, 30.0)
+            evs = [e for e in detect(s, config=cfg).events if e.start_s > 190]
+            for t in onsets:
+                hit = [e for e in evs if e.start_s < t + 2.0 and e.end_s > t]
+                errs.append(hit[0].end_s - (t + 2.0) if hit else np.inf)
+        return errs
+
+    errs = end_errors(DetectorConfig())
+    assert np.median(errs) < 0.2 and max(errs) < 2.0
+    assert np.median(end_errors(DetectorConfig(off_min_x_rest=1.5))) > 0.5

@@ -217,8 +217,8 @@ def test_on_off_levels_follow_aasm_amplitudes_within_their_bounds() -> None:
     rest = np.array([2.0, 10.0])
     # rest 2 µV: on = rest + 8 = 10 capped at 4x = 8; off = rest + 2 = 4 (2x)
     assert on_level(rest, CFG)[0] == 8.0 and off_level(rest, CFG)[0] == 4.0
-    # rest 10 µV: + 8 µV = 18 < 2x = 20 -> 20; + 2 = 12 < 1.5x = 15 -> 15
-    assert on_level(rest, CFG)[1] == 20.0 and off_level(rest, CFG)[1] == 15.0
+    # rest 10 µV: + 8 µV = 18 < 2x = 20 -> 20; + 2 = 12 < 1.8x = 18 -> 18
+    assert on_level(rest, CFG)[1] == 20.0 and off_level(rest, CFG)[1] == 18.0
 
 
 # --------------------------------------------------------------------------- segmenter
