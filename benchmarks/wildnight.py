@@ -3,7 +3,8 @@
 The detector and :mod:`emulator.night` grew up together, so a score on its nights is
 partly a score of how well the rules learnt that generator.  This module is a second,
 deliberately different signal model, written from ``shared/brief/DOMAIN.md`` alone,
-used only to *report* (never to tune):
+used to *report* on its ``report`` and ``report2`` draws; only its ``smoke`` draw and the
+scripted one-cramp draws of :mod:`benchmarks.bench_scripted` are tuned on:
 
 * **Texture.**  Rest is Gaussian noise through a random resonant filter (an AR(2) peak at
   40-160 Hz with random damping, then a random 1st-4th order high-pass), not the Shwedyk
