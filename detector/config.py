@@ -208,6 +208,10 @@ class DetectorConfig:
     core level long before the calf lets go.  Above the mean pre-cramp rise (+217 %
     ~ 3.2x is the mean, Chaney & Sherman: its lower half) and the off level (2x),
     unitless."""
+    cramp_hold_frac: float = 0.1
+    """... and at least this fraction of the cramp core's median: a cramp wanes, it does
+    not drop to a twentieth of itself and hold there (what does is another, weaker
+    activity: a stretch or massage after a very loud cramp), unitless."""
     cramp_hold_win_s: float = 2.0
     """... the mean taken over this window, s: two periods of a cramp's slowest waxing
     and waning seen on the tuning draws (~1 Hz; shared oscillation near 1.4 Hz,

@@ -668,7 +668,9 @@ class Detector:
                     )
                     if tw is not None:
                         lim = min(lim, sg.k1 + self.clock.frames(tw - self.clock.t(sg.k1)))
-                h = ep.k0 + hold_end(env, rest, off, sg.k1 - ep.k0, lim - ep.k0, cfg, self.fps)
+                j = sg.k1 - ep.k0
+                floor = cfg.cramp_hold_frac * float(np.median(env[max(0, sg.k0 - ep.k0) : j]))
+                h = ep.k0 + hold_end(env, rest, off, j, lim - ep.k0, cfg, self.fps, floor)
                 if h <= sg.k1 or not self._holds(Segment(sg.k1, h), sg.k0, f):
                     break
                 held += self.clock.t(h) - self.clock.t(sg.k1)

@@ -202,10 +202,12 @@ def hold_end(
     lim: int,
     cfg: DetectorConfig,
     fps: float,
+    floor: float = 0.0,
 ) -> int:
     """Where a cramp ending at index ``j`` lets go, if the calf holds on after it: the
     first index from ``j`` on where the calf envelope's centred mean over
-    ``cramp_hold_win_s`` falls below ``cramp_hold_x_rest`` x rest, walked forward down
+    ``cramp_hold_win_s`` falls below ``cramp_hold_x_rest`` x rest (or below ``floor``,
+    µV: a fraction of the cramp's own level), walked forward down
     the fall to the off level (at most ``cramp_fall_max_s``); ``j`` itself when the hold
     is shorter than ``cramp_hold_min_s``.  Never past ``lim``.  ``env``, ``rest`` and
     ``off`` as in :func:`cramp_cores` (NaN rest never holds)."""
@@ -216,7 +218,7 @@ def hold_end(
     lo = max(0, j - w // 2)
     m = _moving_mean(env[lo:lim], w)[j - lo :]
     with np.errstate(invalid="ignore"):
-        low = ~(m >= cfg.cramp_hold_x_rest * rest[j:lim])
+        low = ~(m >= np.maximum(cfg.cramp_hold_x_rest * rest[j:lim], floor))
     h = j + (int(np.argmax(low)) if low.any() else lim - j)
     if h - j < cfg.cramp_hold_min_s * fps:
         return j

@@ -465,3 +465,17 @@ def test_leg_movements_on_a_noisy_sleep_lab_rest_end_where_they_end() -> None:
     errs = end_errors(DetectorConfig())
     assert np.median(errs) < 0.2 and max(errs) < 2.0
     assert np.median(end_errors(DetectorConfig(off_min_x_rest=1.5))) > 0.5
+
+
+def test_a_very_loud_cramp_does_not_hold_over_the_weak_activity_after_it() -> None:
+    """A cramp at ~400x rest, then 40 s of calf activity at ~12x (a stretch or massage
+    after it, seen without a tibialis channel): a cramp wanes, it does not drop to a
+    thirtieth of itself and hold there.  Without the floor on the cramp's own level it
+    is held over the whole of it."""
+    s = Synth(300, seed=43, acc_fs=None, sites=("calf",))
+    s.cramp(120, 30, uv=800.0)
+    s.burst(0, 150.2, 190, 24.0, ramp_s=0.5)
+    cr = kinds(detect(s), "cramp")
+    assert len(cr) == 1 and abs(cr[0].end_s - 150) < 1.0
+    held = kinds(detect(s, config=DetectorConfig(cramp_hold_frac=0.0)), "cramp")
+    assert len(held) == 1 and held[0].end_s > 185
