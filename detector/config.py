@@ -154,10 +154,11 @@ class DetectorConfig:
     cramp_min_s: float = 8.0
     """Shortest cramp, s: beyond the longest PLMs' median durations (0.5-5 s, DOMAIN) and
     the plain floor's 8 s; cramps last seconds to ~10 min (Hallegraeff 2017)."""
-    cramp_lm_context_s: float = 15.0
-    """A cramp candidate this short (the longest bilateral leg movement, WASM 2016, s)
-    that starts plm_min_interval_s..plm_max_interval_s after the previous leg movement
-    is a long leg movement of a series, not a cramp."""
+    cramp_lm_context_s: float = 10.0
+    """A cramp candidate this short (the longest leg movement of one leg, WASM 2016; each
+    leg has a detector of its own, so WASM's 15 s for bilateral movements never applies)
+    that starts plm_min_interval_s..plm_max_interval_s after the previous leg movement is
+    a leg movement of the series, not a cramp, s."""
     cramp_min_x_rest: float = 8.0
     """Median calf envelope over a cramp, multiple of rest ("many x rest", DOMAIN): above
     the highest pre-cramp rise (+500 % = 6x, Chaney & Sherman) and quiet-standing tonic
@@ -222,6 +223,10 @@ class DetectorConfig:
     both muscles, unitless."""
     cramp_hold_min_s: float = 2.0
     """A hold shorter than this is left to the fall walked forward, s."""
+    tib_takeover_s: float = 2.0
+    """A cramp core ends where the tibialis leads the calf (each against its own rest)
+    for this long, s: the foot pulled up to stretch the calf, or turning over (our
+    choice: longer than the 1.4-Hz waxing and waning, shorter than a stretch held)."""
     cramp_look_back_s: float = 10.0
     """Calf envelope read before an episode's start when looking for its cramp core, s
     (covers the pre-level window)."""

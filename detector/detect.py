@@ -68,6 +68,7 @@ from detector.stages.episodes import (
     cramp_cores,
     hold_end,
     leftover_parts,
+    tib_takeover,
 )
 from detector.stages.features import burst_features
 from detector.stages.frames import (
@@ -101,12 +102,13 @@ if TYPE_CHECKING:  # only the trace/epochs tables need pandas, made on first rea
     import pandas as pd
 __all__ = ["CALF_SITES", "DETECTOR_VERSION", "Detector", "DetectorConfig"]
 
-DETECTOR_VERSION = "nightcramp-detect 1.3"
+DETECTOR_VERSION = "nightcramp-detect 1.4"
 """Names the rules: a change that moves events bumps it, so the cramp log supersedes the
 old machine-made events and ``cramp batch`` redoes its nights (1.1: the walk-off split,
 the onset at the foot of the rise, the spectral open-lead tests; 1.2: wander is no loose
 lead, the onset past a loud pre-rise, a second line notched, steady hum and rubbing,
-series while awake as PLMW)."""
+series while awake as PLMW; 1.3: a long cramp holds while the calf stays contracted;
+1.4: a leg movement of one leg lasts at most 10 s)."""
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
 
@@ -627,10 +629,24 @@ class Detector:
         pad = int(round(cfg.cramp_look_back_s * self.fps))
         lo = max(self.bursts.run_k0, k0 - pad, self.bursts.k_done - self.frames.n + 1)
         env, rest, off = self._calf_levels(lo, k1)
-        return [
-            (lo + j, lo + e, pre)
-            for j, e, pre in cramp_cores(env, rest, off, k0 - lo, cfg, self.fps)
-        ]
+        cores = cramp_cores(env, rest, off, k0 - lo, cfg, self.fps)
+        if cores and self.tib_idx:
+            calf_x, tib_x = self._muscle_x(lo, k1)
+            cores = [
+                (j, tib_takeover(calf_x, tib_x, j, e, cfg, self.fps), pre) for j, e, pre in cores
+            ]
+        return [(lo + j, lo + e, pre) for j, e, pre in cores]
+
+    def _muscle_x(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Calf and tibialis envelopes of frames ``k0 .. k1 - 1``, each channel x its own
+        rest, the loudest channel of each muscle per frame (NaN while rest is unknown)."""
+        sec = self.clock.sec_of(np.arange(k0, k1))
+        self._rest_upto(int(sec[-1]))
+        rest = self.rest.rest.a[sec]
+        env = np.sqrt(self.frames.get(k0, k1)[:, : rest.shape[1]])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = env / rest
+        return x[:, self.calf_idx].max(axis=1), x[:, self.tib_idx].max(axis=1)
 
     def _calf_levels(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The joint calf envelope (µV RMS, the loudest calf channel per frame) of frames

@@ -194,6 +194,37 @@ def cramp_cores(
     return runs
 
 
+def tib_takeover(
+    calf_x: np.ndarray, tib_x: np.ndarray, j0: int, j1: int, cfg: DetectorConfig, fps: float
+) -> int:
+    """Where the tibialis takes over inside a cramp core ``[j0, j1)``: the first index,
+    at least ``cramp_min_s`` after ``j0``, from which the tibialis (its envelope x its
+    own rest, 1-s centred mean) stays above the calf's for ``tib_takeover_s``: a
+    stretch (pulling the foot up, DOMAIN) or turning over that ends the cramp while the
+    calf still fires.  A calf cramp is the calf's (PLMs and stretches are the
+    tibialis'), so the core ends there; ``j1`` when the tibialis never takes over (a lead
+    that began before ``cramp_min_s`` is left to the classifier: no calf cramp then).
+    ``calf_x`` and ``tib_x`` cover the same frames (NaN while the rest is unknown)."""
+    sec = max(1, int(round(fps)))
+    lo = j0 + int(round(cfg.cramp_min_s * fps))
+    if j1 - lo <= 0:
+        return j1
+    run = int(round(cfg.tib_takeover_s * fps))
+    c = _moving_mean(np.nan_to_num(calf_x[j0:j1]), sec)
+    t = _moving_mean(np.nan_to_num(tib_x[j0:j1]), sec)
+    over = t > c
+    if not over.any():
+        return j1
+    # runs of frames where the tibialis leads, at least ``run`` long, after ``lo``
+    d = np.diff(np.r_[0, over.astype(np.int8), 0])
+    a = np.flatnonzero(d == 1)
+    b = np.flatnonzero(d == -1)
+    ok = (b - a >= min(run, j1 - j0)) & (a + j0 >= lo)
+    if not ok.any():
+        return j1
+    return j0 + int(a[np.argmax(ok)])
+
+
 def hold_end(
     env: np.ndarray,
     rest: np.ndarray,

@@ -357,6 +357,21 @@ def test_long_leg_movements_of_a_series_are_not_cramps_short_cramp_is_held() -> 
     assert emitted_at[cr[0].start_s] <= cr[0].start_s + 95
 
 
+def test_an_11_s_cramp_at_a_series_interval_after_leg_movements_is_a_cramp() -> None:
+    """A leg movement of one leg lasts at most 10 s (AASM, WASM 2016; 15 s only for both
+    legs counted together, and each leg has a detector of its own): an 11-s cramp of a
+    calf-only sensor 30 s after a series of leg movements is a cramp, not the series' next
+    movement."""
+    s = Synth(400, seed=17, acc_fs=None, sites=("calf",))
+    for i in range(5):  # a PLM series: 2-s calf bursts 30 s apart
+        s.burst(0, 100 + 30 * i, 102 + 30 * i, 30.0)
+    s.cramp(280.0, 11.0)
+    res = detect(s)
+    cr = kinds(res, "cramp")
+    assert len(cr) == 1 and abs(cr[0].start_s - 280.0) < 0.5, res.events
+    assert [round(e.start_s) for e in kinds(res, "plm")] == [100, 130, 160, 190, 220]
+
+
 def test_a_calf_led_short_cramp_after_a_leg_movement_is_a_cramp() -> None:
     """A 12-s cramp of the calf 30 s after a tibialis leg movement (a series interval):
     PLMs are tibialis-led (DOMAIN), so with a tibialis channel a calf-led burst is no
@@ -479,3 +494,20 @@ def test_a_very_loud_cramp_does_not_hold_over_the_weak_activity_after_it() -> No
     assert len(cr) == 1 and abs(cr[0].end_s - 150) < 1.0
     held = kinds(detect(s, config=DetectorConfig(cramp_hold_frac=0.0)), "cramp")
     assert len(held) == 1 and held[0].end_s > 185
+
+
+def test_a_cramp_ended_by_pulling_the_foot_up_ends_where_the_tibialis_takes_over() -> None:
+    """A 20-s calf cramp; 2 s before it ends the sleeper pulls the foot up (the tibialis
+    fires at 150x rest for 20 s) while the calf, stretched, keeps firing at 15x (above the
+    core level).  The cramp ends where the tibialis takes over, and the stretch is an
+    event of its own after it; judged as one burst, the whole is a stretch and the cramp
+    is lost."""
+    s = Synth(300, seed=51, acc_fs=None)
+    s.cramp(100.0, 20.0, uv=60.0)
+    s.burst(1, 118.0, 138.0, 300.0, ramp_s=0.3)
+    s.burst(0, 119.5, 138.0, 30.0, ramp_s=0.5)
+    res = detect(s)
+    (c,) = kinds(res, "cramp")
+    assert abs(c.start_s - 100.0) < 0.5 and 117.0 <= c.end_s <= 121.0, c
+    st = [e for e in res.events if e.subtype == "stretch"]
+    assert st and abs(st[0].start_s - c.end_s) < 1.0, res.events

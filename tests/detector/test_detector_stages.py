@@ -22,6 +22,7 @@ from detector.stages.episodes import (
     hold_end,
     leftover_parts,
     rise_onset,
+    tib_takeover,
 )
 from detector.stages.features import burst_features
 from detector.stages.frames import Envelope, SecondStats
@@ -719,3 +720,24 @@ def test_every_config_number_is_documented_and_read_by_a_stage() -> None:
     assert names - documented == set()
     code = "".join(p.read_text() for p in sorted(pkg.rglob("*.py")) if p.name != "config.py")
     assert {n for n in names if f".{n}" not in code} == set()
+
+
+def test_tib_takeover_ends_a_core_where_the_tibialis_leads_for_2_s() -> None:
+    fps = 100.0
+    n = 4000  # a 40-s core
+    calf = np.full(n, 40.0)
+    tib = np.full(n, 5.0)
+    assert tib_takeover(calf, tib, 0, n, CFG, fps) == n  # the calf's all along
+    tib[2500:] = 80.0  # the foot pulled up at 25 s
+    calf[2600:] = 15.0
+    assert abs(tib_takeover(calf, tib, 0, n, CFG, fps) - 2500) <= 60
+    # a 1-s lead of the tibialis is no takeover (shorter than tib_takeover_s) ...
+    tib2 = np.full(n, 5.0)
+    tib2[2000:2100] = 80.0
+    assert tib_takeover(calf, tib2, 0, n, CFG, fps) == n
+    # ... nor one from inside the first cramp_min_s (no calf cramp: the classifier's call)
+    tib3 = np.full(n, 5.0)
+    tib3[300:] = 80.0
+    assert tib_takeover(calf, tib3, 0, n, CFG, fps) == n
+    # unknown rest (NaN) leads nowhere
+    assert tib_takeover(np.full(n, np.nan), np.full(n, np.nan), 0, n, CFG, fps) == n
