@@ -286,6 +286,12 @@ class DetectorConfig:
     artifact_lf_ratio: float = 8.0
     """Raw in-frame variance over band-passed power above which a burst is a pop /
     electrode-off / mains spell (clean EMG ~1), unitless."""
+    lf_ref_pct: float = 50.0
+    """The raw-over-band ratio is taken on what a burst adds to the level before it: this
+    percentile of the raw variance and band power per frame over the ``swing_pre_s``
+    before the burst, %.  The median: a 10-ms frame holds part of a mains cycle, so the
+    hum's in-frame variance swings with its phase and a low percentile misses most of it;
+    hum of 1-50 µV must not change what a burst is (issue 10's invariance)."""
     artifact_step_ratio: float = 3.0
     """Excursion of the raw 10-ms mean over the peak envelope above which a short burst
     (<= pop_max_s) is an electrode pop: a step that decays (DOMAIN.md); clean EMG < 1."""

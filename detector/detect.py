@@ -407,7 +407,17 @@ class Detector:
         self._rest_upto(int(sec[-1]))
         pre = int(round(cfg.swing_pre_s * self.fps))
         r0 = min(ref, max(self.bursts.run_k0, ref - pre, self.bursts.k_done - fr.n + 1))
+        before = fr.get(r0, ref)
         rm = fr.get(r0, k1 if ref == k0 else ref)[:, fr.cols(RM)]
+        levels = None
+        if before.shape[0] >= self.fps:
+            # the level before: steady hum (an earlier movement or R waves are in few
+            # frames and leave the median alone)
+            q = self.cfg.lf_ref_pct
+            levels = (
+                np.percentile(before[:, fr.cols(RV)], q, axis=0),
+                np.percentile(before[:, fr.cols(E2)], q, axis=0),
+            )
         if ref < k0:
             rm = np.concatenate([rm, fr.get(k0, k1)[:, fr.cols(RM)]])
         t0, t1 = t(k0), t(k1)
@@ -424,6 +434,7 @@ class Detector:
             rm=rm,
             rm_pre=ref - r0,
             rest=self.rest.rest.a[sec],
+            ref=levels,
             shape=shape,
             calf=self.calf_idx,
             tib=self.tib_idx,

@@ -90,6 +90,7 @@ def burst_features(
     rm: np.ndarray,
     rm_pre: int,
     rest: np.ndarray,
+    ref: tuple[np.ndarray, np.ndarray] | None = None,
     shape: tuple[np.ndarray, int] | None,
     calf: list[int],
     tib: list[int],
@@ -108,7 +109,10 @@ def burst_features(
     low for it).  ``rm``: the raw 10-ms means from up to ``swing_pre_s`` before the
     burst (or its run's start) to its end, the first ``rm_pre`` of them before it.
     ``seg_times``: the bursts' (start, end) in s; ``acc``: activity (g), upright, turn
-    (deg), each None without accelerometer.
+    (deg), each None without accelerometer.  ``ref``: the median raw variance and band
+    mean square per channel (µV²) before the burst, when there is a second of it: the
+    raw-over-band ratio is then taken on what the burst adds (hum that was there all
+    along is no part of it).
     """
     env = np.sqrt(e2s)
     xr = env / np.maximum(rest, 1e-9)
@@ -131,6 +135,12 @@ def burst_features(
     tib_exc = float(np.percentile(exc[:, tib].max(axis=1), 90)) if tib else 0.0
     s_e2 = float(e2.sum())
     lf = float(rv.sum()) / max(s_e2, 1e-12)
+    if ref is not None:
+        # a burst under strong steady hum: its raw power is mostly hum that was there
+        # before; a pop's step or an open lead's hum is new (the ratio of the increases)
+        d_rv = np.clip(rv - ref[0], 0.0, None).sum()
+        d_e2 = np.clip(e2 - ref[1], 0.0, None).sum()
+        lf = min(lf, float(d_rv) / max(float(d_e2), 1e-12))
     # steps: excursion of the raw signal's 100-ms mean (which cancels 50 and 60 Hz
     # hum and their harmonics) over the burst, against the peak of the band-passed
     # envelope, on the burst's main channel: a pop's step and decay dwarf it

@@ -511,3 +511,20 @@ def test_a_cramp_ended_by_pulling_the_foot_up_ends_where_the_tibialis_takes_over
     assert abs(c.start_s - 100.0) < 0.5 and 117.0 <= c.end_s <= 121.0, c
     st = [e for e in res.events if e.subtype == "stretch"]
     assert st and abs(st[0].start_s - c.end_s) < 1.0, res.events
+
+
+def test_leg_movements_under_strong_steady_hum_are_a_plm_series_not_pops() -> None:
+    """A sleep-lab night at 400 Hz with 50 µV of 60-Hz hum all night: five 10-µV leg
+    movements of the tibialis 25 s apart have raw power ~13x their band power, nearly all
+    of it the hum that was there before them.  They are a PLM series; judged on the raw
+    power alone they were pops."""
+    s = Synth(300, fs=400.0, seed=52, acc_fs=None, mains_hz=60.0, mains_uv=50.0)
+    for i in range(5):
+        s.burst(1, 100 + 25 * i, 102 + 25 * i, 10.0, ramp_s=0.1)
+    t = np.arange(int(2 * s.fs)) / s.fs
+    i = int(260 * s.fs)  # ... while a pop under the same hum is still a pop
+    s.emg[i : i + t.size, 0] += 2000 * np.exp(-t / 0.3)
+    res = detect(s)
+    assert [round(e.start_s) for e in kinds(res, "plm")] == [100, 125, 150, 175, 200], res.events
+    arts = [e for e in res.events if e.kind == "artifact"]
+    assert arts and all(259 < e.start_s < 261 for e in arts), res.events
