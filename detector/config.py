@@ -183,6 +183,13 @@ class DetectorConfig:
     cramp_core_x_rest: float = 6.0
     """Core level of a cramp, multiple of rest: above the highest pre-cramp rise
     (+500 % = 6x, Chaney & Sherman)."""
+    cramp_step_x: float = 2.0
+    """A core that steps up by this factor after a plateau starts at the step (a loud
+    pre-cramp rise is not the cramp), ratio of 1-s block medians (our choice: a cramp's
+    waxing and waning keeps its troughs >= 0.55 of its peaks, Minetto 2009) ..."""
+    cramp_step_pre_s: float = 10.0
+    """... the plateau before the step lasting at least this long, s (our choice, a
+    quarter of the 41-s pre-cramp rise)."""
     cramp_core_frac: float = 0.25
     """... and at least this fraction of the burst's 90th-percentile envelope (troughs of
     waxing and waning stay above it: depth <= 45 %, Minetto 2009), unitless."""

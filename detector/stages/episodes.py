@@ -116,6 +116,29 @@ def _moving_mean(y: np.ndarray, w: int) -> np.ndarray:
     return (c[hi] - c[lo]) / (hi - lo)
 
 
+def _step_start(env: np.ndarray, a: int, b: int, cfg: DetectorConfig, fps: float) -> int:
+    """Where a core's envelope steps up suddenly after a plateau: the start of the
+    second (of 1-s blocks) from which the median of the ``cramp_min_s`` that follow a
+    ``cramp_rise_max_s`` rise is ``cramp_step_x`` times the median of the
+    ``cramp_step_pre_s`` before it, the plateau having lasted that long; ``a`` when there
+    is none.  A pre-cramp rise loud enough to pass the core level (41 +- 11 s, Chaney &
+    Sherman) is not the cramp: the cramp is the sudden rise out of it (DOMAIN)."""
+    sec = max(1, int(round(fps)))
+    n = (b - a) // sec
+    pre = int(round(cfg.cramp_step_pre_s))
+    rise = int(round(cfg.cramp_rise_max_s))
+    post = int(round(cfg.cramp_min_s))
+    if n < pre + rise + post:
+        return a
+    blk = env[a : a + n * sec].reshape(n, sec).mean(axis=1)
+    for j in range(pre, n - rise - post + 1):
+        before = float(np.median(blk[j - pre : j]))
+        after = float(np.median(blk[j + rise : j + rise + post]))
+        if after >= cfg.cramp_step_x * before:
+            return a + (j - 1) * sec
+    return a
+
+
 def cramp_cores(
     env: np.ndarray,
     rest: np.ndarray,
@@ -162,6 +185,7 @@ def cramp_cores(
         if b - a < min_len:
             continue
         a, b = int(a), int(b)
+        a = _step_start(env, a, b, cfg, fps)
         # onset: the knee where the envelope leaves the level before it and starts the
         # rise to the cramp (a continuous flat-then-ramp fit): a threshold on that level
         # lands mid-rise on a slow rise, and inside a pre-cramp rise that ramps itself

@@ -528,3 +528,15 @@ def test_leg_movements_under_strong_steady_hum_are_a_plm_series_not_pops() -> No
     assert [round(e.start_s) for e in kinds(res, "plm")] == [100, 125, 150, 175, 200], res.events
     arts = [e for e in res.events if e.kind == "artifact"]
     assert arts and all(259 < e.start_s < 261 for e in arts), res.events
+
+
+def test_a_cramp_out_of_a_pre_rise_louder_than_the_core_level_starts_at_its_sudden_rise() -> None:
+    """The calf rises for 40 s before the cramp (Chaney & Sherman: 41 +- 11 s), here to
+    7.5x rest, above the 6x core level; then the cramp rises suddenly to ~20x for 15 s.
+    The cramp starts at that rise, not 40 s early at the foot of the pre-rise (whose
+    level, a plateau above the core level, is context: ``prerise_s``)."""
+    s = Synth(300, seed=53, acc_fs=None, sites=("calf",))
+    s.burst(0, 100.0, 155.0, 15.0, ramp_s=5.0)
+    s.cramp(140.0, 15.0, uv=36.0)
+    (c,) = kinds(detect(s), "cramp")
+    assert abs(c.start_s - 140.0) < 0.5 and abs(c.end_s - 155.0) < 3.0, c
