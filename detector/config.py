@@ -260,6 +260,12 @@ class DetectorConfig:
     walk_onset_run_s: float = 4.0
     """Walking starts at the first of this many seconds in a row upright and moving
     (>= walk_acc_g), s: about walk_min_strides strides at a ~1 s period."""
+    stride_win_s: float = 8.0
+    """Window in which the EMG alone tells strides (no accelerometer), s: five or more
+    strides at up to 1.8 s, as the autocorrelation needs three periods ..."""
+    stride_frac: float = 0.8
+    """... and strides go on to the end of an episode when this fraction of the windows
+    from their start on are strides, unitless (our choice)."""
     stride_env_hz: float = 20.0
     """The calf envelope is decimated to about this rate for the stride autocorrelation,
     Hz (well above the ~1 Hz stride rate)."""
