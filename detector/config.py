@@ -260,6 +260,15 @@ class DetectorConfig:
     walk_onset_run_s: float = 4.0
     """Walking starts at the first of this many seconds in a row upright and moving
     (>= walk_acc_g), s: about walk_min_strides strides at a ~1 s period."""
+    standing_before_s: float = 5.0
+    """Whether the sleeper walked up to a cramp core (shank upright and moving) is read
+    over this long before it, s: sustained calf activity with the shank then upright and
+    still is standing (postural soleus tone), not a cramp."""
+    standing_max_x_rest: float = 20.0
+    """... below this calf median, multiple of rest: quiet standing holds the soleus at a
+    few percent of its maximum, some 5-15x its lying rest, far below a cramp's
+    near-maximal drive (our choice; the shank's upright reading rests on a learnt axis
+    and can be wrong, so a loud contraction stays a cramp)."""
     stride_win_s: float = 8.0
     """Window in which the EMG alone tells strides (no accelerometer), s: five or more
     strides at up to 1.8 s, as the autocorrelation needs three periods ..."""

@@ -504,10 +504,20 @@ class Detector:
         if wake:
             self.wake.episode(self.clock.t(ep.k0), self.clock.t(ep.k1), len(ep.segs))
         cramps: list[tuple[Segment, BurstFeatures, Verdict, float]] = []
+        stood = -1  # end frame of the last core judged standing
         for k0, k1, pre in self._cramp_runs(ep):
             seg = Segment(k0, k1)
             f = self._features([seg])
+            if self.acc_fs:
+                t0 = self.clock.t(k0)
+                act, up, _ = burst_acc(self.acc, self.axis, cfg, t0 - cfg.standing_before_s, t0)
+                # walking up to it (the upright reading alone rests on a learnt axis), or
+                # still standing from the core before
+                walked = act is not None and bool(up and act >= cfg.walk_acc_g)
+                f.upright_before = walked or k0 <= stood + self.episodes.merge
             v = classify(f, cfg)
+            if v.subtype == "standing":
+                stood = k1
             if v.kind == "cramp" and f.duration_s <= cfg.cramp_lm_context_s:
                 self.plm.decide_held(f.start_s)
             if self._is_cramp(f, v):

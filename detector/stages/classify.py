@@ -78,6 +78,9 @@ class BurstFeatures:
     turn_deg: float | None
     in_lm_series: bool = False
     """Set by the detector: starts 10-90 s after the previous leg movement."""
+    upright_before: bool | None = None
+    """Set by the detector for a cramp core: the shank was upright and moving like walking
+    just before it began (None: unknown, or not asked)."""
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -248,6 +251,23 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             "shaking",
             f"{d:.0f} s of calf activity with the shank moving ({f.acc_activity_g:.2f} g): "
             "shaking or massaging, not a rigid cramp",
+            0.6,
+        )
+    # standing still right after walking: the soleus holds the body up (its postural
+    # tone, many x the lying rest); a cramp that bites in bed starts lying
+    standing = (
+        f.upright_before is True
+        and f.acc_upright is True
+        and f.acc_activity_g is not None
+        and f.acc_activity_g < cfg.walk_acc_g
+        and f.cramp_x_rest < cfg.standing_max_x_rest
+    )
+    if sustained and standing:
+        return Verdict(
+            "movement",
+            "standing",
+            f"{d:.0f} s of calf activity at {f.cramp_x_rest:.0f}x rest with the shank "
+            "upright and still after walking: postural tone while standing",
             0.6,
         )
     cramp_like = (

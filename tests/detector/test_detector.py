@@ -540,3 +540,27 @@ def test_a_cramp_out_of_a_pre_rise_louder_than_the_core_level_starts_at_its_sudd
     s.cramp(140.0, 15.0, uv=36.0)
     (c,) = kinds(detect(s), "cramp")
     assert abs(c.start_s - 140.0) < 0.5 and abs(c.end_s - 155.0) < 3.0, c
+
+
+def _standing_night(calf_uv: float, stand: bool) -> Synth:
+    """Lying until 80 s, a walk, then (``stand``) standing still 100-170 s with the calf
+    at ``calf_uv`` (rest 2 µV) all along, then a walk again."""
+    s = Synth(260, seed=54, sites=("calf",))
+    s.walking(80.0, 20.0)
+    if stand:
+        j0, j1 = int(100 * s.acc_fs), int(170 * s.acc_fs)
+        s.acc[j0:j1] = np.array([1.0, 0.0, 0.0])  # upright: gravity along the shank
+        s.acc[j0:j1] += 0.003 * s.rng.standard_normal((j1 - j0, 3))
+    s.burst(0, 100.0, 170.0, calf_uv, ramp_s=0.5)
+    s.walking(170.0, 20.0)
+    return s
+
+
+def test_the_calf_holding_the_body_up_while_standing_still_is_no_cramp() -> None:
+    """Quiet standing after a walk: the soleus's postural tone, here 10x the lying rest
+    for 70 s, is steady and sustained like a cramp.  With the shank upright and still,
+    right after the walk, it is standing; the same activity lying down is a cramp, and so
+    is a near-maximal contraction (40x) while standing."""
+    assert not kinds(detect(_standing_night(20.0, stand=True)), "cramp")
+    assert len(kinds(detect(_standing_night(20.0, stand=False)), "cramp")) == 1
+    assert len(kinds(detect(_standing_night(80.0, stand=True)), "cramp")) == 1
