@@ -269,12 +269,6 @@ class DetectorConfig:
     few percent of its maximum, some 5-15x its lying rest, far below a cramp's
     near-maximal drive (our choice; the shank's upright reading rests on a learnt axis
     and can be wrong, so a loud contraction stays a cramp)."""
-    stride_win_s: float = 8.0
-    """Window in which the EMG alone tells strides (no accelerometer), s: five or more
-    strides at up to 1.8 s, as the autocorrelation needs three periods ..."""
-    stride_frac: float = 0.8
-    """... and strides go on to the end of an episode when this fraction of the windows
-    from their start on are strides, unitless (our choice)."""
     stride_env_hz: float = 20.0
     """The calf envelope is decimated to about this rate for the stride autocorrelation,
     Hz (well above the ~1 Hz stride rate)."""

@@ -68,7 +68,6 @@ from detector.stages.episodes import (
     cramp_cores,
     hold_end,
     leftover_parts,
-    stride_onset,
     tib_takeover,
 )
 from detector.stages.features import burst_features
@@ -607,13 +606,9 @@ class Detector:
         walking after it is an event of its own.  True when it found a cramp so."""
         cfg, t = self.cfg, self.clock.t
         t0, t1 = t(ep.k0), t(ep.k1)
-        if t1 - t0 < cfg.cramp_min_s:
+        if not self.acc_fs or t1 - t0 < cfg.cramp_min_s:
             return False
-        if self.acc_fs:
-            tw = walk_onset(self.acc, self.axis, cfg, t0, t1)
-        else:  # no accelerometer: the strides' own rhythm in the calf EMG
-            k = stride_onset(self._calf_levels(ep.k0, ep.k1)[0], self.fps, cfg)
-            tw = None if k is None else t(ep.k0 + k)
+        tw = walk_onset(self.acc, self.axis, cfg, t0, t1)
         if tw is None or tw - t0 < cfg.cramp_min_s:
             return False
         kw = ep.k0 + self.clock.frames(tw - t0)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detector.config import DetectorConfig
-from detector.stages.features import autocorr_peak
 
 
 @dataclass
@@ -322,47 +321,3 @@ def leftover_parts(
     if group:
         parts.append(group)
     return parts
-
-
-def stride_onset(cx: np.ndarray, fps: float, cfg: DetectorConfig) -> int | None:
-    """Where strides start in the joint calf envelope ``cx`` (frames) and go on to its
-    end, told by the EMG alone (no accelerometer): the start of the earliest
-    ``stride_win_s`` window (slid by 1 s) from which every window to the end is periodic
-    at a stride period (envelope autocorrelation >= ``stride_ac_min``, decimated to
-    ``stride_env_hz`` as the burst features do) and deep (P10/P90 below
-    ``cramp_min_depth``: the calf lets go in every swing phase), moved on to where the
-    calf first lets go in it (``stride_frac`` of the windows after it must pass); None when
-    the end is not strides or they fill it all."""
-    dec = max(1, int(round(fps / cfg.stride_env_hz)))
-    n = cx.size // dec
-    if n == 0:
-        return None
-    e = np.nan_to_num(cx[: n * dec]).reshape(n, dec).mean(axis=1)
-    fd = fps / dec
-    lo, hi = int(cfg.stride_period_s[0] * fd), int(cfg.stride_period_s[1] * fd)
-    w = int(round(cfg.stride_win_s * fd))
-    step = max(1, int(round(fd)))
-    if n < w + step:
-        return None
-    js = np.arange(0, n - w + 1, step)
-    ok = np.zeros(js.size, dtype=bool)
-    for i, j in enumerate(js):
-        win = e[j : j + w]
-        p10, p90 = np.percentile(win, [10, 90])
-        # strides: periodic, and the calf falls back towards rest between them (a
-        # cramp's 1.4-Hz waxing and waning is periodic too, but its troughs stay up)
-        ok[i] = p10 <= cfg.cramp_min_depth * p90 and (
-            autocorr_peak(win, lo, hi)[0] >= cfg.stride_ac_min
-        )
-    # the earliest passing window from which most windows to the end pass (a stride
-    # missed or a pause for a moment does not end the walk)
-    frac = np.cumsum(ok[::-1])[::-1] / np.arange(js.size, 0, -1)
-    cand = np.flatnonzero(ok & (frac >= cfg.stride_frac))
-    if cand.size == 0 or cand[0] == 0:
-        return None
-    first = int(js[cand[0]])
-    # the strides start where the calf first lets go: the first frame in the window
-    # down at its troughs' level (a window may begin in the cramp before them)
-    seg = e[first : first + w]
-    k = first + int(np.argmax(seg <= 2.0 * np.percentile(seg, 10)))
-    return k * dec

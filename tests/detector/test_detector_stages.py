@@ -22,7 +22,6 @@ from detector.stages.episodes import (
     hold_end,
     leftover_parts,
     rise_onset,
-    stride_onset,
     tib_takeover,
 )
 from detector.stages.features import burst_features
@@ -742,20 +741,3 @@ def test_tib_takeover_ends_a_core_where_the_tibialis_leads_for_2_s() -> None:
     assert tib_takeover(calf, tib3, 0, n, CFG, fps) == n
     # unknown rest (NaN) leads nowhere
     assert tib_takeover(np.full(n, np.nan), np.full(n, np.nan), 0, n, CFG, fps) == n
-
-
-def test_stride_onset_finds_strides_after_a_cramp_from_the_emg_alone() -> None:
-    fps = 100.0
-    t = np.arange(int(90 * fps)) / fps
-    rng = np.random.default_rng(3)
-    # 30 s of cramp (waxing and waning at 1.4 Hz, troughs well up), then strides at
-    # 1.05 s: a 0.4-s calf burst each, back to rest between them
-    cramp = 40.0 * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * t))
-    strides = np.where((t % 1.05) < 0.4, 50.0, 1.0)
-    env = np.where(t < 30.0, cramp, strides) * (1 + 0.1 * rng.standard_normal(t.size))
-    k = stride_onset(env, fps, CFG)
-    assert k is not None and abs(k / fps - 30.0) <= 1.0
-    # a cramp alone is periodic at a stride lag too, but never lets go: no strides
-    assert stride_onset(cramp * (1 + 0.1 * rng.standard_normal(t.size)), fps, CFG) is None
-    # strides from the start: nothing before them to judge
-    assert stride_onset(strides, fps, CFG) is None
