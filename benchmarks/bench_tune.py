@@ -15,7 +15,7 @@ What a rule change is decided on (never the ``report`` / ``report2`` draws):
     .venv/bin/python -m benchmarks.bench_tune [--groups rand,smoke] [--inv] [--set K=V]
 
 Prints cramps found / true, precision, recall, PLM F1 and false cramps per group, and
-each missed or false cramp.  Two processes; the whole run takes ~6 min (``--inv`` ~4 more).
+each missed or false cramp.  Two processes; ~2-3 min on 2 cores (``--inv`` ~10 s more).
 """
 
 from __future__ import annotations
