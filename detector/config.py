@@ -237,8 +237,11 @@ class DetectorConfig:
     cramp_look_back_s: float = 10.0
     """Calf envelope read before an episode's start when looking for its cramp core, s
     (covers the pre-level window)."""
-    cramp_calf_vs_tib: float = 0.5
-    """Calf median x rest must be at least this times the tibialis', unitless."""
+    cramp_calf_vs_tib: float = 1.0
+    """Calf median x rest must be at least this times the tibialis', unitless: a calf
+    cramp is the calf's (the tibialis carries at most its crosstalk, a fraction of the
+    calf's); both muscles working alike is a movement (shaking the leg, a co-contraction),
+    our choice."""
     stretch_min_s: float = 10.0
     """A voluntary stretch holds the tibialis for tens of seconds (DOMAIN), s: longer
     than the longest leg movement (10 s, AASM)."""

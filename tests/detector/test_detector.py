@@ -564,3 +564,18 @@ def test_the_calf_holding_the_body_up_while_standing_still_is_no_cramp() -> None
     assert not kinds(detect(_standing_night(20.0, stand=True)), "cramp")
     assert len(kinds(detect(_standing_night(20.0, stand=False)), "cramp")) == 1
     assert len(kinds(detect(_standing_night(80.0, stand=True)), "cramp")) == 1
+
+
+def test_the_calf_and_the_tibialis_working_alike_is_no_cramp() -> None:
+    """Shaking the leg after a cramp without an accelerometer: 12 s of both muscles at
+    about the same multiple of their rest (the tibialis a little busier).  A calf cramp
+    is the calf's; with the tibialis at a third of it (crosstalk, or a foot braced) it is
+    a cramp."""
+    both = Synth(200, seed=55, acc_fs=None)
+    both.burst(0, 100.0, 112.0, 60.0, ramp_s=0.3)
+    both.burst(1, 100.0, 112.0, 70.0, ramp_s=0.3)
+    assert not kinds(detect(both), "cramp")
+    calf = Synth(200, seed=55, acc_fs=None)
+    calf.burst(0, 100.0, 112.0, 60.0, ramp_s=0.3)
+    calf.burst(1, 100.0, 112.0, 20.0, ramp_s=0.3)
+    assert len(kinds(detect(calf), "cramp")) == 1
