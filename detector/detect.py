@@ -108,7 +108,9 @@ old machine-made events and ``cramp batch`` redoes its nights (1.1: the walk-off
 the onset at the foot of the rise, the spectral open-lead tests; 1.2: wander is no loose
 lead, the onset past a loud pre-rise, a second line notched, steady hum and rubbing,
 series while awake as PLMW; 1.3: a long cramp holds while the calf stays contracted;
-1.4: a leg movement of one leg lasts at most 10 s)."""
+1.4: a leg movement of one leg lasts at most 10 s, a core ends where the tibialis takes
+over or starts at its step out of a plateau, steady hum is no part of the raw-over-band
+ratio, standing still after a walk is standing, the calf leads a calf cramp)."""
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
 
