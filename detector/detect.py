@@ -409,19 +409,17 @@ class Detector:
         self._rest_upto(int(sec[-1]))
         pre = int(round(cfg.swing_pre_s * self.fps))
         r0 = min(ref, max(self.bursts.run_k0, ref - pre, self.bursts.k_done - fr.n + 1))
-        before = fr.get(r0, ref)
-        rm = fr.get(r0, k1 if ref == k0 else ref)[:, fr.cols(RM)]
+        prev = fr.get(r0, ref)  # the frames before: the baseline's swing, the hum level
+        rm = np.concatenate([prev[:, fr.cols(RM)], blk[:, fr.cols(RM)]])
         levels = None
-        if before.shape[0] >= self.fps:
+        if prev.shape[0] >= self.fps:
             # the level before: steady hum (an earlier movement or R waves are in few
             # frames and leave the median alone)
             q = self.cfg.lf_ref_pct
             levels = (
-                np.percentile(before[:, fr.cols(RV)], q, axis=0),
-                np.percentile(before[:, fr.cols(E2)], q, axis=0),
+                np.percentile(prev[:, fr.cols(RV)], q, axis=0),
+                np.percentile(prev[:, fr.cols(E2)], q, axis=0),
             )
-        if ref < k0:
-            rm = np.concatenate([rm, fr.get(k0, k1)[:, fr.cols(RM)]])
         t0, t1 = t(k0), t(k1)
         shape = self._shape_of(int(sec[0]), int(sec[-1]) + 1)
         if shape is not None and ref < k0:
