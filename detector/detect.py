@@ -649,34 +649,37 @@ class Detector:
             return []
         pad = int(round(cfg.cramp_look_back_s * self.fps))
         lo = max(self.bursts.run_k0, k0 - pad, self.bursts.k_done - self.frames.n + 1)
-        env, rest, off = self._calf_levels(lo, k1)
+        env_c, rest_c = self._channel_levels(lo, k1)
+        env, rest, off = self._calf_joint(env_c, rest_c)
         cores = cramp_cores(env, rest, off, k0 - lo, cfg, self.fps)
         if cores and self.tib_idx:
-            calf_x, tib_x = self._muscle_x(lo, k1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                x = env_c / rest_c  # each channel against its own rest
+            calf_x, tib_x = x[:, self.calf_idx].max(axis=1), x[:, self.tib_idx].max(axis=1)
             cores = [
                 (j, tib_takeover(calf_x, tib_x, j, e, cfg, self.fps), pre) for j, e, pre in cores
             ]
         return [(lo + j, lo + e, pre) for j, e, pre in cores]
 
-    def _muscle_x(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Calf and tibialis envelopes of frames ``k0 .. k1 - 1``, each channel x its own
-        rest, the loudest channel of each muscle per frame (NaN while rest is unknown)."""
+    def _channel_levels(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every channel's envelope (µV RMS) and rest (NaN while unknown) on frames
+        ``k0 .. k1 - 1``."""
+        env = np.sqrt(self.frames.get(k0, k1)[:, self.frames.cols(ENV)])
         sec = self.clock.sec_of(np.arange(k0, k1))
         self._rest_upto(int(sec[-1]))
-        rest = self.rest.rest.a[sec]
-        env = np.sqrt(self.frames.get(k0, k1)[:, : rest.shape[1]])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            x = env / rest
-        return x[:, self.calf_idx].max(axis=1), x[:, self.tib_idx].max(axis=1)
+        return env, self.rest.rest.a[sec]
+
+    def _calf_joint(
+        self, env: np.ndarray, rest: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The joint calf envelope (the loudest calf channel per frame, µV RMS), its rest
+        and off levels, from every channel's (:meth:`_channel_levels`)."""
+        r = rest[:, self.calf_idx].max(axis=1)
+        return env[:, self.calf_idx].max(axis=1), r, off_level(r, self.cfg)
 
     def _calf_levels(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The joint calf envelope (µV RMS, the loudest calf channel per frame) of frames
-        ``k0 .. k1 - 1``, its rest and off levels (NaN while unknown)."""
-        env = np.sqrt(self.frames.get(k0, k1)[:, self.calf_idx]).max(axis=1)
-        sec = self.clock.sec_of(np.arange(k0, k1))
-        self._rest_upto(int(sec[-1]))
-        rest = self.rest.rest.a[sec][:, self.calf_idx].max(axis=1)
-        return env, rest, off_level(rest, self.cfg)
+        """The joint calf envelope of frames ``k0 .. k1 - 1``, its rest and off levels."""
+        return self._calf_joint(*self._channel_levels(k0, k1))
 
     def _hold_cramps(
         self, cramps: list[tuple[Segment, BurstFeatures, Verdict, float]], ep: Episode
