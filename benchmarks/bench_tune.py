@@ -5,7 +5,7 @@ What a rule change is decided on (never the ``report`` / ``report2`` draws):
 * ``presets``: the emulator's fixed ``tune`` split;
 * ``rand``: the emulator's randomised ``tune`` draw (seeds 30000-30019, 4 cramp-free);
 * ``rand2``: forty more randomised tuning nights (seeds 30020-30059);
-* ``smoke``: the independent model's tuning draw (seeds 70000+);
+* ``smoke`` / ``smoke2``: the independent model's two tuning draws (seeds 70000+, 71000+);
 * ``long`` / ``relief``: the scripted one-cramp draws of :mod:`benchmarks.bench_scripted`;
 * ``inv``: the whole invariance suite (64 cases, pass count; ``--inv``).
 
@@ -28,7 +28,7 @@ from typing import Any
 
 from detector.config import DetectorConfig
 
-GROUPS = ("presets", "rand", "rand2", "smoke", "long", "relief")
+GROUPS = ("presets", "rand", "rand2", "smoke", "smoke2", "long", "relief")
 _CONFIG = DetectorConfig()
 
 
@@ -56,8 +56,8 @@ def jobs(groups: list[str]) -> list[tuple[str, Any]]:
             out += [(g, 30_000 + i) for i in range(20)] + [(g, -(30_900 + i)) for i in range(4)]
         elif g == "rand2":
             out += [(g, 30_020 + i) for i in range(40)]
-        elif g == "smoke":
-            out += [(g, s) for s in wild_specs("smoke")]
+        elif g in ("smoke", "smoke2"):
+            out += [(g, s) for s in wild_specs(g)]
         elif g == "long":
             out += [(g, 81_000 + i) for i in range(24)]
         elif g == "relief":
@@ -87,12 +87,12 @@ def _night(group: str, key: Any) -> tuple[str, Any, list, float]:
         spec = random_spec(seed, f"rand-tune/{seed}", cramp_free=key < 0)
         n = spec.make(chunk_s=60.0)
         return spec.name, n, n.truth, spec.duration_s
-    if group == "smoke":
+    if group in ("smoke", "smoke2"):
         from benchmarks.wildnight import WildNight
 
         seed, dur, kw = key
         w = WildNight(seed, dur, **kw)
-        return f"smoke/{seed}", w, w.truth, w.duration_s
+        return f"{group}/{seed}", w, w.truth, w.duration_s
     from benchmarks.bench_scripted import night
 
     w = night(group, key)

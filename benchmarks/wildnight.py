@@ -745,8 +745,9 @@ class WildNight:
 def wild_specs(split: str, n: int | None = None) -> list[tuple[int, float, dict[str, Any]]]:
     """(seed, duration_s, overrides) of a report draw.  ``split`` ``report``: 24 nights with
     cramps of 20-45 min and 8 cramp-free nights of 1 h (8 h of hard negatives);
-    ``report2``: another draw of the same size."""
-    base = {"report": 50_000, "report2": 60_000, "smoke": 70_000}[split]
+    ``report2``: another draw of the same size; ``smoke`` and ``smoke2``: two tuning draws of
+    the same size (the only ones a rule may be decided on)."""
+    base = {"report": 50_000, "report2": 60_000, "smoke": 70_000, "smoke2": 71_000}[split]
     out: list[tuple[int, float, dict[str, Any]]] = []
     k = 24 if n is None else n
     for i in range(k):
