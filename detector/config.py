@@ -267,6 +267,15 @@ class DetectorConfig:
     """Whether the sleeper walked up to a cramp core (shank upright and moving) is read
     over this long before it, s: sustained calf activity with the shank then upright and
     still is standing (postural soleus tone), not a cramp."""
+    standing_since_max_s: float = 600.0
+    """... or whether the shank has kept the orientation of a walk (the last bout of
+    ``walk_onset_run_s`` moving seconds, upright by the learnt axis or turned
+    ``turn_angle_deg`` from a still second before it: got up) since, within this long
+    before the core, s: standing still a while before the soleus tone rises (our choice:
+    ten minutes on the feet)."""
+    got_up_s: float = 30.0
+    """... turned from a still second this long before the walk, s (our choice: sitting
+    up and standing take seconds; the half minute keeps the lying seconds in view)."""
     standing_max_x_rest: float = 20.0
     """... below this calf median, multiple of rest: quiet standing holds the soleus at a
     few percent of its maximum, some 5-15x its lying rest, far below a cramp's

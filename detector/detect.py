@@ -91,6 +91,7 @@ from detector.stages.posture import (
     burst_acc,
     posture_per_second,
     upright,
+    upright_since_walk,
     walk_onset,
 )
 from detector.stages.rest import RestLevel, frame_levels, off_level, on_level
@@ -102,7 +103,7 @@ if TYPE_CHECKING:  # only the trace/epochs tables need pandas, made on first rea
     import pandas as pd
 __all__ = ["CALF_SITES", "DETECTOR_VERSION", "Detector", "DetectorConfig"]
 
-DETECTOR_VERSION = "nightcramp-detect 1.4"
+DETECTOR_VERSION = "nightcramp-detect 1.5"
 """Names the rules: a change that moves events bumps it, so the cramp log supersedes the
 old machine-made events and ``cramp batch`` redoes its nights (1.1: the walk-off split,
 the onset at the foot of the rise, the spectral open-lead tests; 1.2: wander is no loose
@@ -110,7 +111,8 @@ lead, the onset past a loud pre-rise, a second line notched, steady hum and rubb
 series while awake as PLMW; 1.3: a long cramp holds while the calf stays contracted;
 1.4: a leg movement of one leg lasts at most 10 s, a core ends where the tibialis takes
 over or starts at its step out of a plateau, steady hum is no part of the raw-over-band
-ratio, standing still after a walk is standing, the calf leads a calf cramp)."""
+ratio, standing still after a walk is standing, the calf leads a calf cramp; 1.5: standing since
+a walk, each calf head against its own rest)."""
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
 
@@ -510,9 +512,11 @@ class Detector:
             if self.acc_fs:
                 t0 = self.clock.t(k0)
                 act, up, _ = burst_acc(self.acc, self.axis, cfg, t0 - cfg.standing_before_s, t0)
-                # walking up to it (the upright reading alone rests on a learnt axis), or
-                # still standing from the core before
+                # walking up to it (the upright reading alone rests on a learnt axis),
+                # standing since a walk, or still standing from the core before
                 walked = act is not None and bool(up and act >= cfg.walk_acc_g)
+                if upright_since_walk(self.acc, self.axis, cfg, t0, self.clock.t(k1)):
+                    walked = f.acc_upright = True  # on the feet all along
                 f.upright_before = walked or k0 <= stood + self.episodes.merge
             v = classify(f, cfg)
             if v.subtype == "standing":

@@ -148,6 +148,12 @@ def upright(g: np.ndarray, axis: np.ndarray, upright_deg: float) -> np.ndarray:
     return cosang >= math.cos(math.radians(upright_deg))
 
 
+def _angle(u: np.ndarray, v: np.ndarray) -> float:
+    """Angle between two vectors, degrees."""
+    c = float(np.dot(u, v) / max(float(np.linalg.norm(u) * np.linalg.norm(v)), 1e-12))
+    return math.degrees(math.acos(max(-1.0, min(1.0, c))))
+
+
 def burst_acc(
     acc: AccSeconds, axis: ShankAxis, cfg: DetectorConfig, t0: float, t1: float
 ) -> tuple[float | None, bool | None, float | None]:
@@ -166,11 +172,42 @@ def burst_acc(
     ga, _, oka = acc.seconds(s1 + near, s1 + far)
     turn = None
     if okb.any() and oka.any():
-        u = gb[okb].mean(axis=0)
-        v = ga[oka].mean(axis=0)
-        cosang = float(np.dot(u, v) / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12))
-        turn = math.degrees(math.acos(max(-1.0, min(1.0, cosang))))
+        turn = _angle(gb[okb].mean(axis=0), ga[oka].mean(axis=0))
     return activity, up, turn
+
+
+def upright_since_walk(
+    acc: AccSeconds, axis: ShankAxis, cfg: DetectorConfig, t0: float, t1: float
+) -> bool:
+    """Standing since a walk, through ``t1``: the last bout of ``walk_onset_run_s``
+    seconds or more moving like walking (acc activity >= ``walk_acc_g``) within
+    ``standing_since_max_s`` before ``t0`` was upright (by the learnt shank axis, or the
+    gravity vector turned by ``turn_angle_deg`` from a still second in the ``got_up_s``
+    before it: the sleeper got up), and the shank has kept the bout's mean gravity (within ``turn_angle_deg``)
+    from then to ``t1``.  Needs no learnt axis once the sleeper is seen getting up."""
+    if not acc.acc_fs:
+        return False
+    s0 = max(0, int(math.floor(t0)) - int(cfg.standing_since_max_s))
+    g, act, ok = acc.seconds(s0, int(math.ceil(t1)))
+    n0 = int(math.floor(t0)) - s0  # seconds before t0
+    moving = ok & (act >= cfg.walk_acc_g)
+    d = np.diff(np.r_[0, moving[:n0].astype(np.int8), 0])
+    on, off = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    bouts = off - on >= max(1, int(cfg.walk_onset_run_s))
+    if not bouts.any():
+        return False
+    i0, i1 = int(on[bouts][-1]), int(off[bouts][-1])
+    gw = g[i0:i1][ok[i0:i1]].mean(axis=0)
+    up = bool(upright(g[i0:i1][ok[i0:i1]], axis.at(s0 + i0, acc), cfg.upright_deg).mean() >= 0.5)
+    if not up:  # the axis may be learnt wrong: did the shank turn as it got up?
+        pre = slice(max(0, i0 - int(cfg.got_up_s)), i0)
+        still = g[pre][ok[pre] & ~moving[pre]]
+        up = any(_angle(v, gw) >= cfg.turn_angle_deg for v in still)
+    gs = g[i1:][ok[i1:]]
+    if not up or gs.shape[0] == 0:
+        return up
+    cos = (gs @ gw) / np.maximum(np.linalg.norm(gs, axis=1) * float(np.linalg.norm(gw)), 1e-12)
+    return bool((cos >= math.cos(math.radians(cfg.turn_angle_deg))).all())
 
 
 def walk_onset(

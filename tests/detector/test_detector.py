@@ -579,3 +579,25 @@ def test_the_calf_and_the_tibialis_working_alike_is_no_cramp() -> None:
     calf.burst(0, 100.0, 112.0, 60.0, ramp_s=0.3)
     calf.burst(1, 100.0, 112.0, 20.0, ramp_s=0.3)
     assert len(kinds(detect(calf), "cramp")) == 1
+
+
+def test_standing_still_long_after_a_walk_is_standing_whatever_the_learnt_axis() -> None:
+    """A walk (80-100 s), then standing still; the soleus tone rises to 10x the lying rest
+    only 40 s later (140-200 s), then another walk.  The walk is long before the tone, and
+    the shank's gravity while upright (0.6, 0, 0.8) is 53 deg off the axis learnt from
+    the quiet seconds, so "upright" cannot be read from it: but the sleeper got up (the
+    gravity turned 37 deg from lying when the walk began) and has kept the walk's
+    orientation since.  That is standing, not a cramp; the same tone lying is one."""
+    s = Synth(300, seed=58, sites=("calf",))
+    up = np.array([0.6, 0.0, 0.8])
+    j = lambda t: int(t * s.acc_fs)  # noqa: E731
+    for t0 in (80.0, 200.0):
+        s.walking(t0, 20.0)
+        tt = np.arange(j(t0 + 20) - j(t0)) / s.acc_fs
+        s.acc[j(t0) : j(t0 + 20)] = up + 0.3 * np.sin(2 * np.pi * tt / 1.05)[:, None] * up
+    s.acc[j(100) : j(200)] = up + 0.003 * s.rng.standard_normal((j(200) - j(100), 3))
+    s.burst(0, 140.0, 200.0, 20.0, ramp_s=0.5)
+    assert not kinds(detect(s), "cramp")
+    lying = Synth(300, seed=58, sites=("calf",))
+    lying.burst(0, 140.0, 200.0, 20.0, ramp_s=0.5)
+    assert len(kinds(detect(lying), "cramp")) == 1
