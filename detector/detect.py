@@ -676,10 +676,19 @@ class Detector:
     def _calf_joint(
         self, env: np.ndarray, rest: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The joint calf envelope (the loudest calf channel per frame, µV RMS), its rest
-        and off levels, from every channel's (:meth:`_channel_levels`)."""
+        """The joint calf envelope, its rest and off levels, from every channel's
+        (:meth:`_channel_levels`): per frame the calf channel loudest against its own
+        rest, that multiple of rest times the highest calf rest (µV RMS), so a cramp of
+        one head (Khan & Burne 2007: the other may stay silent) is measured against that
+        head's rest, not the louder head's; the loudest channel in µV while a rest is
+        unknown."""
         r = rest[:, self.calf_idx].max(axis=1)
-        return env[:, self.calf_idx].max(axis=1), r, off_level(r, self.cfg)
+        e = env[:, self.calf_idx]
+        if len(self.calf_idx) == 1:
+            return e[:, 0], r, off_level(r, self.cfg)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = (e / rest[:, self.calf_idx]).max(axis=1) * r
+        return np.where(np.isfinite(x), x, e.max(axis=1)), r, off_level(r, self.cfg)
 
     def _calf_levels(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The joint calf envelope of frames ``k0 .. k1 - 1``, its rest and off levels."""

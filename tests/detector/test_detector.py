@@ -601,3 +601,24 @@ def test_standing_still_long_after_a_walk_is_standing_whatever_the_learnt_axis()
     lying = Synth(300, seed=58, sites=("calf",))
     lying.burst(0, 140.0, 200.0, 20.0, ramp_s=0.5)
     assert len(kinds(detect(lying), "cramp")) == 1
+
+
+def _one_head_night(seed: int) -> Synth:
+    """Gastrocnemius, soleus and tibialis; the gastrocnemius rests at ~5.4 µV, the soleus
+    at 2 µV.  The soleus alone cramps 100-160 s at ~15x its own rest (30 µV, waxing and
+    waning), the gastrocnemius stays silent (Khan & Burne 2007)."""
+    s = Synth(300, seed=seed, acc_fs=None, sites=("gastrocnemius", "soleus", "tibialis"))
+    s.emg[:, 0] += 5.0 * emg_noise(s.rng, s.n, s.fs)
+    i0, k = int(100 * s.fs), int(60 * s.fs)
+    tt = np.arange(k) / s.fs
+    env = 30.0 * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * tt)) * np.minimum(1.0, tt / 0.3)
+    s.emg[i0 : i0 + k, 1] += env * np.minimum(1.0, (60 - tt) / 0.5) * emg_noise(s.rng, k, s.fs)
+    return s
+
+
+def test_a_cramp_of_one_calf_head_is_measured_against_that_heads_own_rest() -> None:
+    """The soleus cramps at ~15x its own rest, but only ~5.5x the louder gastrocnemius's:
+    the loudest calf channel in µV never reaches the core level.  Each head is measured
+    against its own rest, so the cramp is found, start and end within a second."""
+    (c,) = kinds(detect(_one_head_night(57)), "cramp")
+    assert abs(c.start_s - 100.0) < 1.0 and abs(c.end_s - 160.0) < 1.0, c
