@@ -59,7 +59,7 @@ import numpy as np
 from detector.config import DetectorConfig
 from detector.events import Event, NightResult, lazy_table
 from detector.stages.band_shape import BandShape
-from detector.stages.classify import BurstFeatures, Verdict, classify
+from detector.stages.classify import BurstFeatures, Verdict, classify, regular_train
 from detector.stages.electrode_off import ElectrodeOff
 from detector.stages.episodes import (
     Episode,
@@ -628,6 +628,16 @@ class Detector:
         return True
 
     def _classify_part(self, segs: list[Segment], allow_cramp: bool) -> None:
+        parts = self._ecg_parts(segs)
+        if parts is not None:
+            for part, spikes in parts:
+                if not spikes:
+                    self._classify_part(part, allow_cramp)
+                    continue
+                f = self._features(part)
+                why = f"{len(part)} narrow spike(s) of an ECG train at a heart-rate period"
+                self._emit(self._make_event(part, f, Verdict("artifact", "ecg", why, 0.7)))
+            return
         f = self._features(segs)
         f.in_lm_series = self.plm.in_lm_series(f)
         v = classify(f, self.cfg, allow_cramp=allow_cramp)
@@ -643,6 +653,28 @@ class Detector:
             if ev.kind != "artifact" and ev.duration_s > self.cfg.lm_max_s:
                 self.plm.flush(final=True)
             self._emit(ev)
+
+    def _ecg_parts(self, segs: list[Segment]) -> list[tuple[list[Segment], bool]] | None:
+        """ECG bleed around other bursts: when the narrow bursts (<= ``spike_max_s``) of
+        ``segs`` form a train at a heart-rate period and wider bursts sit among them
+        (leg movements during a spell of ECG bleed), the runs of spikes and the runs of
+        wider bursts in order, each with whether it is spikes; else None.  Judged as one,
+        the spell swallowed every leg movement in it (a long intermittent "fidget")."""
+        cfg, t = self.cfg, self.clock.t
+        spike = [t(s.k1) - t(s.k0) <= cfg.spike_max_s for s in segs]
+        if all(spike) or sum(spike) < cfg.ecg_min_spikes:
+            return None
+        onsets = [t(s.k0) for s, sp in zip(segs, spike, strict=True) if sp]
+        lo, hi = cfg.heart_period_s
+        if not regular_train(onsets, lo, hi, cfg.ecg_min_spikes, cfg):
+            return None
+        out: list[tuple[list[Segment], bool]] = []
+        for s, sp in zip(segs, spike, strict=True):
+            if out and out[-1][1] == sp:
+                out[-1][0].append(s)
+            else:
+                out.append(([s], sp))
+        return out
 
     def _cramp_runs(self, ep: Episode) -> list[tuple[int, int, float]]:
         """Cramp cores inside an episode (:func:`~detector.stages.episodes.cramp_cores`)

@@ -100,11 +100,18 @@ class Verdict:
 def _periodic_train(
     f: BurstFeatures, lo: float, hi: float, min_n: int, cfg: DetectorConfig
 ) -> bool:
-    """>= min_n segments whose onset intervals are regular (``train_regular_band`` /
-    ``train_regular_frac``) with a median within [lo, hi] s."""
-    if f.n_segments < min_n:
+    """>= min_n segments whose onset intervals are regular (:func:`regular_train`)."""
+    return regular_train(f.seg_onsets, lo, hi, min_n, cfg)
+
+
+def regular_train(
+    onsets: list[float], lo: float, hi: float, min_n: int, cfg: DetectorConfig
+) -> bool:
+    """>= min_n onsets (s, ascending) whose intervals are regular (``train_regular_band``
+    / ``train_regular_frac``) with a median within [lo, hi] s."""
+    if len(onsets) < min_n:
         return False
-    iv = [b - a for a, b in zip(f.seg_onsets, f.seg_onsets[1:], strict=False)]
+    iv = [b - a for a, b in zip(onsets, onsets[1:], strict=False)]
     iv = sorted(iv)
     med = iv[len(iv) // 2]
     if not lo <= med <= hi:

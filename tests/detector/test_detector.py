@@ -622,3 +622,22 @@ def test_a_cramp_of_one_calf_head_is_measured_against_that_heads_own_rest() -> N
     against its own rest, so the cramp is found, start and end within a second."""
     (c,) = kinds(detect(_one_head_night(57)), "cramp")
     assert abs(c.start_s - 100.0) < 1.0 and abs(c.end_s - 160.0) < 1.0, c
+
+
+def test_leg_movements_during_ecg_bleed_are_still_a_plm_series() -> None:
+    """ECG bleeds into both leads for 4 min (40-ms spikes at 67 bpm) while the tibialis
+    makes six 2-s leg movements 25 s apart.  The spikes are an ECG artefact and the leg
+    movements a PLM series; judged as one, the spell (every burst within the merge gap of
+    the next) was a single event ("walking" here, a long "fidget" on a tuning night) that
+    swallowed the series."""
+    s = Synth(400, seed=59, acc_fs=None)
+    t = 60.0
+    while t < 300.0:
+        for ch in (0, 1):
+            s.burst(ch, t, t + 0.04, 40.0, ramp_s=0.01)
+        t += 0.9
+    for i in range(6):
+        s.burst(1, 100.0 + 25 * i, 102.0 + 25 * i, 30.0, ramp_s=0.1)
+    res = detect(s)
+    assert [round(e.start_s) for e in kinds(res, "plm")] == [100, 125, 150, 175, 200, 225]
+    assert any(e.subtype == "ecg" for e in res.events), res.events
