@@ -158,7 +158,8 @@ def _as_plm(ev: Event, nth: int, cfg: DetectorConfig) -> Event:
         subtype="plm",
         reason=f"leg movement {ev.duration_s:.1f} s, #{nth} of a periodic series "
         f"(>= {cfg.plm_min_count}, intervals {cfg.plm_min_interval_s:.0f}-"
-        f"{cfg.plm_max_interval_s:.0f} s, WASM 2016; legs merged by {rule_name(cfg)}{once})",
+        f"{cfg.plm_max_interval_s:.0f} s, {cfg.interval_rule()}; legs merged by "
+        f"{rule_name(cfg)}{once})",
         confidence=0.8,
     )
 

@@ -144,7 +144,7 @@ class PlmSeries:
             subtype="wake" if awake else "plm",
             reason=f"leg movement {ev.duration_s:.1f} s, #{nth} of a periodic series "
             f"(>= {self.cfg.plm_min_count}, intervals {self.cfg.plm_min_interval_s:.0f}-"
-            f"{self.cfg.plm_max_interval_s:.0f} s, WASM 2016)"
+            f"{self.cfg.plm_max_interval_s:.0f} s, {self.cfg.interval_rule()})"
             + ("; while awake (PLMW, not in the sleep index)" if awake else ""),
             confidence=0.8,
         )

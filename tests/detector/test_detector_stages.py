@@ -432,14 +432,23 @@ def _series(onsets: list[float], cfg: DetectorConfig = CFG) -> list[str]:
     [(10.0, True), (9.9, False), (90.0, True), (90.1, False), (30.0, True)],
 )
 def test_plm_series_at_the_wasm_interval_edges(interval: float, series: bool) -> None:
-    kinds = _series([100.0 + i * interval for i in range(4)])
+    wasm = replace(CFG, plm_min_interval_s=10.0)
+    kinds = _series([100.0 + i * interval for i in range(4)], wasm)
     assert kinds == (["plm"] * 4 if series else ["movement"] * 4)
 
 
-def test_plm_series_aasm_2007_minimum_interval_of_5_s() -> None:
-    aasm = replace(CFG, plm_min_interval_s=5.0)
-    assert _series([100.0 + i * 5.0 for i in range(4)], aasm) == ["plm"] * 4
-    assert _series([100.0 + i * 4.9 for i in range(4)], aasm) == ["movement"] * 4
+def test_plm_series_by_default_at_aasm_2007s_minimum_interval_of_5_s() -> None:
+    """Intervals of 5-10 s make a series by default (AASM 2007), and the reason names the
+    standard; WASM 2016's 10 s is a setting."""
+    assert _series([100.0 + i * 5.0 for i in range(4)]) == ["plm"] * 4
+    assert _series([100.0 + i * 4.9 for i in range(4)]) == ["movement"] * 4
+    out: list[Event] = []
+    plm = PlmSeries(CFG, out.append, lambda t: False)
+    for i in range(4):
+        plm.add(_lm(100.0 + 7.0 * i))
+    plm.flush()
+    assert [e.kind for e in out] == ["plm"] * 4
+    assert "intervals 5-90 s, AASM 2007" in out[0].reason, out[0].reason
 
 
 def test_plm_series_needs_four_and_a_break_flushes_the_rest() -> None:
