@@ -89,9 +89,9 @@ from detector.stages.posture import (
     AccSeconds,
     ShankAxis,
     burst_acc,
+    on_feet,
     posture_per_second,
     upright,
-    upright_since_walk,
     walk_onset,
 )
 from detector.stages.rest import RestLevel, frame_levels, off_level, on_level
@@ -513,9 +513,10 @@ class Detector:
                 t0 = self.clock.t(k0)
                 act, up, _ = burst_acc(self.acc, self.axis, cfg, t0 - cfg.standing_before_s, t0)
                 # walking up to it (the upright reading alone rests on a learnt axis),
-                # standing since a walk, or still standing from the core before
+                # standing since a walk or up to one, or still standing from the core
+                # before
                 walked = act is not None and bool(up and act >= cfg.walk_acc_g)
-                if upright_since_walk(self.acc, self.axis, cfg, t0, self.clock.t(k1)):
+                if on_feet(self.acc, self.axis, cfg, t0, self.clock.t(k1)):
                     walked = f.acc_upright = True  # on the feet all along
                 f.upright_before = walked or k0 <= stood + self.episodes.merge
             v = classify(f, cfg)

@@ -176,38 +176,51 @@ def burst_acc(
     return activity, up, turn
 
 
-def upright_since_walk(
-    acc: AccSeconds, axis: ShankAxis, cfg: DetectorConfig, t0: float, t1: float
-) -> bool:
-    """Standing since a walk, through ``t1``: the last bout of ``walk_onset_run_s``
-    seconds or more moving like walking (acc activity >= ``walk_acc_g``) within
-    ``standing_since_max_s`` before ``t0`` was upright (by the learnt shank axis, or the
-    gravity vector turned by ``turn_angle_deg`` from a still second in the ``got_up_s``
-    before it: the sleeper got up), and the shank has kept the bout's mean gravity (within ``turn_angle_deg``)
-    from then to ``t1``.  Needs no learnt axis once the sleeper is seen getting up."""
+def on_feet(acc: AccSeconds, axis: ShankAxis, cfg: DetectorConfig, t0: float, t1: float) -> bool:
+    """Standing through ``[t0, t1)`` by a walk next to it: a bout of ``walk_onset_run_s``
+    seconds or more moving like walking (acc activity >= ``walk_acc_g``), the last one
+    ending within ``standing_since_max_s`` before ``t0`` (standing since the walk) or the
+    first one starting after ``t0``, within ``standing_before_s`` after ``t1`` (standing
+    up to it),
+    that was upright (by the learnt shank axis, or the gravity vector turned by
+    ``turn_angle_deg`` from a still second in the ``got_up_s`` before it or before
+    ``t0``: the sleeper got up), the shank keeping the bout's mean gravity (within
+    ``turn_angle_deg``) between the bout and ``[t0, t1)``.  Needs no learnt axis once the
+    sleeper is seen getting up."""
     if not acc.acc_fs:
         return False
     s0 = max(0, int(math.floor(t0)) - int(cfg.standing_since_max_s))
-    g, act, ok = acc.seconds(s0, int(math.ceil(t1)))
-    n0 = int(math.floor(t0)) - s0  # seconds before t0
+    g, act, ok = acc.seconds(s0, int(math.ceil(t1 + cfg.standing_before_s)))
+    n0, n1 = int(math.floor(t0)) - s0, int(math.ceil(t1)) - s0
     moving = ok & (act >= cfg.walk_acc_g)
-    d = np.diff(np.r_[0, moving[:n0].astype(np.int8), 0])
+    d = np.diff(np.r_[0, moving.astype(np.int8), 0])
     on, off = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    bouts = off - on >= max(1, int(cfg.walk_onset_run_s))
-    if not bouts.any():
-        return False
-    i0, i1 = int(on[bouts][-1]), int(off[bouts][-1])
-    gw = g[i0:i1][ok[i0:i1]].mean(axis=0)
-    up = bool(upright(g[i0:i1][ok[i0:i1]], axis.at(s0 + i0, acc), cfg.upright_deg).mean() >= 0.5)
-    if not up:  # the axis may be learnt wrong: did the shank turn as it got up?
-        pre = slice(max(0, i0 - int(cfg.got_up_s)), i0)
-        still = g[pre][ok[pre] & ~moving[pre]]
-        up = any(_angle(v, gw) >= cfg.turn_angle_deg for v in still)
-    gs = g[i1:][ok[i1:]]
-    if not up or gs.shape[0] == 0:
-        return up
-    cos = (gs @ gw) / np.maximum(np.linalg.norm(gs, axis=1) * float(np.linalg.norm(gw)), 1e-12)
-    return bool((cos >= math.cos(math.radians(cfg.turn_angle_deg))).all())
+    long_ = off - on >= max(1, int(cfg.walk_onset_run_s))
+    on, off = on[long_], off[long_]
+    bouts = []
+    if (off <= n0).any():
+        i = int(np.flatnonzero(off <= n0)[-1])
+        bouts.append((int(on[i]), int(off[i]), slice(int(off[i]), n1)))
+    if (on > n0).any():  # the walk may start in the core's last second
+        i = int(np.flatnonzero(on > n0)[0])
+        bouts.append((int(on[i]), int(off[i]), slice(n0, min(n1, int(on[i])))))
+    for i0, i1, between in bouts:
+        gw = g[i0:i1][ok[i0:i1]].mean(axis=0)
+        up = bool(
+            upright(g[i0:i1][ok[i0:i1]], axis.at(s0 + i0, acc), cfg.upright_deg).mean() >= 0.5
+        )
+        if not up:  # the axis may be learnt wrong: did the shank turn as it got up?
+            k = min(i0, n0)
+            pre = slice(max(0, k - int(cfg.got_up_s)), k)
+            still = g[pre][ok[pre] & ~moving[pre]]
+            up = any(_angle(v, gw) >= cfg.turn_angle_deg for v in still)
+        gs = g[between][ok[between]]
+        if up and gs.shape[0]:
+            nrm = np.maximum(np.linalg.norm(gs, axis=1) * float(np.linalg.norm(gw)), 1e-12)
+            up = bool(((gs @ gw) / nrm >= math.cos(math.radians(cfg.turn_angle_deg))).all())
+        if up:
+            return True
+    return False
 
 
 def walk_onset(

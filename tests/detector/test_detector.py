@@ -641,3 +641,27 @@ def test_leg_movements_during_ecg_bleed_are_still_a_plm_series() -> None:
     res = detect(s)
     assert [round(e.start_s) for e in kinds(res, "plm")] == [100, 125, 150, 175, 200, 225]
     assert any(e.subtype == "ecg" for e in res.events), res.events
+
+
+def _up_then_walk_night(stand_first: bool) -> Synth:
+    """Lying; the calf at 10x rest 100-112 s, then a walk 112-140 s.  ``stand_first``: the
+    sleeper got up at 100 s and stood still (upright) while the calf held the body up;
+    else the calf contracted lying and the walk began the moment it let go."""
+    s = Synth(240, seed=60, sites=("calf",))
+    j0 = int((100.0 if stand_first else 112.0) * s.acc_fs)
+    j1 = int(112 * s.acc_fs)
+    if stand_first:
+        s.acc[j0:j1] = np.array([1.0, 0.0, 0.0])  # upright: gravity along the shank
+        s.acc[j0:j1] += 0.003 * s.rng.standard_normal((j1 - j0, 3))
+    s.burst(0, 100.0, 112.0, 20.0, ramp_s=0.5)
+    s.walking(112.0, 28.0)
+    return s
+
+
+def test_standing_still_up_to_a_walk_is_standing_not_a_cramp() -> None:
+    """Out of bed and standing still before walking off: the soleus's postural tone
+    (10x the lying rest, 12 s) ends where the walk starts.  With the shank upright and
+    still all along, in the orientation of the walk that follows, it is standing; the
+    same contraction lying, the walk starting as it ends, is a cramp walked off."""
+    assert not kinds(detect(_up_then_walk_night(stand_first=True)), "cramp")
+    assert len(kinds(detect(_up_then_walk_night(stand_first=False)), "cramp")) == 1
