@@ -269,14 +269,16 @@ class DetectorConfig:
     (>= walk_acc_g), s: about walk_min_strides strides at a ~1 s period."""
     standing_before_s: float = 5.0
     """Whether the sleeper walked up to a cramp core (shank upright and moving) is read
-    over this long before it, s: sustained calf activity with the shank then upright and
-    still is standing (postural soleus tone), not a cramp."""
+    over this long before it, and a walk that starts at most this long after it follows
+    it, s: sustained calf activity with the shank then upright and still is standing
+    (postural soleus tone), not a cramp."""
     standing_since_max_s: float = 600.0
-    """... or whether the shank has kept the orientation of a walk (the last bout of
+    """... or whether the shank has kept the orientation of a walk (a bout of
     ``walk_onset_run_s`` moving seconds, upright by the learnt axis or turned
-    ``turn_angle_deg`` from a still second before it: got up) since, within this long
-    before the core, s: standing still a while before the soleus tone rises (our choice:
-    ten minutes on the feet)."""
+    ``turn_angle_deg`` from a still second before it: got up) since one within this long
+    before the core, or up to one right after it (:func:`~detector.stages.posture.on_feet`),
+    s: standing still a while before the soleus tone rises (our choice: ten minutes on the
+    feet)."""
     got_up_s: float = 30.0
     """... turned from a still second this long before the walk, s (our choice: sitting
     up and standing take seconds; the half minute keeps the lying seconds in view)."""
