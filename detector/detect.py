@@ -111,8 +111,9 @@ lead, the onset past a loud pre-rise, a second line notched, steady hum and rubb
 series while awake as PLMW; 1.3: a long cramp holds while the calf stays contracted;
 1.4: a leg movement of one leg lasts at most 10 s, a core ends where the tibialis takes
 over or starts at its step out of a plateau, steady hum is no part of the raw-over-band
-ratio, standing still after a walk is standing, the calf leads a calf cramp; 1.5: standing since
-a walk, each calf head against its own rest)."""
+ratio, standing still after a walk is standing, the calf leads a calf cramp; 1.5:
+standing next to a walk, each calf head against its own rest, leg movements apart from
+ECG spikes, PLM intervals from 5 s)."""
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
 
