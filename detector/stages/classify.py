@@ -77,10 +77,12 @@ class BurstFeatures:
     acc_upright: bool | None
     turn_deg: float | None
     in_lm_series: bool = False
-    """Set by the detector: starts 10-90 s after the previous leg movement."""
+    """Set by the detector: starts ``plm_min_interval_s`` .. ``plm_max_interval_s`` after
+    the previous leg movement."""
     upright_before: bool | None = None
-    """Set by the detector for a cramp core: the shank was upright and moving like walking
-    just before it began (None: unknown, or not asked)."""
+    """Set by the detector for a cramp core: the sleeper was on the feet next to it (the
+    shank upright and moving like walking just before it, standing since a walk or up to
+    one, or still standing from the core before; None: unknown, or not asked)."""
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -260,8 +262,8 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             "shaking or massaging, not a rigid cramp",
             0.6,
         )
-    # standing still right after walking: the soleus holds the body up (its postural
-    # tone, many x the lying rest); a cramp that bites in bed starts lying
+    # standing still next to a walk: the soleus holds the body up (its postural tone,
+    # many x the lying rest); a cramp that bites in bed starts lying
     standing = (
         f.upright_before is True
         and f.acc_upright is True
@@ -274,7 +276,7 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             "movement",
             "standing",
             f"{d:.0f} s of calf activity at {f.cramp_x_rest:.0f}x rest with the shank "
-            "upright and still after walking: postural tone while standing",
+            "upright and still next to a walk: postural tone while standing",
             0.6,
         )
     cramp_like = (

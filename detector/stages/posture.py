@@ -178,13 +178,13 @@ def burst_acc(
 
 def on_feet(acc: AccSeconds, axis: ShankAxis, cfg: DetectorConfig, t0: float, t1: float) -> bool:
     """Standing through ``[t0, t1)`` by a walk next to it: a bout of ``walk_onset_run_s``
-    seconds or more moving like walking (acc activity >= ``walk_acc_g``), the last one
-    ending within ``standing_since_max_s`` before ``t0`` (standing since the walk) or the
-    first one starting after ``t0``, within ``standing_before_s`` after ``t1`` (standing
-    up to it),
-    that was upright (by the learnt shank axis, or the gravity vector turned by
-    ``turn_angle_deg`` from a still second in the ``got_up_s`` before it or before
-    ``t0``: the sleeper got up), the shank keeping the bout's mean gravity (within
+    seconds or more moving like walking (acc activity >= ``walk_acc_g``), either the last
+    one ending within ``standing_since_max_s`` before ``t0`` (standing since the walk) or
+    the first one starting after ``t0`` whose ``walk_onset_run_s`` seconds lie within
+    ``standing_before_s`` after ``t1`` (standing up to it: the seconds read end there), that
+    was upright (by the learnt shank axis, or the gravity vector turned by
+    ``turn_angle_deg`` from a still second in the ``got_up_s`` before it or before ``t0``:
+    the sleeper got up), the shank keeping the bout's mean gravity (within
     ``turn_angle_deg``) between the bout and ``[t0, t1)``.  Needs no learnt axis once the
     sleeper is seen getting up."""
     if not acc.acc_fs:
