@@ -70,14 +70,20 @@ class Synth:
         env[-r:] = np.minimum(env[-r:], np.linspace(1, 0, r))
         self.emg[i0:i1, ch] += uv * env * emg_noise(self.rng, k, self.fs)
 
-    def cramp(self, t0: float, dur: float, uv: float = 60.0) -> None:
+    def cramp(self, t0: float, dur: float, uv: float = 60.0, ch: int = 0) -> None:
         i0 = int(t0 * self.fs)
         k = int(dur * self.fs)
         tt = np.arange(k) / self.fs
         env = uv * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * tt))  # waxing and waning (Minetto)
         ramp = np.minimum(1.0, tt / 0.3) * np.minimum(1.0, (dur - tt) / 0.5)
-        self.emg[i0 : i0 + k, 0] += env * ramp * emg_noise(self.rng, k, self.fs)
+        self.emg[i0 : i0 + k, ch] += env * ramp * emg_noise(self.rng, k, self.fs)
         self.truth.append(("cramp", t0, t0 + dur))
+
+    def still(self, t0: float, t1: float, gravity: tuple[float, float, float]) -> None:
+        """The shank still from ``t0`` to ``t1`` s with ``gravity`` (g) in sensor axes
+        (axis x is the shank: ``(1, 0, 0)`` is upright)."""
+        j0, j1 = int(t0 * self.acc_fs), int(t1 * self.acc_fs)
+        self.acc[j0:j1] = np.asarray(gravity) + 0.003 * self.rng.standard_normal((j1 - j0, 3))
 
     def plm_series(self, t0: float, n: int, interval: float, dur: float = 2.0) -> None:
         for i in range(n):

@@ -548,9 +548,7 @@ def _standing_night(calf_uv: float, stand: bool) -> Synth:
     s = Synth(260, seed=54, sites=("calf",))
     s.walking(80.0, 20.0)
     if stand:
-        j0, j1 = int(100 * s.acc_fs), int(170 * s.acc_fs)
-        s.acc[j0:j1] = np.array([1.0, 0.0, 0.0])  # upright: gravity along the shank
-        s.acc[j0:j1] += 0.003 * s.rng.standard_normal((j1 - j0, 3))
+        s.still(100.0, 170.0, (1.0, 0.0, 0.0))  # upright: gravity along the shank
     s.burst(0, 100.0, 170.0, calf_uv, ramp_s=0.5)
     s.walking(170.0, 20.0)
     return s
@@ -595,7 +593,7 @@ def test_standing_still_long_after_a_walk_is_standing_whatever_the_learnt_axis()
         s.walking(t0, 20.0)
         tt = np.arange(j(t0 + 20) - j(t0)) / s.acc_fs
         s.acc[j(t0) : j(t0 + 20)] = up + 0.3 * np.sin(2 * np.pi * tt / 1.05)[:, None] * up
-    s.acc[j(100) : j(200)] = up + 0.003 * s.rng.standard_normal((j(200) - j(100), 3))
+    s.still(100.0, 200.0, (0.6, 0.0, 0.8))
     s.burst(0, 140.0, 200.0, 20.0, ramp_s=0.5)
     assert not kinds(detect(s), "cramp")
     lying = Synth(300, seed=58, sites=("calf",))
@@ -609,10 +607,7 @@ def _one_head_night(seed: int) -> Synth:
     waning), the gastrocnemius stays silent (Khan & Burne 2007)."""
     s = Synth(300, seed=seed, acc_fs=None, sites=("gastrocnemius", "soleus", "tibialis"))
     s.emg[:, 0] += 5.0 * emg_noise(s.rng, s.n, s.fs)
-    i0, k = int(100 * s.fs), int(60 * s.fs)
-    tt = np.arange(k) / s.fs
-    env = 30.0 * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * tt)) * np.minimum(1.0, tt / 0.3)
-    s.emg[i0 : i0 + k, 1] += env * np.minimum(1.0, (60 - tt) / 0.5) * emg_noise(s.rng, k, s.fs)
+    s.cramp(100.0, 60.0, uv=30.0, ch=1)
     return s
 
 
@@ -648,11 +643,8 @@ def _up_then_walk_night(stand_first: bool) -> Synth:
     sleeper got up at 100 s and stood still (upright) while the calf held the body up;
     else the calf contracted lying and the walk began the moment it let go."""
     s = Synth(240, seed=60, sites=("calf",))
-    j0 = int((100.0 if stand_first else 112.0) * s.acc_fs)
-    j1 = int(112 * s.acc_fs)
     if stand_first:
-        s.acc[j0:j1] = np.array([1.0, 0.0, 0.0])  # upright: gravity along the shank
-        s.acc[j0:j1] += 0.003 * s.rng.standard_normal((j1 - j0, 3))
+        s.still(100.0, 112.0, (1.0, 0.0, 0.0))  # upright: gravity along the shank
     s.burst(0, 100.0, 112.0, 20.0, ramp_s=0.5)
     s.walking(112.0, 28.0)
     return s

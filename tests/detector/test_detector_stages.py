@@ -418,13 +418,17 @@ def _lm(t: float) -> Event:
     return Event(kind="movement", start_s=t, end_s=t + 1.5, subtype="leg-movement")
 
 
-def _series(onsets: list[float], cfg: DetectorConfig = CFG) -> list[str]:
+def _series_events(onsets: list[float], cfg: DetectorConfig = CFG) -> list[Event]:
     out: list[Event] = []
     plm = PlmSeries(cfg, out.append, lambda t: False)
     for t in onsets:
         plm.add(_lm(t))
     plm.flush()
-    return [e.kind for e in out]
+    return out
+
+
+def _series(onsets: list[float], cfg: DetectorConfig = CFG) -> list[str]:
+    return [e.kind for e in _series_events(onsets, cfg)]
 
 
 @pytest.mark.parametrize(
@@ -442,11 +446,7 @@ def test_plm_series_by_default_at_aasm_2007s_minimum_interval_of_5_s() -> None:
     standard; WASM 2016's 10 s is a setting."""
     assert _series([100.0 + i * 5.0 for i in range(4)]) == ["plm"] * 4
     assert _series([100.0 + i * 4.9 for i in range(4)]) == ["movement"] * 4
-    out: list[Event] = []
-    plm = PlmSeries(CFG, out.append, lambda t: False)
-    for i in range(4):
-        plm.add(_lm(100.0 + 7.0 * i))
-    plm.flush()
+    out = _series_events([100.0 + 7.0 * i for i in range(4)])
     assert [e.kind for e in out] == ["plm"] * 4
     assert "intervals 5-90 s, AASM 2007" in out[0].reason, out[0].reason
 
