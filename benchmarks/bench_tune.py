@@ -5,6 +5,7 @@ What a rule change is decided on (never the ``report`` / ``report2`` draws):
 * ``presets``: the emulator's fixed ``tune`` split;
 * ``rand``: the emulator's randomised ``tune`` draw (seeds 30000-30019, 4 cramp-free);
 * ``rand2``: forty more randomised tuning nights (seeds 30020-30059);
+* ``rand3`` (only when asked for, ``--groups rand3``; ~6 min): eighty more (30060-30139);
 * ``smoke`` / ``smoke2``: the independent model's two tuning draws (seeds 70000+, 71000+);
 * ``long`` / ``relief``: the scripted one-cramp draws of :mod:`benchmarks.bench_scripted`;
 * ``inv``: the whole invariance suite (64 cases, pass count; ``--inv``).
@@ -56,6 +57,8 @@ def jobs(groups: list[str]) -> list[tuple[str, Any]]:
             out += [(g, 30_000 + i) for i in range(20)] + [(g, -(30_900 + i)) for i in range(4)]
         elif g == "rand2":
             out += [(g, 30_020 + i) for i in range(40)]
+        elif g == "rand3":
+            out += [(g, 30_060 + i) for i in range(80)]
         elif g in ("smoke", "smoke2"):
             out += [(g, s) for s in wild_specs(g)]
         elif g == "long":
@@ -68,7 +71,7 @@ def jobs(groups: list[str]) -> list[tuple[str, Any]]:
             out += [(g, ("base", i, v)) for i in range(len(BASES)) for v in VARIANTS]
             out += [(g, ("after", i, a)) for i in range(len(AFTER)) for a in (True, False)]
         else:
-            raise SystemExit(f"unknown group {g!r}; one of {', '.join(GROUPS)}, inv")
+            raise SystemExit(f"unknown group {g!r}; one of {', '.join(GROUPS)}, rand3, inv")
     return out
 
 
@@ -80,7 +83,7 @@ def _night(group: str, key: Any) -> tuple[str, Any, list, float]:
         spec = next(s for s in corpus("tune") if s.name == key)
         n = spec.make(chunk_s=60.0)
         return spec.name, n, n.truth, spec.duration_s
-    if group in ("rand", "rand2"):
+    if group in ("rand", "rand2", "rand3"):
         from benchmarks.robustness import random_spec
 
         seed = abs(key)
