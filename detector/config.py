@@ -196,7 +196,10 @@ class DetectorConfig:
     quarter of the 41-s pre-cramp rise)."""
     cramp_core_frac: float = 0.25
     """... and at least this fraction of the burst's 90th-percentile envelope (troughs of
-    waxing and waning stay above it: depth <= 45 %, Minetto 2009), unitless."""
+    waxing and waning stay above it: depth <= 45 %, Minetto 2009), unitless.  The
+    percentile is of the episode up to each moment (where lower than the whole
+    episode's): strides many times a cramp's level that walk it off do not lift the
+    level the cramp before them is held to."""
     cramp_hole_s: float = 0.3
     """Dips below the core level shorter than this are bridged, s (shorter than the gaps
     of ECG spikes at <= 100 bpm and of strides)."""
@@ -232,6 +235,11 @@ class DetectorConfig:
     """... and the tibialis stays within this multiple of its level in the cramp (or the
     off level, 2x rest): a new movement after a cramp (turning over, a stretch) works
     both muscles, unitless."""
+    cramp_letgo_s: float = 3.0
+    """... and it ends where the calf starts falling back near rest between bursts for
+    this many seconds in a row (strides or rubbing; :func:`~detector.stages.episodes.let_go`;
+    about three strides), s (our choice).  Without an accelerometer, this is where the
+    walking it off starts."""
     cramp_hold_min_s: float = 2.0
     """A hold shorter than this is left to the fall walked forward, s."""
     tib_takeover_s: float = 2.0

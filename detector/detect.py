@@ -68,6 +68,7 @@ from detector.stages.episodes import (
     cramp_cores,
     hold_end,
     leftover_parts,
+    let_go,
     tib_takeover,
 )
 from detector.stages.features import burst_features
@@ -103,7 +104,7 @@ if TYPE_CHECKING:  # only the trace/epochs tables need pandas, made on first rea
     import pandas as pd
 __all__ = ["CALF_SITES", "DETECTOR_VERSION", "Detector", "DetectorConfig"]
 
-DETECTOR_VERSION = "nightcramp-detect 1.5"
+DETECTOR_VERSION = "nightcramp-detect 1.6"
 """Names the rules: a change that moves events bumps it, so the cramp log supersedes the
 old machine-made events and ``cramp batch`` redoes its nights (1.1: the walk-off split,
 the onset at the foot of the rise, the spectral open-lead tests; 1.2: wander is no loose
@@ -748,7 +749,7 @@ class Detector:
             held = 0.0
             while True:
                 nxt = cramps[i + 1][0].k0 if i + 1 < len(cramps) else ep.k1
-                lim = nxt
+                lim = ep.k0 + let_go(env, sg.k1 - ep.k0, nxt - ep.k0, cfg, self.fps)
                 if self.acc_fs:
                     tw = walk_onset(
                         self.acc, self.axis, cfg, self.clock.t(sg.k1), self.clock.t(nxt)

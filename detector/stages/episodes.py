@@ -107,6 +107,45 @@ def rise_onset(y: np.ndarray, k_lo: int, k_hi: int, e_lo: int | None = None, ste
     return best_k
 
 
+def running_p90(env: np.ndarray, start: int, block: int) -> np.ndarray:
+    """Per frame, the highest 90th percentile of any whole ``block`` of ``env`` from
+    ``start`` up to its own (``inf`` before ``start``): the level of what the episode has
+    been so far, blind to what follows and not forgetting it (a walk before a long spell
+    of standing still keeps holding the standing tone to the strides' level)."""
+    out = np.full(env.size, np.inf)
+    n = env.size - start
+    if n <= 0:
+        return out
+    nf = n // block
+    p = np.percentile(env[start : start + nf * block].reshape(nf, block), 90, axis=1)
+    if n > nf * block:  # the last, partial block
+        p = np.r_[p, np.percentile(env[start + nf * block :], 90)]
+    out[start:] = np.repeat(np.maximum.accumulate(p), block)[:n]
+    return out
+
+
+def let_go(env: np.ndarray, j: int, lim: int, cfg: DetectorConfig, fps: float) -> int:
+    """Where the calf, contracted from index ``j`` (a cramp core, or its hold), starts
+    falling back near rest again and again: the start of the first of ``cramp_letgo_s``
+    seconds in a row whose ``cramp_hold_win_s`` windows have P10/P90 below
+    ``cramp_min_depth`` (strides or rubbing: the calf drops towards rest between bursts;
+    a cramp's troughs stay far above rest, Minetto 2009); ``lim`` when there is none.
+    Where the walking starts, read from the EMG (with or without an accelerometer)."""
+    sec = max(1, int(round(fps)))
+    w = max(sec, int(round(cfg.cramp_hold_win_s * fps)))
+    run = max(1, int(round(cfg.cramp_letgo_s)))
+    lim = min(lim, env.size)
+    if lim - j < w:
+        return lim
+    win = np.lib.stride_tricks.sliding_window_view(env[j:lim], w)[::sec]
+    p10, p90 = np.percentile(win, [10, 90], axis=1)
+    low = np.r_[p10 < cfg.cramp_min_depth * p90, False].astype(np.int8)
+    # the first index where `run` windows in a row are low
+    c = np.convolve(low, np.ones(run, dtype=np.int8), mode="valid")
+    hit = np.flatnonzero(c >= run)
+    return j + int(hit[0]) * sec if hit.size else lim
+
+
 def _moving_mean(y: np.ndarray, w: int) -> np.ndarray:
     """Centred moving mean over ``w`` points (shorter at the ends)."""
     c = np.r_[0.0, np.cumsum(y)]
@@ -155,17 +194,24 @@ def cramp_cores(
 
     Core level: ``max(cramp_core_x_rest x rest, cramp_core_frac x P90)`` of the calf
     envelope: above the highest pre-cramp rise (+500 %, Chaney & Sherman) and below the
-    troughs of a cramp's waxing and waning (depth <= 45 %, Minetto 2009).  Holes shorter
-    than ``cramp_hole_s`` are bridged; runs of >= ``cramp_min_s`` are kept.  The onset is
+    troughs of a cramp's waxing and waning (depth <= 45 %, Minetto 2009).  P90 is that of
+    the episode so far (:func:`running_p90`) where lower than the whole episode's: the
+    strides of walking a cramp off, many times its level, do not hide it.  Holes shorter
+    than ``cramp_hole_s`` are bridged; runs of >= ``cramp_min_s`` are kept, each cut
+    where the calf starts falling back near rest between bursts (:func:`let_go`).  The onset is
     the knee of the rise (:func:`rise_onset`, a ramp that may level off) within
     ``cramp_rise_max_s`` (+ 0.5 s) before the point where the envelope's 1-s mean first
     reaches ``cramp_rise_top`` x the core's median, fitted over ``cramp_onset_flat_s``
     more before it (the level the rise leaves: the local baseline of Severini 2012's
     adaptive double threshold, here a fitted one) and a second after it; the end is
-    walked forward down the fall to the off level.
+    walked forward down the fall to the off level, stopping at a new burst over the core
+    level (the next stride).
     """
     inner = env[start:]
-    p90 = float(np.percentile(inner, 90))
+    p90 = np.minimum(
+        float(np.percentile(inner, 90)),
+        running_p90(env, start, max(1, int(round(fps)))),
+    )
     level = np.maximum(rest * cfg.cramp_core_x_rest, cfg.cramp_core_frac * p90)
     hi = env > level
     hi[:start] = False
@@ -185,6 +231,9 @@ def cramp_cores(
         if b - a < min_len:
             continue
         a, b = int(a), int(b)
+        b = let_go(env, a, b, cfg, fps)  # strides or rubbing bridged by their tone
+        if b - a < min_len:
+            continue
         a = _step_start(env, a, b, cfg, fps)
         # onset: the knee where the envelope leaves the level before it and starts the
         # rise to the cramp (a continuous flat-then-ramp fit): a threshold on that level
@@ -208,7 +257,13 @@ def cramp_cores(
         e = b
         lim = min(env.size, b + fwd)
         tail = cfg.cramp_fall_floor * med
+        below = False  # a new burst back over the core level after the fall is no fall
         while e < lim and env[e] > off[e] and env[e] > tail:
+            if env[e] > level[e]:
+                if below:
+                    break
+            else:
+                below = True
             e += 1
         pre_s = 0.0
         seg_start = max(start, 0)

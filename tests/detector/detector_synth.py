@@ -91,10 +91,10 @@ class Synth:
             self.burst(len(self.sites) - 1, s, s + dur, 30.0)
             self.truth.append(("plm", s, s + dur))
 
-    def walking(self, t0: float, dur: float, period: float = 1.05) -> None:
+    def walking(self, t0: float, dur: float, period: float = 1.05, uv: float = 50.0) -> None:
         t = t0
         while t < t0 + dur:
-            self.burst(0, t, t + 0.4, 50.0)
+            self.burst(0, t, t + 0.4, uv)
             if len(self.sites) > 1:
                 self.burst(1, t + 0.5, t + 0.8, 30.0)
             t += period

@@ -21,6 +21,7 @@ from detector.stages.episodes import (
     cramp_cores,
     hold_end,
     leftover_parts,
+    let_go,
     rise_onset,
     tib_takeover,
 )
@@ -333,6 +334,51 @@ def test_cramp_core_onset_is_the_foot_of_the_rise_and_keeps_the_prerise_apart() 
     # a 6-s plateau is no cramp core (cramp_min_s = 8 s)
     short = np.where((t >= 13) & (t < 19), 60.0, 2.0)
     assert cramp_cores(short, rest, off_level(rest, CFG), 0, CFG, fps) == []
+
+
+def _cramp_then_strides(fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t, env, rest): a 40-s cramp at ~15x rest waxing and waning (10-50 s), then strides
+    from 50 s: a 0.45-s calf burst at 100x rest every 1.1 s, the calf at 5.5x rest between
+    them (its tone on the feet)."""
+    t = np.arange(int(120 * fps)) / fps
+    rest = np.full(t.size, 2.0)
+    env = np.full(t.size, 2.0)
+    c = (t >= 10) & (t < 50)
+    env[c] = 30.0 * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * t[c]))
+    w = t >= 50
+    env[w] = 11.0
+    env[w & (((t - 50) % 1.1) < 0.45)] = 200.0
+    return t, env, rest
+
+
+def test_a_cramp_core_is_held_to_its_own_level_not_to_the_walk_after_it() -> None:
+    """A cramp walked off at once, strides many times louder than it: the core ends where
+    the strides start.  Held to a quarter of the whole episode's 90th percentile (the
+    strides'), the cramp had no core at all; the level now follows what the episode has
+    been up to each moment."""
+    fps = FPS
+    t, env, rest = _cramp_then_strides(fps)
+    off = off_level(rest, CFG)
+    (j, e, _), *more = cramp_cores(env, rest, off, int(10 * fps), CFG, fps)
+    assert not more
+    assert j / fps == pytest.approx(10.0, abs=0.1)
+    assert 50.0 <= e / fps <= 51.5  # at the first stride's fall, not down the walk
+    # the strides alone make no core: the calf falls below the level in every swing
+    walk = np.where(t >= 50, env, 2.0)
+    assert cramp_cores(walk, rest, off, int(50 * fps), CFG, fps) == []
+
+
+def test_let_go_is_where_the_calf_starts_falling_back_between_bursts() -> None:
+    """Strides (or rubbing) after a cramp: the calf drops towards rest between bursts,
+    P10/P90 < cramp_min_depth for cramp_letgo_s in a row; a cramp's waxing and waning,
+    however deep, never does (its troughs stay far above rest, Minetto 2009)."""
+    fps = FPS
+    t, env, rest = _cramp_then_strides(fps)
+    k = let_go(env, int(10 * fps), t.size, CFG, fps)
+    assert 49.0 <= k / fps <= 50.5
+    deep = np.where(t >= 10, 30.0 * (1 + 0.6 * np.sin(2 * np.pi * 1.4 * t)), 2.0)
+    assert let_go(deep, int(10 * fps), t.size, CFG, fps) == t.size
+    assert let_go(env, int(10 * fps), int(45 * fps), CFG, fps) == int(45 * fps)
 
 
 def test_rise_onset_of_a_ramp_that_levels_off() -> None:

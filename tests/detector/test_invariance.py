@@ -40,9 +40,6 @@ KNOWN: dict[str, str] = {
         for v in ("mains 60 Hz 50 uV", "mains 60 Hz 1 uV", "256 Hz 10-100 Hz", "512 Hz 10-100 Hz")
     },
     "short-cramp-calf-only / shift 0.26 s": _HIDDEN_FOOT,
-    "walk-while-contracted / no-acc": (
-        "no accelerometer: a cramp walked off while still contracted reads as the walk"
-    ),
 }
 """Cases the detector does not pass yet: name -> the class of miss (the slow full suite
 holds them to it: strict xfail)."""
