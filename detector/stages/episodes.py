@@ -257,10 +257,12 @@ def cramp_cores(
         e = b
         lim = min(env.size, b + fwd)
         tail = cfg.cramp_fall_floor * med
-        below = False  # a new burst back over the core level after the fall is no fall
+        # a new burst back over the core level after the fall (held there longer than a
+        # hole: the next stride, not a flicker of the waning) is no fall
+        below = False
         while e < lim and env[e] > off[e] and env[e] > tail:
             if env[e] > level[e]:
-                if below:
+                if below and bool((env[e : e + hole + 1] > level[e : e + hole + 1]).all()):
                     break
             else:
                 below = True

@@ -366,6 +366,18 @@ def test_a_cramp_core_is_held_to_its_own_level_not_to_the_walk_after_it() -> Non
     # the strides alone make no core: the calf falls below the level in every swing
     walk = np.where(t >= 50, env, 2.0)
     assert cramp_cores(walk, rest, off, int(50 * fps), CFG, fps) == []
+    # the end walked down the fall stops at a new burst over the core level (a stride),
+    # not at a flicker of the waning shorter than a hole
+    fall = np.full(t.size, 2.0)
+    fall[(t >= 10) & (t < 30)] = 60.0
+    ft = (t >= 30) & (t < 33)
+    fall[ft] = np.linspace(10.0, 3.0, int(ft.sum()))  # below the level (15 µV) from 30 s
+    fall[(t >= 31.0) & (t < 31.1)] = 40.0
+    ((_, e, _),) = cramp_cores(fall, rest, off, int(10 * fps), CFG, fps)
+    assert e / fps == pytest.approx(31.7, abs=0.1)  # down to a tenth of the core (6 µV)
+    fall[(t >= 31.0) & (t < 31.5)] = 40.0
+    ((_, e, _),) = cramp_cores(fall, rest, off, int(10 * fps), CFG, fps)
+    assert e / fps == pytest.approx(31.0, abs=0.02)
 
 
 def test_let_go_is_where_the_calf_starts_falling_back_between_bursts() -> None:
