@@ -647,6 +647,18 @@ def test_a_cramp_walked_off_by_strides_louder_than_it_is_still_a_cramp(acc: bool
     assert [e.notice for e in seen if e.is_notice] == ["provisional"]
 
 
+def test_standing_tone_long_after_a_walk_without_an_accelerometer_is_no_cramp() -> None:
+    """A walk (60-100 s, strides ~100x rest), then 130 s of the soleus holding the body up
+    at ~12x rest, then another walk; no accelerometer, one episode.  The core level follows
+    what the episode has been so far and does not forget the walk: a running percentile
+    that forgot it as the standing went on let the tone's last 20 s become a cramp."""
+    s = Synth(300, seed=63, acc_fs=None, sites=("calf",))
+    s.walking(60.0, 40.0, uv=200.0)
+    s.burst(0, 100.0, 230.0, 24.0, ramp_s=0.5)
+    s.walking(230.0, 30.0, uv=200.0)
+    assert not kinds(detect(s), "cramp")
+
+
 def test_leg_movements_during_ecg_bleed_are_still_a_plm_series() -> None:
     """ECG bleeds into both leads for 4 min (40-ms spikes at 67 bpm) while the tibialis
     makes six 2-s leg movements 25 s apart.  The spikes are an ECG artefact and the leg
