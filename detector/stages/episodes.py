@@ -198,8 +198,8 @@ def cramp_cores(
     the episode so far (:func:`running_p90`) where lower than the whole episode's: the
     strides of walking a cramp off, many times its level, do not hide it.  Holes shorter
     than ``cramp_hole_s`` are bridged; runs of >= ``cramp_min_s`` are kept, each cut
-    where the calf starts falling back near rest between bursts (:func:`let_go`).  The onset is
-    the knee of the rise (:func:`rise_onset`, a ramp that may level off) within
+    where the calf starts falling back near rest between bursts (:func:`let_go`).  The
+    onset is the knee of the rise (:func:`rise_onset`, a ramp that may level off) within
     ``cramp_rise_max_s`` (+ 0.5 s) before the point where the envelope's 1-s mean first
     reaches ``cramp_rise_top`` x the core's median, fitted over ``cramp_onset_flat_s``
     more before it (the level the rise leaves: the local baseline of Severini 2012's

@@ -119,3 +119,12 @@ class Synth:
             self.acc[j:, 2] = 0.0
             self.acc[j:, 1] = 1.0
         self.truth.append(("movement", t0, t0 + dur))
+
+
+def walked_off(seed: int, acc: bool) -> Synth:
+    """A 40-s calf cramp at ~15x rest (100-140 s) walked off while still contracted: the
+    strides start at 139 s, each calf burst ~100x rest (pushing the body off)."""
+    s = Synth(300, seed=seed, acc_fs=50.0 if acc else None)
+    s.cramp(100.0, 40.0, uv=30.0)
+    s.walking(139.0, 60.0, uv=200.0)
+    return s

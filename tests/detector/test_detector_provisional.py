@@ -18,7 +18,7 @@ from detector.stream import ArraySource
 from nightcramp.cramplog import CrampLog
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detector_synth import Synth  # noqa: E402
+from detector_synth import Synth, walked_off  # noqa: E402
 
 START = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
 MIN_S = DetectorConfig().cramp_min_s  # 8 s
@@ -115,6 +115,18 @@ def test_notice_also_with_one_second_blocks_and_without_accelerometer() -> None:
     seen, _ = _feed(s, 1.0)
     prov = _prov(seen)
     assert len(prov) == 1 and prov[0][0] - 40 <= MIN_S + 5.0
+
+
+@pytest.mark.parametrize("acc", [True, False])
+def test_a_cramp_walked_off_is_noticed_and_the_notice_stands(acc: bool) -> None:
+    """Walked off while still contracted, strides many times its level: the notice comes
+    while it bites and is not retracted once the walk begins (without an accelerometer
+    the walk had swallowed the cramp and the notice was withdrawn)."""
+    seen, res = _feed(walked_off(60, acc), 1.0)
+    assert [e.notice for _, e in seen if e.is_notice] == ["provisional"]
+    ((t, p),) = _prov(seen)
+    assert t - 100.0 <= MIN_S + 5.0 and abs(p.start_s - 100.0) < 0.5
+    assert [e.kind for e in res.events].count("cramp") == 1
 
 
 def test_short_burst_and_walking_give_no_notice() -> None:
