@@ -298,6 +298,22 @@ class DetectorConfig:
     stride_env_hz: float = 20.0
     """The calf envelope is decimated to about this rate for the stride autocorrelation,
     Hz (well above the ~1 Hz stride rate)."""
+    rhythm_hz: tuple[float, float] = (2.0, 7.0)
+    """The calf envelope's faster rhythm is looked for in this band, Hz
+    (:func:`~detector.stages.features.rhythm_peak`; above the strides; the 100-ms
+    envelope (``env_window_s``) halves a 6-Hz beat and all but removes 9 Hz)."""
+    rhythm_env_hz: float = 50.0
+    """... on the envelope decimated to about this rate, Hz."""
+    shake_min_hz: float = 3.5
+    """A sustained calf burst whose envelope beats at this rate or faster ...: shaking
+    the leg (a rhythmic voluntary movement, the muscles bursting at every swing), not a
+    cramp: a cramp's motor units fire irregularly (interspike CV 45 %) and share an
+    oscillation near 1.4 Hz (Minetto 2009), whose second harmonic (2.8 Hz) stays below,
+    Hz (our choice)."""
+    shake_min_ac: float = 0.35
+    """... with at least this autocorrelation at its period, unitless (our choice: on the
+    tuning draws a cramp's envelope shows at most 0.17 at 3.5-8 Hz, a shaken leg's
+    0.48-0.78)."""
     step_window_s: float = 0.1
     """Moving mean of the raw 10-ms means for the step (pop) ratio, s: 100 ms cancels 50
     and 60 Hz hum and their harmonics."""

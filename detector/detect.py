@@ -104,7 +104,7 @@ if TYPE_CHECKING:  # only the trace/epochs tables need pandas, made on first rea
     import pandas as pd
 __all__ = ["CALF_SITES", "DETECTOR_VERSION", "Detector", "DetectorConfig"]
 
-DETECTOR_VERSION = "nightcramp-detect 1.6"
+DETECTOR_VERSION = "nightcramp-detect 1.7"
 """Names the rules: a change that moves events bumps it, so the cramp log supersedes the
 old machine-made events and ``cramp batch`` redoes its nights (1.1: the walk-off split,
 the onset at the foot of the rise, the spectral open-lead tests; 1.2: wander is no loose
@@ -114,7 +114,8 @@ series while awake as PLMW; 1.3: a long cramp holds while the calf stays contrac
 over or starts at its step out of a plateau, steady hum is no part of the raw-over-band
 ratio, standing still after a walk is standing, the calf leads a calf cramp; 1.5:
 standing next to a walk, each calf head against its own rest, leg movements apart from
-ECG spikes, PLM intervals from 5 s)."""
+ECG spikes, PLM intervals from 5 s; 1.6: a cramp walked off is held to its own level,
+not the strides'; 1.7: a calf burst beating at 3.5 Hz or faster is a shaken leg)."""
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
 

@@ -72,6 +72,12 @@ class BurstFeatures:
     stride_period_s: float
     depth: float
     """P10 / P90 of the envelope: ~0 when it returns to rest between bursts."""
+    rhythm_ac: float
+    """Autocorrelation of the calf envelope's strongest rhythm at ``rhythm_hz`` of the
+    config (its slow waxing removed; :func:`~detector.stages.features.rhythm_peak`),
+    0 when none."""
+    rhythm_hz: float
+    """... and its frequency, Hz (0 when none)."""
     acc_activity_g: float | None
     """Median acc activity during the burst (g), None without accelerometer."""
     acc_upright: bool | None
@@ -303,6 +309,18 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
                 "no muscle band shape, a flat noise floor: open lead",
                 0.8,
             )
+    # a leg shaken (no accelerometer to see it, or the shank held): the calf bursts at
+    # every swing, faster than a cramp's waxing and waning and far more regularly
+    rhythmic = f.rhythm_ac >= cfg.shake_min_ac and f.rhythm_hz >= cfg.shake_min_hz
+    if cramp_like and rhythmic:
+        return Verdict(
+            "movement",
+            "shaking",
+            f"{d:.0f} s of calf activity beating at {f.rhythm_hz:.1f} Hz "
+            f"(r={f.rhythm_ac:.2f}): shaking the leg, a cramp's motor units fire "
+            "irregularly",
+            0.6,
+        )
     if allow_cramp and cramp_like:
         conf = 0.6
         conf += 0.1 * min(1.0, (f.cramp_x_rest - cfg.cramp_min_x_rest) / cfg.cramp_min_x_rest)

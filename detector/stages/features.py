@@ -30,6 +30,43 @@ def autocorr_peak(x: np.ndarray, lo: int, hi: int) -> tuple[float, int]:
     return float(ac[i]), i
 
 
+def rhythm_peak(x: np.ndarray, fs: float, lo_hz: float, hi_hz: float) -> tuple[float, float]:
+    """(autocorrelation, Hz) of the strongest rhythm of ``x`` (sampled at ``fs``) between
+    ``lo_hz`` and ``hi_hz``: the first local maximum, nearly as high as the highest, of
+    the normalised autocorrelation of ``x`` less its centred 1-s moving mean (slow
+    waxing and trends gone; the mean of a whole-Hz rhythm over 1 s is nil, so it stays
+    whole) at lags ``1/hi_hz .. 1/lo_hz``, refined by a parabola through its
+    neighbours; ``(0.0, 0.0)`` where there is none (a lag-range edge is no peak: a
+    smooth or slower envelope only decays there)."""
+    m = max(1, int(round(fs)))
+    lo, hi = max(2, int(fs / hi_hz)), int(math.ceil(fs / lo_hz))
+    if x.size <= max(4 * hi, 2 * m):
+        return 0.0, 0.0
+    c = np.r_[0.0, np.cumsum(x)]
+    i = np.arange(x.size)
+    a, b = np.maximum(0, i - m // 2), np.minimum(x.size, i + m - m // 2)
+    h = x - (c[b] - c[a]) / (b - a)
+    h = h - h.mean()
+    d = float(h @ h)
+    if d <= 0:
+        return 0.0, 0.0
+    n = 1 << int(math.ceil(math.log2(2 * x.size)))
+    f = np.fft.rfft(h, n)
+    ac = np.fft.irfft(f * np.conj(f), n)[: hi + 2] / d
+    lags = np.arange(lo, hi + 1)
+    peak = (ac[lags] > ac[lags - 1]) & (ac[lags] >= ac[lags + 1])
+    if not peak.any():
+        return 0.0, 0.0
+    # the fundamental: the first peak nearly as high as the highest (its multiples
+    # repeat it at twice and three times the lag)
+    pk = lags[peak]
+    k = int(pk[np.argmax(ac[pk] >= 0.8 * ac[pk].max())])
+    y0, y1, y2 = float(ac[k - 1]), float(ac[k]), float(ac[k + 1])
+    den = y0 - 2 * y1 + y2
+    dk = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+    return y1, fs / (k + dk)
+
+
 def band_shape_features(
     shape: tuple[np.ndarray, int] | None, xr: np.ndarray, calf: list[int]
 ) -> tuple[float, float]:
@@ -179,6 +216,10 @@ def burst_features(
     lo = int(cfg.stride_period_s[0] * fps_d)
     hi = int(cfg.stride_period_s[1] * fps_d)
     ac, lag = autocorr_peak(ej, lo, hi) if ej.size > 3 * hi else (0.0, 0)
+    # a faster rhythm on the same envelope (shaking the leg), at ~rhythm_env_hz
+    dec = max(1, int(round(fps / cfg.rhythm_env_hz)))
+    er = cx[: (cx.size // dec) * dec].reshape(-1, dec).mean(axis=1) if cx.size >= dec else cx
+    r_ac, r_hz = rhythm_peak(er, fps / dec, *cfg.rhythm_hz)
     p10, p90 = np.percentile(cx, [10, 90])
     depth = float(p10 / max(p90, 1e-9))
     acc_act, upright, turn = acc
@@ -208,6 +249,8 @@ def burst_features(
         stride_ac=ac,
         stride_period_s=lag / fps_d if lag else 0.0,
         depth=depth,
+        rhythm_ac=r_ac,
+        rhythm_hz=r_hz,
         acc_activity_g=acc_act,
         acc_upright=upright,
         turn_deg=turn,

@@ -70,11 +70,20 @@ class Synth:
         env[-r:] = np.minimum(env[-r:], np.linspace(1, 0, r))
         self.emg[i0:i1, ch] += uv * env * emg_noise(self.rng, k, self.fs)
 
-    def cramp(self, t0: float, dur: float, uv: float = 60.0, ch: int = 0) -> None:
+    def cramp(
+        self,
+        t0: float,
+        dur: float,
+        uv: float = 60.0,
+        ch: int = 0,
+        wax_hz: float = 1.4,
+        wax_depth: float = 0.3,
+    ) -> None:
         i0 = int(t0 * self.fs)
         k = int(dur * self.fs)
         tt = np.arange(k) / self.fs
-        env = uv * (1 + 0.3 * np.sin(2 * np.pi * 1.4 * tt))  # waxing and waning (Minetto)
+        # waxing and waning (Minetto 2009: a shared oscillation near 1.4 Hz)
+        env = uv * (1 + wax_depth * np.sin(2 * np.pi * wax_hz * tt))
         ramp = np.minimum(1.0, tt / 0.3) * np.minimum(1.0, (dur - tt) / 0.5)
         self.emg[i0 : i0 + k, ch] += env * ramp * emg_noise(self.rng, k, self.fs)
         self.truth.append(("cramp", t0, t0 + dur))
@@ -104,6 +113,23 @@ class Synth:
             self.acc[j0:j1] = 0.0
             self.acc[j0:j1, 0] = 1.0 + 0.3 * np.sin(2 * np.pi * tt / period)
             self.acc[j0:j1, 2] = 0.2 * np.sin(2 * np.pi * tt / period)
+        self.truth.append(("movement", t0, t0 + dur))
+
+    def shaking(self, t0: float, dur: float, hz: float = 4.5, uv: float = 40.0) -> None:
+        """The leg shaken (by the sleeper or by hand) ``hz`` times a second: the calf
+        (``uv``) and the tibialis (half that) burst at every swing, the envelope falling
+        to 40 % of its peaks between bursts (never near rest: the leg never rests); the shank swings with it (when there is an
+        accelerometer)."""
+        i0, k = int(t0 * self.fs), int(dur * self.fs)
+        tt = np.arange(k) / self.fs
+        env = uv * (0.7 + 0.3 * np.sin(2 * np.pi * hz * tt))
+        for ch, site in enumerate(self.sites):
+            g = 0.5 if site == "tibialis" else 1.0
+            self.emg[i0 : i0 + k, ch] += g * env * emg_noise(self.rng, k, self.fs)
+        if self.acc_fs:
+            j0, j1 = int(t0 * self.acc_fs), int((t0 + dur) * self.acc_fs)
+            ta = np.arange(j1 - j0) / self.acc_fs
+            self.acc[j0:j1, 1] += 0.5 * np.sin(2 * np.pi * hz * ta)
         self.truth.append(("movement", t0, t0 + dur))
 
     def stretch(self, t0: float, dur: float = 20.0) -> None:

@@ -681,3 +681,35 @@ def test_standing_still_up_to_a_walk_is_standing_not_a_cramp() -> None:
     same contraction lying, the walk starting as it ends, is a cramp walked off."""
     assert not kinds(detect(_up_then_walk_night(stand_first=True)), "cramp")
     assert len(kinds(detect(_up_then_walk_night(stand_first=False)), "cramp")) == 1
+
+
+@pytest.mark.parametrize("hz", [4.0, 5.5])
+def test_shaking_the_leg_right_after_a_cramp_without_an_accelerometer_is_no_cramp(
+    hz: float,
+) -> None:
+    """A calf cramp (60-100 s), then 3 s later the leg shaken for 15 s, calf and tibialis
+    bursting together at every swing; no accelerometer to see the shank move.  The shake
+    is sustained, loud and calf-led like a cramp, but its envelope beats at ``hz``: a
+    rhythmic voluntary movement, not a cramp's irregular firing."""
+    s = Synth(200, seed=67, acc_fs=None)
+    s.cramp(60.0, 40.0, uv=40.0)
+    s.shaking(103.0, 15.0, hz=hz, uv=40.0)
+    res = detect(s)
+    (c,) = kinds(res, "cramp")
+    assert abs(c.start_s - 60.0) < 0.5 and abs(c.end_s - 100.0) < 3.0, c
+    (sh,) = [e for e in res.events if e.subtype == "shaking"]
+    assert abs(sh.start_s - 103.0) < 1.0 and abs(sh.end_s - 118.0) < 1.0, sh
+    assert "Hz" in sh.reason and "shaking" in sh.reason
+
+
+@pytest.mark.parametrize("wax_hz", [1.4, 2.8])
+def test_a_cramp_waxing_deeply_at_up_to_twice_its_usual_rate_stays_a_cramp(
+    wax_hz: float,
+) -> None:
+    """A cramp's waxing and waning (near 1.4 Hz, Minetto 2009) made deep (+-60 %) and up
+    to twice as fast (its second harmonic): still irregular firing under a slow beat, a
+    cramp, not the shaking of a leg."""
+    s = Synth(200, seed=68, acc_fs=None)
+    s.cramp(60.0, 40.0, uv=40.0, wax_hz=wax_hz, wax_depth=0.6)
+    (c,) = kinds(detect(s), "cramp")
+    assert abs(c.start_s - 60.0) < 0.5 and abs(c.end_s - 100.0) < 3.0, c

@@ -25,7 +25,7 @@ from detector.stages.episodes import (
     rise_onset,
     tib_takeover,
 )
-from detector.stages.features import burst_features
+from detector.stages.features import burst_features, rhythm_peak
 from detector.stages.frames import Envelope, SecondStats
 from detector.stages.front_end import FrontEnd, MainsTracker, emg_band, frame_hop, mains_check
 from detector.stages.notices import EarlyNotices
@@ -652,6 +652,52 @@ def test_calf_bursts_that_fall_back_to_rest_between_strokes_are_no_cramp() -> No
     rubbed = dc_replace(held, depth=0.05)
     v = classify(rubbed, CFG)
     assert (v.kind, v.subtype) == ("movement", "fidget") and "rubbing" in v.reason
+
+
+def _beating(hz: float, depth: float, seed: int, fs: float = 50.0, dur: float = 15.0):
+    """An envelope (µV) beating at ``hz`` by +-``depth`` under the frame-to-frame noise
+    of EMG (20 % per 20-ms frame)."""
+    r = np.random.default_rng(seed)
+    t = np.arange(int(dur * fs)) / fs
+    noise = np.abs(1 + 0.2 * r.standard_normal(t.size))
+    return 40.0 * (1 + depth * np.sin(2 * np.pi * hz * t + r.uniform(0, 6.3))) * noise
+
+
+@pytest.mark.parametrize("hz", [3.6, 4.5, 6.5])
+def test_rhythm_peak_finds_the_beat_of_a_shaken_leg_at_its_own_rate(hz: float) -> None:
+    """The beat's rate, not a multiple of its period (the autocorrelation repeats it at
+    twice and three times the lag), and strong."""
+    ac, f = rhythm_peak(_beating(hz, 0.4, seed=int(hz * 10)), 50.0, 2.0, 7.0)
+    assert ac > 0.5 and abs(f - hz) < 0.3, (ac, f)
+
+
+def test_rhythm_peak_sees_no_fast_rhythm_in_a_cramps_waxing_or_in_noise() -> None:
+    """A cramp's waxing and waning near 1.4 Hz (Minetto 2009), deep, with a slow drift
+    on top, has no beat in 2-7 Hz (its period is past the lags looked at, where the
+    autocorrelation only falls); nor has irregular noise."""
+    t = np.arange(750) / 50.0
+    wax = _beating(1.4, 0.6, seed=3) * (1 + 0.3 * np.sin(2 * np.pi * 0.1 * t))
+    assert rhythm_peak(wax, 50.0, 2.0, 7.0)[0] < 0.2
+    r = np.random.default_rng(4)
+    ac, _ = rhythm_peak(40.0 * np.abs(1 + 0.3 * r.standard_normal(750)), 50.0, 2.0, 7.0)
+    assert ac < 0.2
+
+
+def test_a_sustained_calf_burst_beating_fast_and_regularly_is_shaking_not_a_cramp() -> None:
+    """Loud, sustained and calf-led like a cramp, but its envelope beats at 4.5 Hz: the
+    leg shaken (without an accelerometer to see it).  At 2.8 Hz (the second harmonic of
+    a cramp's 1.4-Hz waxing) or with a weak beat it stays a cramp; the label holds for
+    what is left around a cramp too (no cramp allowed there)."""
+    from detector.stages.classify import classify
+
+    held = _step_features(np.zeros(1500))  # 15 s
+    assert held.rhythm_ac == 0.0 and classify(held, CFG).kind == "cramp"
+    shaken = replace(held, rhythm_ac=0.6, rhythm_hz=4.5)
+    for allow in (True, False):
+        v = classify(shaken, CFG, allow_cramp=allow)
+        assert (v.kind, v.subtype) == ("movement", "shaking") and "4.5 Hz" in v.reason
+    assert classify(replace(shaken, rhythm_hz=2.8), CFG).kind == "cramp"
+    assert classify(replace(shaken, rhythm_ac=0.2), CFG).kind == "cramp"
 
 
 def test_a_contraction_held_longer_than_any_prerise_is_a_cramp_from_the_core_level() -> None:
