@@ -287,6 +287,13 @@ class DetectorConfig:
     before the core, or up to one right after it (:func:`~detector.stages.posture.on_feet`),
     s: standing still a while before the soleus tone rises (our choice: ten minutes on the
     feet)."""
+    strides_before_s: float = 8.0
+    """Without an accelerometer, whether the sleeper walked up to a cramp core is read
+    from the calf EMG over this long before it (:func:`~detector.stages.episodes.strides_before`),
+    s (our choice: room for four strides at the slowest stride period) ..."""
+    strides_before_x: float = 1.5
+    """... strides whose 90th percentile is at least this times the core's, unitless
+    (our choice: a cramp rises out of something quieter than itself)."""
     got_up_s: float = 30.0
     """... turned from a still second this long before the walk, s (our choice: sitting
     up and standing take seconds; the half minute keeps the lying seconds in view)."""

@@ -69,6 +69,7 @@ from detector.stages.episodes import (
     hold_end,
     leftover_parts,
     let_go,
+    strides_before,
     tib_takeover,
 )
 from detector.stages.features import burst_features
@@ -115,7 +116,8 @@ over or starts at its step out of a plateau, steady hum is no part of the raw-ov
 ratio, standing still after a walk is standing, the calf leads a calf cramp; 1.5:
 standing next to a walk, each calf head against its own rest, leg movements apart from
 ECG spikes, PLM intervals from 5 s; 1.6: a cramp walked off is held to its own level,
-not the strides'; 1.7: a calf burst beating at 3.5 Hz or faster is a shaken leg)."""
+not the strides'; 1.7: a calf burst beating at 3.5 Hz or faster is a shaken leg, and
+without an accelerometer the strides in the calf EMG right before a core make it standing)."""
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
 
@@ -522,6 +524,13 @@ class Detector:
                 if on_feet(self.acc, self.axis, cfg, t0, self.clock.t(k1)):
                     walked = f.acc_upright = True  # on the feet all along
                 f.upright_before = walked or k0 <= stood + self.episodes.merge
+            else:
+                # strides in the EMG right up to it, or still standing from the core
+                # before (the calf never let go of its tone in between: one burst)
+                one_burst = stood > 0 and any(
+                    sg.k0 <= min(k0, stood - 1) and max(k0, stood - 1) < sg.k1 for sg in ep.segs
+                )
+                f.upright_before = one_burst or self._strides_before(k0, k1)
             v = classify(f, cfg)
             if v.subtype == "standing":
                 stood = k1
@@ -700,6 +709,14 @@ class Detector:
                 (j, tib_takeover(calf_x, tib_x, j, e, cfg, self.fps), pre) for j, e, pre in cores
             ]
         return [(lo + j, lo + e, pre) for j, e, pre in cores]
+
+    def _strides_before(self, k0: int, k1: int) -> bool:
+        """Whether the calf EMG shows strides right up to the core ``k0 .. k1 - 1``
+        (:func:`~detector.stages.episodes.strides_before`; no accelerometer needed)."""
+        w = self.clock.frames(self.cfg.strides_before_s)
+        lo = max(self.bursts.run_k0, k0 - w, self.bursts.k_done - self.frames.n + 1)
+        env, _, _ = self._calf_levels(lo, k1)
+        return strides_before(env, k0 - lo, k1 - lo, self.cfg, self.fps)
 
     def _channel_levels(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
         """Every channel's envelope (µV RMS) and rest (NaN while unknown) on frames

@@ -269,20 +269,25 @@ def classify(f: BurstFeatures, cfg: DetectorConfig, allow_cramp: bool = True) ->
             0.6,
         )
     # standing still next to a walk: the soleus holds the body up (its postural tone,
-    # many x the lying rest); a cramp that bites in bed starts lying
+    # many x the lying rest); a cramp that bites in bed starts lying.  Without an
+    # accelerometer the walk is the strides the calf EMG shows right before it
+    still = f.acc_activity_g is None or (
+        f.acc_upright is True and f.acc_activity_g < cfg.walk_acc_g
+    )
     standing = (
-        f.upright_before is True
-        and f.acc_upright is True
-        and f.acc_activity_g is not None
-        and f.acc_activity_g < cfg.walk_acc_g
-        and f.cramp_x_rest < cfg.standing_max_x_rest
+        f.upright_before is True and still and f.cramp_x_rest < cfg.standing_max_x_rest
     )
     if sustained and standing:
+        how = (
+            "right after strides in the calf EMG (no accelerometer)"
+            if f.acc_activity_g is None
+            else "with the shank upright and still next to a walk"
+        )
         return Verdict(
             "movement",
             "standing",
-            f"{d:.0f} s of calf activity at {f.cramp_x_rest:.0f}x rest with the shank "
-            "upright and still next to a walk: postural tone while standing",
+            f"{d:.0f} s of calf activity at {f.cramp_x_rest:.0f}x rest {how}: "
+            "postural tone while standing",
             0.6,
         )
     cramp_like = (

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detector.config import DetectorConfig
+from detector.stages.features import rhythm_peak
 
 
 @dataclass
@@ -144,6 +145,27 @@ def let_go(env: np.ndarray, j: int, lim: int, cfg: DetectorConfig, fps: float) -
     c = np.convolve(low, np.ones(run, dtype=np.int8), mode="valid")
     hit = np.flatnonzero(c >= run)
     return j + int(hit[0]) * sec if hit.size else lim
+
+
+def strides_before(env: np.ndarray, j0: int, j1: int, cfg: DetectorConfig, fps: float) -> bool:
+    """Whether the calf walked right up to the core ``[j0, j1)`` of ``env``, read from
+    the EMG alone: over the ``strides_before_s`` before it the envelope beats at a
+    stride period (:func:`~detector.stages.features.rhythm_peak` >= ``stride_ac_min``:
+    a peak of the autocorrelation, which a step or a lone burst has not; decimated to
+    ``stride_env_hz``) and
+    its 90th percentile is ``strides_before_x`` times the core's or more (the strides
+    push the body off, the tone that follows them holds it up).  A cramp rises out of
+    rest or a quieter pre-rise; the tone of standing still follows a walk."""
+    w = int(round(cfg.strides_before_s * fps))
+    if j0 < w or j1 <= j0:
+        return False
+    b = env[j0 - w : j0]
+    if float(np.percentile(b, 90)) < cfg.strides_before_x * float(np.percentile(env[j0:j1], 90)):
+        return False
+    dec = max(1, int(round(fps / cfg.stride_env_hz)))
+    e = b[: (b.size // dec) * dec].reshape(-1, dec).mean(axis=1)
+    lo, hi = cfg.stride_period_s
+    return rhythm_peak(e, fps / dec, 1.0 / hi, 1.0 / lo)[0] >= cfg.stride_ac_min
 
 
 def _moving_mean(y: np.ndarray, w: int) -> np.ndarray:

@@ -713,3 +713,36 @@ def test_a_cramp_waxing_deeply_at_up_to_twice_its_usual_rate_stays_a_cramp(
     s.cramp(60.0, 40.0, uv=40.0, wax_hz=wax_hz, wax_depth=0.6)
     (c,) = kinds(detect(s), "cramp")
     assert abs(c.start_s - 60.0) < 0.5 and abs(c.end_s - 100.0) < 3.0, c
+
+
+@pytest.mark.parametrize("sites", [("calf",), ("calf", "tibialis")])
+def test_standing_tone_right_after_a_walk_without_an_accelerometer_is_no_cramp(
+    sites: tuple[str, ...],
+) -> None:
+    """A walk (60-100 s, strides at ~25x rest), then a minute of the soleus holding the
+    body up at ~12x rest, starting with the last stride; no accelerometer.  Between
+    strides the calf falls back to rest, so the walk forms no cramp core and the tone
+    does: a cramp, until the strides the EMG shows right before it (periodic, louder than
+    the tone) say the sleeper walked up to it."""
+    s = Synth(300, seed=71, acc_fs=None, sites=sites)
+    s.walking(60.0, 40.0, uv=50.0)
+    s.burst(0, 100.0, 160.0, 24.0, ramp_s=0.5)
+    assert not kinds(detect(s), "cramp")
+
+
+@pytest.mark.parametrize("before", ["walk", "plm", "turn"])
+def test_a_cramp_right_after_a_walk_a_plm_series_or_a_turn_stays_a_cramp(before: str) -> None:
+    """No accelerometer.  A cramp louder than the strides before it (a cramp rises out
+    of something quieter than itself), a cramp 4 s after the last movement of a PLM series (a
+    series' interval is no stride), and a cramp 2 s after turning over (a few seconds,
+    not periodic) are cramps."""
+    s = Synth(300, seed=73, acc_fs=None)
+    if before == "walk":
+        s.walking(60.0, 40.0, uv=50.0)
+    elif before == "plm":
+        s.plm_series(46.0, 5, 12.0)
+    else:
+        s.turn(95.0, 3.0)
+    s.cramp(100.0, 40.0, uv=80.0)
+    (c,) = kinds(detect(s), "cramp")
+    assert abs(c.start_s - 100.0) < 0.5 and abs(c.end_s - 140.0) < 3.0, c

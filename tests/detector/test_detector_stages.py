@@ -23,6 +23,7 @@ from detector.stages.episodes import (
     leftover_parts,
     let_go,
     rise_onset,
+    strides_before,
     tib_takeover,
 )
 from detector.stages.features import burst_features, rhythm_peak
@@ -698,6 +699,29 @@ def test_a_sustained_calf_burst_beating_fast_and_regularly_is_shaking_not_a_cram
         assert (v.kind, v.subtype) == ("movement", "shaking") and "4.5 Hz" in v.reason
     assert classify(replace(shaken, rhythm_hz=2.8), CFG).kind == "cramp"
     assert classify(replace(shaken, rhythm_ac=0.2), CFG).kind == "cramp"
+
+
+def test_strides_before_a_core_are_periodic_and_louder_than_it() -> None:
+    """Envelopes at 100 frames/s: 10 s of what comes before, then a 20-s core at 24 µV.
+    Strides (0.4-s bursts at 50 µV every 1.05 s, rest between) right before it say the
+    calf walked up to it; rest, a quieter pre-rise, one loud 3-s burst (a turn) or
+    strides quieter than the core do not."""
+    fps = 100.0
+    t = np.arange(1000) / fps
+    core = np.full(2000, 24.0)
+    strides = np.where((t % 1.05) < 0.4, 50.0, 2.0)
+    cases = {
+        "strides": (strides, True),
+        "rest": (np.full(1000, 2.0), False),
+        "pre-rise": (np.full(1000, 10.0), False),
+        "turn": (np.where(t >= 7.0, 50.0, 2.0), False),
+        "quiet strides": (np.where((t % 1.05) < 0.4, 20.0, 2.0), False),
+    }
+    for name, (before, want) in cases.items():
+        env = np.r_[before, core]
+        assert strides_before(env, 1000, 3000, CFG, fps) is want, name
+    # no room for the look-back: unknown, so no
+    assert not strides_before(np.r_[strides[-300:], core], 300, 2300, CFG, fps)
 
 
 def test_a_contraction_held_longer_than_any_prerise_is_a_cramp_from_the_core_level() -> None:
