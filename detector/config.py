@@ -158,6 +158,11 @@ class DetectorConfig:
     cramp_min_s: float = 8.0
     """Shortest cramp, s: beyond the longest PLMs' median durations (0.5-5 s, DOMAIN) and
     the plain floor's 8 s; cramps last seconds to ~10 min (Hallegraeff 2017)."""
+    cramp_core_min_s: float = 6.0
+    """A cramp core is kept when it holds above the core level this long, s, and the
+    cramp it makes (its rise walked back, its fall walked forward) lasts ``cramp_min_s``:
+    a 9-s cramp with a 1-s rise and a 2-s fall holds above the level some 7 s (our
+    choice: 5 s made a 9-s leg movement of a PLM night a cramp)."""
     cramp_lm_context_s: float = 10.0
     """A cramp candidate this short (the longest leg movement of one leg, WASM 2016; each
     leg has a detector of its own, so WASM's 15 s for bilateral movements never applies)

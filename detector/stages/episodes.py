@@ -246,15 +246,16 @@ def cramp_cores(
     ends = idx[np.r_[brk - 1, idx.size - 1]] + 1
     runs = []
     min_len = int(round(cfg.cramp_min_s * fps))
+    min_run = min(min_len, int(round(cfg.cramp_core_min_s * fps)))
     back = int(round(cfg.cramp_rise_max_s * fps))
     flat = int(round(cfg.cramp_onset_flat_s * fps))
     sec = max(1, int(round(fps)))
     for a, b in zip(starts, ends, strict=True):
-        if b - a < min_len:
+        if b - a < min_run:
             continue
         a, b = int(a), int(b)
         b = let_go(env, a, b, cfg, fps)  # strides or rubbing bridged by their tone
-        if b - a < min_len:
+        if b - a < min_run:
             continue
         a = _step_start(env, a, b, cfg, fps)
         # onset: the knee where the envelope leaves the level before it and starts the
@@ -293,6 +294,8 @@ def cramp_cores(
         seg_start = max(start, 0)
         if j > seg_start:
             pre_s = (j - seg_start) / fps
+        if b - a < min_len and e - j < min_len:
+            continue  # a short core: the whole of it, rise to fall, must last cramp_min_s
         runs.append((j, e, pre_s))
     return runs
 

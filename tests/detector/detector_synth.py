@@ -78,13 +78,15 @@ class Synth:
         ch: int = 0,
         wax_hz: float = 1.4,
         wax_depth: float = 0.3,
+        rise_s: float = 0.3,
+        fall_s: float = 0.5,
     ) -> None:
         i0 = int(t0 * self.fs)
         k = int(dur * self.fs)
         tt = np.arange(k) / self.fs
         # waxing and waning (Minetto 2009: a shared oscillation near 1.4 Hz)
         env = uv * (1 + wax_depth * np.sin(2 * np.pi * wax_hz * tt))
-        ramp = np.minimum(1.0, tt / 0.3) * np.minimum(1.0, (dur - tt) / 0.5)
+        ramp = np.minimum(1.0, tt / rise_s) * np.minimum(1.0, (dur - tt) / fall_s)
         self.emg[i0 : i0 + k, ch] += env * ramp * emg_noise(self.rng, k, self.fs)
         self.truth.append(("cramp", t0, t0 + dur))
 

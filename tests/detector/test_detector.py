@@ -746,3 +746,27 @@ def test_a_cramp_right_after_a_walk_a_plm_series_or_a_turn_stays_a_cramp(before:
     s.cramp(100.0, 40.0, uv=80.0)
     (c,) = kinds(detect(s), "cramp")
     assert abs(c.start_s - 100.0) < 0.5 and abs(c.end_s - 140.0) < 3.0, c
+
+
+@pytest.mark.parametrize("dur", [8.5, 9.0])
+def test_a_short_cramp_out_of_a_prerise_is_a_cramp_from_its_rise_to_its_fall(
+    dur: float,
+) -> None:
+    """A 40-s pre-rise at ~2.5x rest, then an 8.5-9-s cramp at 15x with a 1.2-s rise
+    and a 2-s fall: above the core level only ~7 s of it, so no core held the 8 s a
+    cramp lasts, and the whole episode was a fidget.  The core may be shorter when the
+    cramp it makes, rise to fall, lasts the 8 s."""
+    s = Synth(200, seed=75, acc_fs=None)
+    s.burst(0, 60.0, 100.5, 5.0, ramp_s=2.0)
+    s.cramp(100.0, dur, uv=30.0, rise_s=1.2, fall_s=2.0)
+    (c,) = kinds(detect(s), "cramp")
+    assert abs(c.start_s - 100.0) < 0.5 and abs(c.end_s - (100.0 + dur)) < 3.0, c
+
+
+def test_a_burst_too_short_for_a_cramp_from_rise_to_fall_is_none() -> None:
+    """A guard: a 7-s contraction at 15x (0.3-s rise, 0.5-s fall) holds above the core level
+    longer than the 6 s a core needs, but from its rise to its fall it lasts less
+    than the 8 s of a cramp."""
+    s = Synth(200, seed=76, acc_fs=None)
+    s.cramp(100.0, 7.0, uv=30.0)
+    assert not kinds(detect(s), "cramp")
