@@ -299,6 +299,15 @@ class DetectorConfig:
     strides_before_x: float = 1.5
     """... strides whose 90th percentile is at least this times the core's, unitless
     (our choice: a cramp rises out of something quieter than itself)."""
+    got_up_onset_s: float = 1.0
+    """... or, as well without an accelerometer, whether a core is the tone of standing up
+    to walk is read from both muscles over its first this long (rising from a bed works
+    both, a cramp bites in the calf alone) and from strides right after it, s (our
+    choice: standing up takes about a second)."""
+    got_up_tib_frac: float = 0.5
+    """... the tibialis (x its rest) at least this fraction of the calf's there, unitless
+    (our choice: over a whole cramp the tibialis carries a median 0.11 of the calf's,
+    0.55 at the 99th percentile, on the tuning draws)."""
     got_up_s: float = 30.0
     """... turned from a still second this long before the walk, s (our choice: sitting
     up and standing take seconds; the half minute keeps the lying seconds in view)."""

@@ -69,6 +69,7 @@ from detector.stages.episodes import (
     hold_end,
     leftover_parts,
     let_go,
+    strides_after,
     strides_before,
     tib_takeover,
 )
@@ -117,7 +118,8 @@ ratio, standing still after a walk is standing, the calf leads a calf cramp; 1.5
 standing next to a walk, each calf head against its own rest, leg movements apart from
 ECG spikes, PLM intervals from 5 s; 1.6: a cramp walked off is held to its own level,
 not the strides'; 1.7: a calf burst beating at 3.5 Hz or faster is a shaken leg, and
-without an accelerometer the strides in the calf EMG right before a core make it standing)."""
+without an accelerometer the strides in the calf EMG right before a core, or standing up
+to them, make it standing; a core may hold 6 s)."""
 
 CALF_SITES = ("calf", "gastrocnemius", "soleus", "unknown", "thigh", "foot")
 
@@ -530,7 +532,9 @@ class Detector:
                 one_burst = stood > 0 and any(
                     sg.k0 <= min(k0, stood - 1) and max(k0, stood - 1) < sg.k1 for sg in ep.segs
                 )
-                f.upright_before = one_burst or self._strides_before(k0, k1)
+                f.upright_before = (
+                    one_burst or self._strides_before(k0, k1) or self._got_up(k0, k1, ep)
+                )
             v = classify(f, cfg)
             if v.subtype == "standing":
                 stood = k1
@@ -717,6 +721,30 @@ class Detector:
         lo = max(self.bursts.run_k0, k0 - w, self.bursts.k_done - self.frames.n + 1)
         env, _, _ = self._calf_levels(lo, k1)
         return strides_before(env, k0 - lo, k1 - lo, self.cfg, self.fps)
+
+    def _got_up(self, k0: int, k1: int, ep: Episode) -> bool:
+        """Whether the core ``k0 .. k1 - 1`` is the tone of standing up to walk, read from
+        the EMG alone: it begins with both muscles working (the tibialis, against its own
+        rest, at least ``got_up_tib_frac`` as busy as the calf over its first
+        ``got_up_onset_s``: rising from a bed or a chair; a cramp bites in the calf
+        alone) and strides follow it
+        (:func:`~detector.stages.episodes.strides_after`).  Unknown without a tibialis
+        channel: no."""
+        cfg = self.cfg
+        n = self.clock.frames(cfg.got_up_onset_s)
+        if not self.tib_idx or k1 - k0 <= n:
+            return False
+        w = self.clock.frames(cfg.strides_before_s)
+        if min(ep.k1, self.bursts.k_done) < k1 + w:
+            return False  # the episode (or the data) ends before strides could fill it
+        env_c, rest_c = self._channel_levels(k0, k1 + w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = np.nan_to_num(env_c[:n] / rest_c[:n])
+        calf, tib = x[:, self.calf_idx].max(axis=1), x[:, self.tib_idx].max(axis=1)
+        if float(tib.mean()) < cfg.got_up_tib_frac * float(calf.mean()):
+            return False
+        env, _, _ = self._calf_joint(env_c, rest_c)
+        return strides_after(env, 0, k1 - k0, cfg, self.fps)
 
     def _channel_levels(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
         """Every channel's envelope (µV RMS) and rest (NaN while unknown) on frames

@@ -147,25 +147,40 @@ def let_go(env: np.ndarray, j: int, lim: int, cfg: DetectorConfig, fps: float) -
     return j + int(hit[0]) * sec if hit.size else lim
 
 
-def strides_before(env: np.ndarray, j0: int, j1: int, cfg: DetectorConfig, fps: float) -> bool:
-    """Whether the calf walked right up to the core ``[j0, j1)`` of ``env``, read from
-    the EMG alone: over the ``strides_before_s`` before it the envelope beats at a
-    stride period (:func:`~detector.stages.features.rhythm_peak` >= ``stride_ac_min``:
-    a peak of the autocorrelation, which a step or a lone burst has not; decimated to
-    ``stride_env_hz``) and
-    its 90th percentile is ``strides_before_x`` times the core's or more (the strides
-    push the body off, the tone that follows them holds it up).  A cramp rises out of
-    rest or a quieter pre-rise; the tone of standing still follows a walk."""
-    w = int(round(cfg.strides_before_s * fps))
-    if j0 < w or j1 <= j0:
+def _strides(b: np.ndarray, core: np.ndarray, cfg: DetectorConfig, fps: float) -> bool:
+    """Whether ``b`` (a calf envelope beside the core ``core``) beats at a stride period
+    (:func:`~detector.stages.features.rhythm_peak` >= ``stride_ac_min``: a peak of the
+    autocorrelation, which a step or a lone burst has not; decimated to
+    ``stride_env_hz``) with a 90th percentile ``strides_before_x`` times the core's or
+    more (the strides push the body off, the tone beside them holds it up)."""
+    if core.size == 0:
         return False
-    b = env[j0 - w : j0]
-    if float(np.percentile(b, 90)) < cfg.strides_before_x * float(np.percentile(env[j0:j1], 90)):
+    if float(np.percentile(b, 90)) < cfg.strides_before_x * float(np.percentile(core, 90)):
         return False
     dec = max(1, int(round(fps / cfg.stride_env_hz)))
     e = b[: (b.size // dec) * dec].reshape(-1, dec).mean(axis=1)
     lo, hi = cfg.stride_period_s
     return rhythm_peak(e, fps / dec, 1.0 / hi, 1.0 / lo)[0] >= cfg.stride_ac_min
+
+
+def strides_before(env: np.ndarray, j0: int, j1: int, cfg: DetectorConfig, fps: float) -> bool:
+    """Whether the calf walked right up to the core ``[j0, j1)`` of ``env``, read from
+    the EMG alone: strides (:func:`_strides`) over the ``strides_before_s`` before it.
+    A cramp rises out of rest or a quieter pre-rise; the tone of standing still follows
+    a walk."""
+    w = int(round(cfg.strides_before_s * fps))
+    if j0 < w or j1 <= j0:
+        return False
+    return _strides(env[j0 - w : j0], env[j0:j1], cfg, fps)
+
+
+def strides_after(env: np.ndarray, j0: int, j1: int, cfg: DetectorConfig, fps: float) -> bool:
+    """Whether strides (:func:`_strides`) fill the ``strides_before_s`` right after the
+    core ``[j0, j1)`` of ``env`` (all of them inside ``env``)."""
+    w = int(round(cfg.strides_before_s * fps))
+    if env.size - j1 < w or j1 <= j0:
+        return False
+    return _strides(env[j1 : j1 + w], env[j0:j1], cfg, fps)
 
 
 def _moving_mean(y: np.ndarray, w: int) -> np.ndarray:
@@ -219,8 +234,10 @@ def cramp_cores(
     troughs of a cramp's waxing and waning (depth <= 45 %, Minetto 2009).  P90 is that of
     the episode so far (:func:`running_p90`) where lower than the whole episode's: the
     strides of walking a cramp off, many times its level, do not hide it.  Holes shorter
-    than ``cramp_hole_s`` are bridged; runs of >= ``cramp_min_s`` are kept, each cut
-    where the calf starts falling back near rest between bursts (:func:`let_go`).  The
+    than ``cramp_hole_s`` are bridged; runs of >= ``cramp_core_min_s`` are kept, each
+    cut where the calf starts falling back near rest between bursts (:func:`let_go`);
+    one shorter than ``cramp_min_s`` only when its cramp (onset to end, below) lasts
+    that long.  The
     onset is the knee of the rise (:func:`rise_onset`, a ramp that may level off) within
     ``cramp_rise_max_s`` (+ 0.5 s) before the point where the envelope's 1-s mean first
     reaches ``cramp_rise_top`` x the core's median, fitted over ``cramp_onset_flat_s``

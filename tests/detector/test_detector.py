@@ -770,3 +770,19 @@ def test_a_burst_too_short_for_a_cramp_from_rise_to_fall_is_none() -> None:
     s = Synth(200, seed=76, acc_fs=None)
     s.cramp(100.0, 7.0, uv=30.0)
     assert not kinds(detect(s), "cramp")
+
+
+@pytest.mark.parametrize("tib_rises", [True, False])
+def test_getting_up_to_walk_without_an_accelerometer_is_no_cramp(tib_rises: bool) -> None:
+    """No accelerometer.  Rising from the bed works both muscles for a second, then the
+    soleus holds the body up (15x rest) for 9 s, then the walk.  That is standing up to
+    walk, not a cramp.  Without the tibialis rising with the calf it is what a cramp
+    walked off at once looks like (a cramp bites in the calf alone): a cramp."""
+    s = Synth(300, seed=77, acc_fs=None)
+    if tib_rises:
+        s.burst(1, 100.0, 101.0, 30.0, ramp_s=0.2)
+    s.burst(0, 100.0, 110.0, 30.0, ramp_s=0.2)
+    s.walking(110.0, 60.0, uv=200.0)
+    res = detect(s)
+    assert bool(kinds(res, "cramp")) is not tib_rises
+    assert [e for e in res.events if e.subtype == "walking" and e.end_s > 165.0]

@@ -23,6 +23,7 @@ from detector.stages.episodes import (
     leftover_parts,
     let_go,
     rise_onset,
+    strides_after,
     strides_before,
     tib_takeover,
 )
@@ -701,7 +702,7 @@ def test_a_sustained_calf_burst_beating_fast_and_regularly_is_shaking_not_a_cram
     assert classify(replace(shaken, rhythm_ac=0.2), CFG).kind == "cramp"
 
 
-def test_strides_before_a_core_are_periodic_and_louder_than_it() -> None:
+def test_strides_beside_a_core_are_periodic_and_louder_than_it() -> None:
     """Envelopes at 100 frames/s: 10 s of what comes before, then a 20-s core at 24 µV.
     Strides (0.4-s bursts at 50 µV every 1.05 s, rest between) right before it say the
     calf walked up to it; rest, a quieter pre-rise, one loud 3-s burst (a turn) or
@@ -722,6 +723,10 @@ def test_strides_before_a_core_are_periodic_and_louder_than_it() -> None:
         assert strides_before(env, 1000, 3000, CFG, fps) is want, name
     # no room for the look-back: unknown, so no
     assert not strides_before(np.r_[strides[-300:], core], 300, 2300, CFG, fps)
+    # the same reading after a core: strides right after it, or rest, or not all there
+    assert strides_after(np.r_[core, strides], 0, 2000, CFG, fps)
+    assert not strides_after(np.r_[core, np.full(1000, 2.0)], 0, 2000, CFG, fps)
+    assert not strides_after(np.r_[core, strides[:500]], 0, 2000, CFG, fps)
 
 
 def test_a_contraction_held_longer_than_any_prerise_is_a_cramp_from_the_core_level() -> None:
