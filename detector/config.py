@@ -294,8 +294,10 @@ class DetectorConfig:
     feet)."""
     strides_before_s: float = 8.0
     """Without an accelerometer, whether the sleeper walked up to a cramp core is read
-    from the calf EMG over this long before it (:func:`~detector.stages.episodes.strides_before`),
-    s (our choice: room for four strides at the slowest stride period) ..."""
+    from the calf EMG over this long before it
+    (:func:`~detector.stages.episodes.strides_before`; and whether strides follow it,
+    over as long after it: :func:`~detector.stages.episodes.strides_after`), s (our
+    choice: room for four strides at the slowest stride period) ..."""
     strides_before_x: float = 1.5
     """... strides whose 90th percentile is at least this times the core's, unitless
     (our choice: a cramp rises out of something quieter than itself)."""

@@ -527,8 +527,9 @@ class Detector:
                     walked = f.acc_upright = True  # on the feet all along
                 f.upright_before = walked or k0 <= stood + self.episodes.merge
             else:
-                # strides in the EMG right up to it, or still standing from the core
-                # before (the calf never let go of its tone in between: one burst)
+                # strides in the EMG right up to it, still standing from the core
+                # before (the calf never let go of its tone in between: one burst), or
+                # standing up to walk
                 one_burst = stood > 0 and any(
                     sg.k0 <= min(k0, stood - 1) and max(k0, stood - 1) < sg.k1 for sg in ep.segs
                 )
