@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detector.config import DetectorConfig
-from detector.stages.features import rhythm_peak
+from detector.stages.features import block_means, moving_mean, rhythm_peak
 
 
 @dataclass
@@ -158,7 +158,7 @@ def _strides(b: np.ndarray, core: np.ndarray, cfg: DetectorConfig, fps: float) -
     if float(np.percentile(b, 90)) < cfg.strides_before_x * float(np.percentile(core, 90)):
         return False
     dec = max(1, int(round(fps / cfg.stride_env_hz)))
-    e = b[: (b.size // dec) * dec].reshape(-1, dec).mean(axis=1)
+    e = block_means(b, dec)
     lo, hi = cfg.stride_period_s
     return rhythm_peak(e, fps / dec, 1.0 / hi, 1.0 / lo)[0] >= cfg.stride_ac_min
 
@@ -181,15 +181,6 @@ def strides_after(env: np.ndarray, j0: int, j1: int, cfg: DetectorConfig, fps: f
     if env.size - j1 < w or j1 <= j0:
         return False
     return _strides(env[j1 : j1 + w], env[j0:j1], cfg, fps)
-
-
-def _moving_mean(y: np.ndarray, w: int) -> np.ndarray:
-    """Centred moving mean over ``w`` points (shorter at the ends)."""
-    c = np.r_[0.0, np.cumsum(y)]
-    i = np.arange(y.size)
-    lo = np.maximum(0, i - w // 2)
-    hi = np.minimum(y.size, i + w - w // 2)
-    return (c[hi] - c[lo]) / (hi - lo)
 
 
 def _step_start(env: np.ndarray, a: int, b: int, cfg: DetectorConfig, fps: float) -> int:
@@ -283,7 +274,7 @@ def cramp_cores(
         # where the cramp's own rise carries it (up to half a second later, so the
         # knee is searched that much further back)
         med = float(np.median(env[a:b]))
-        m = _moving_mean(env[a:b], sec)
+        m = moving_mean(env[a:b], sec)
         top = a + int(np.argmax(m >= cfg.cramp_rise_top * med))
         k_lo = max(start, top - back - sec // 2)
         w0 = max(0, k_lo - flat)
@@ -333,8 +324,8 @@ def tib_takeover(
     if j1 - lo <= 0:
         return j1
     run = int(round(cfg.tib_takeover_s * fps))
-    c = _moving_mean(np.nan_to_num(calf_x[j0:j1]), sec)
-    t = _moving_mean(np.nan_to_num(tib_x[j0:j1]), sec)
+    c = moving_mean(np.nan_to_num(calf_x[j0:j1]), sec)
+    t = moving_mean(np.nan_to_num(tib_x[j0:j1]), sec)
     over = t > c
     if not over.any():
         return j1
@@ -370,7 +361,7 @@ def hold_end(
         return j
     w = max(1, int(round(cfg.cramp_hold_win_s * fps)))
     lo = max(0, j - w // 2)
-    m = _moving_mean(env[lo:lim], w)[j - lo :]
+    m = moving_mean(env[lo:lim], w)[j - lo :]
     with np.errstate(invalid="ignore"):
         low = ~(m >= np.maximum(cfg.cramp_hold_x_rest * rest[j:lim], floor))
     h = j + (int(np.argmax(low)) if low.any() else lim - j)

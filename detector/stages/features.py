@@ -30,6 +30,23 @@ def autocorr_peak(x: np.ndarray, lo: int, hi: int) -> tuple[float, int]:
     return float(ac[i]), i
 
 
+def moving_mean(y: np.ndarray, w: int) -> np.ndarray:
+    """Centred moving mean over ``w`` points (shorter at the ends)."""
+    c = np.r_[0.0, np.cumsum(y)]
+    i = np.arange(y.size)
+    lo = np.maximum(0, i - w // 2)
+    hi = np.minimum(y.size, i + w - w // 2)
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+def block_means(x: np.ndarray, dec: int) -> np.ndarray:
+    """Means of the whole blocks of ``dec`` points of ``x`` (the rest dropped); ``x``
+    itself when it is shorter than one block."""
+    if x.size < dec:
+        return x
+    return x[: (x.size // dec) * dec].reshape(-1, dec).mean(axis=1)
+
+
 def rhythm_peak(x: np.ndarray, fs: float, lo_hz: float, hi_hz: float) -> tuple[float, float]:
     """(autocorrelation, Hz) of the strongest rhythm of ``x`` (sampled at ``fs``) between
     ``lo_hz`` and ``hi_hz``: the first local maximum, nearly as high as the highest, of
@@ -42,10 +59,7 @@ def rhythm_peak(x: np.ndarray, fs: float, lo_hz: float, hi_hz: float) -> tuple[f
     lo, hi = max(2, int(fs / hi_hz)), int(math.ceil(fs / lo_hz))
     if x.size <= max(4 * hi, 2 * m):
         return 0.0, 0.0
-    c = np.r_[0.0, np.cumsum(x)]
-    i = np.arange(x.size)
-    a, b = np.maximum(0, i - m // 2), np.minimum(x.size, i + m - m // 2)
-    h = x - (c[b] - c[a]) / (b - a)
+    h = x - moving_mean(x, m)
     h = h - h.mean()
     d = float(h @ h)
     if d <= 0:
@@ -211,14 +225,14 @@ def burst_features(
     flat_frac = float((rv < cfg.flat_rv_uv2).all(axis=1).mean())
     # envelope periodicity on the joint calf envelope, decimated to ~stride_env_hz
     dec = max(1, int(round(fps / cfg.stride_env_hz)))
-    ej = cx[: (cx.size // dec) * dec].reshape(-1, dec).mean(axis=1) if cx.size >= dec else cx
+    ej = block_means(cx, dec)
     fps_d = fps / dec
     lo = int(cfg.stride_period_s[0] * fps_d)
     hi = int(cfg.stride_period_s[1] * fps_d)
     ac, lag = autocorr_peak(ej, lo, hi) if ej.size > 3 * hi else (0.0, 0)
     # a faster rhythm on the same envelope (shaking the leg), at ~rhythm_env_hz
     dec = max(1, int(round(fps / cfg.rhythm_env_hz)))
-    er = cx[: (cx.size // dec) * dec].reshape(-1, dec).mean(axis=1) if cx.size >= dec else cx
+    er = block_means(cx, dec)
     r_ac, r_hz = rhythm_peak(er, fps / dec, *cfg.rhythm_hz)
     p10, p90 = np.percentile(cx, [10, 90])
     depth = float(p10 / max(p90, 1e-9))

@@ -656,7 +656,7 @@ def test_calf_bursts_that_fall_back_to_rest_between_strokes_are_no_cramp() -> No
     assert (v.kind, v.subtype) == ("movement", "fidget") and "rubbing" in v.reason
 
 
-def _beating(hz: float, depth: float, seed: int, fs: float = 50.0, dur: float = 15.0):
+def _beating(hz: float, depth: float, seed: int, fs: float = 50.0, dur: float = 15.0) -> np.ndarray:
     """An envelope (µV) beating at ``hz`` by +-``depth`` under the frame-to-frame noise
     of EMG (20 % per 20-ms frame)."""
     r = np.random.default_rng(seed)
